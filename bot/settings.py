@@ -1,0 +1,24 @@
+"""Settings from environment variables (and an optional `.env` file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything the bot reads from its environment; see README "Settings"."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    slack_bot_token: str | None = Field(default=None, description="Bot token (xoxb-...)")
+    slack_signing_secret: str | None = Field(default=None, description="Signing secret for HTTP mode")
+    slack_app_token: str | None = Field(default=None, description="App-level token (xapp-...): enables Socket Mode")
+    slack_api_url: str = Field(default="https://slack.com/api/", description="Slack Web API base URL")
+    database_url: str = Field(default="sqlite+aiosqlite:///triage.db", description="SQLAlchemy async URL")
+    port: int = Field(default=3000, ge=1, le=65535, description="HTTP port for /slack/events")
+    policy_dir: Path | None = Field(default=None, description="Folder with your own policy YAML files")
+    default_plan: str = Field(default="comarch-cci-premium", description="Plan for channels with no customer")
+    log_level: str = Field(default="INFO")

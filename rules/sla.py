@@ -1,0 +1,453 @@
+"""SLA clocks of a ticket, derived from its plan, its start and its event log.
+
+Everything here is a pure function of data and an explicit `now`: the state is
+rebuilt from events each time, so storage, the scheduler and reports agree.
+
+Clocks:
+- first_response: from the ticket's start to the first human response from the
+  support side (acknowledge, update or resolve).
+- update: after the first response, each update restarts it; an update may state
+  its own next-update instant ("or as stated in the previous update").
+- resolution: from the start to resolve; paused time (waiting on the customer,
+  or resolved-then-reopened) is not counted.
+
+Reclassification recomputes running clocks from the original start; a clock
+that already stopped keeps the verdict of the severity in force when it stopped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import Iterator, Literal, Sequence
+
+from rules.calendar import Calendar
+from rules.policy import EscalationLevel, Notifications, Plan, TargetSet
+
+EventKind = Literal[
+    "responded",  # acknowledge or any first human reply from the support side
+    "updated",
+    "paused",
+    "resumed",
+    "resolved",
+    "reopened",
+    "reclassified",
+    "escalation_acknowledged",
+]
+ClockName = Literal["first_response", "update", "resolution"]
+CLOCK_NAMES: tuple[ClockName, ...] = ("first_response", "update", "resolution")
+CLOCK_LABELS = {"first_response": "first response", "update": "next update", "resolution": "resolution"}
+
+
+@dataclass(frozen=True)
+class TicketEvent:
+    kind: EventKind
+    at: datetime
+    severity: str | None = None  # reclassified: the new severity
+    next_update_at: datetime | None = None  # updated: "next update at ..." stated by the responder
+    clock: ClockName | None = None  # escalation_acknowledged: which clock's escalation
+
+
+class ClockStatus(str, Enum):
+    RUNNING = "running"
+    PAUSED = "paused"
+    MET = "met"
+    BREACHED = "breached"  # running past its deadline
+    MISSED = "missed"  # stopped after its deadline
+    NO_TARGET = "no_target"
+    NOT_STARTED = "not_started"  # update clock before the first response
+
+
+@dataclass(frozen=True)
+class UpdatePeriod:
+    """One interval between updates, for compliance figures."""
+
+    started_at: datetime
+    due: datetime
+    stopped_at: datetime | None
+
+    @property
+    def met(self) -> bool | None:
+        return None if self.stopped_at is None else self.stopped_at <= self.due
+
+
+@dataclass(frozen=True)
+class ClockState:
+    name: ClockName
+    status: ClockStatus
+    calendar: Calendar
+    target: timedelta | None = None
+    started_at: datetime | None = None
+    due: datetime | None = None
+    stopped_at: datetime | None = None
+    paused_since: datetime | None = None
+    remaining_at_pause: timedelta | None = None
+    escalation_acknowledged_at: datetime | None = None
+    history: tuple[UpdatePeriod, ...] = ()
+    # (reminder fraction of target -> instant), for the reminders of the running period
+    _pauses: tuple[tuple[datetime, datetime], ...] = field(default=(), repr=False)
+
+    @property
+    def active(self) -> bool:
+        """Running (before or after its deadline): reminders and escalations apply."""
+        return self.status in (ClockStatus.RUNNING, ClockStatus.BREACHED)
+
+    def remaining(self, now: datetime) -> timedelta | None:
+        """Open calendar time left (negative: elapsed time since the breach)."""
+        if self.due is None:
+            return self.remaining_at_pause
+        if now <= self.due:
+            return self.calendar.measure(now, self.due)
+        return -(now - self.due)
+
+    def instant_at_fraction(self, fraction: float) -> datetime | None:
+        """When `fraction` of this period's target will have elapsed on its calendar."""
+        if self.started_at is None or self.due is None or self.target is None:
+            return None
+        return _shifted_deadline(self.calendar, self.started_at, self.target * fraction, self._pauses)
+
+
+@dataclass(frozen=True)
+class SlaStatus:
+    plan_id: str
+    severity: str
+    applied_severity: str | None
+    priority: str | None
+    opened_at: datetime
+    now: datetime
+    clocks: dict[ClockName, ClockState]
+    resolved_at: datetime | None
+    placeholder_targets: bool
+
+    @property
+    def breached(self) -> list[ClockState]:
+        return [c for c in self.clocks.values() if c.status in (ClockStatus.BREACHED, ClockStatus.MISSED)]
+
+    def next_deadline(self) -> ClockState | None:
+        running = [c for c in self.clocks.values() if c.active and c.due is not None]
+        return min(running, key=lambda c: c.due) if running else None  # type: ignore[arg-type, return-value]
+
+
+def _shifted_deadline(
+    calendar: Calendar, start: datetime, target: timedelta, pauses: Sequence[tuple[datetime, datetime]]
+) -> datetime:
+    """Deadline of `target` open time from `start`, not counting closed pause intervals.
+
+    A pause that begins after the deadline (already breached) does not move it.
+    """
+    paused = timedelta(0)
+    due = calendar.add(start, target)
+    for begin, end in pauses:
+        if begin >= due:
+            break
+        paused += calendar.measure(max(begin, start), end)
+        due = calendar.add(start, target + paused)
+    return due
+
+
+def _severity_at(severity: str, events: Sequence[TicketEvent], at: datetime) -> str:
+    for e in events:
+        if e.kind == "reclassified" and e.at <= at and e.severity:
+            severity = e.severity
+    return severity
+
+
+def evaluate(
+    plan: Plan,
+    severity: str,
+    opened_at: datetime,
+    events: Sequence[TicketEvent],
+    now: datetime,
+    priority: str | None = None,
+) -> SlaStatus:
+    """The state of every SLA clock of a ticket at `now`."""
+    if opened_at.tzinfo is None or now.tzinfo is None:
+        raise ValueError("opened_at and now must be timezone-aware")
+    plan.severity(severity)  # unknown severity -> UnknownIdError
+    seen = sorted((e for e in events if e.at <= now), key=lambda e: e.at)
+    for e in seen:
+        if e.kind == "reclassified":
+            if e.severity is None:
+                raise ValueError("a reclassified event needs the new severity")
+            plan.severity(e.severity)
+    current = _severity_at(severity, seen, now)
+    targets_now = plan.targets_for(current)
+
+    def targets_at(at: datetime) -> TargetSet:
+        return plan.targets_for(_severity_at(severity, seen, at))
+
+    def escalation_ack(clock: ClockName, since: datetime | None) -> datetime | None:
+        for e in seen:
+            if e.kind == "escalation_acknowledged" and e.clock == clock and (since is None or e.at >= since):
+                return e.at
+        return None
+
+    # -- pauses and resolution ------------------------------------------------------
+    pauses: list[tuple[datetime, datetime]] = []
+    paused_since: datetime | None = None
+    resolved_at: datetime | None = None
+    for e in seen:
+        if e.kind == "paused" and paused_since is None and resolved_at is None:
+            paused_since = e.at
+        elif e.kind == "resumed" and paused_since is not None:
+            pauses.append((paused_since, e.at))
+            paused_since = None
+        elif e.kind == "resolved" and resolved_at is None:
+            if paused_since is not None:
+                pauses.append((paused_since, e.at))
+                paused_since = None
+            resolved_at = e.at
+        elif e.kind == "reopened" and resolved_at is not None:
+            paused_since = resolved_at  # time spent resolved is not counted ...
+            pauses.append((paused_since, e.at))  # ... once the ticket is reopened
+            paused_since = None
+            resolved_at = None
+
+    clocks: dict[ClockName, ClockState] = {}
+
+    # -- first response -------------------------------------------------------------
+    responded_at = next((e.at for e in seen if e.kind in ("responded", "updated", "resolved")), None)
+    fr_targets = targets_at(responded_at) if responded_at else targets_now
+    if fr_targets.first_response is None:
+        clocks["first_response"] = ClockState(
+            "first_response", ClockStatus.NO_TARGET, fr_targets.calendar, started_at=opened_at, stopped_at=responded_at
+        )
+    else:
+        due = fr_targets.calendar.add(opened_at, fr_targets.first_response)
+        if responded_at is not None:
+            status = ClockStatus.MET if responded_at <= due else ClockStatus.MISSED
+        else:
+            status = ClockStatus.RUNNING if now <= due else ClockStatus.BREACHED
+        clocks["first_response"] = ClockState(
+            "first_response",
+            status,
+            fr_targets.calendar,
+            target=fr_targets.first_response,
+            started_at=opened_at,
+            due=due,
+            stopped_at=responded_at,
+            escalation_acknowledged_at=escalation_ack("first_response", due),
+        )
+
+    # -- updates --------------------------------------------------------------------
+    clocks["update"] = _update_clock(seen, targets_now, targets_at, responded_at, resolved_at, paused_since, now)
+    if clocks["update"].active:
+        clocks["update"] = _with_ack(clocks["update"], escalation_ack("update", clocks["update"].due))
+
+    # -- resolution -----------------------------------------------------------------
+    res_targets = targets_at(resolved_at) if resolved_at else targets_now
+    if res_targets.resolution is None:
+        clocks["resolution"] = ClockState(
+            "resolution", ClockStatus.NO_TARGET, res_targets.calendar, started_at=opened_at, stopped_at=resolved_at
+        )
+    else:
+        cal = res_targets.calendar
+        target = res_targets.resolution
+        if paused_since is not None:
+            due_before_pause = _shifted_deadline(cal, opened_at, target, pauses)
+            if paused_since < due_before_pause:
+                worked = cal.measure(opened_at, paused_since) - sum(
+                    (cal.measure(max(b, opened_at), e) for b, e in pauses), timedelta(0)
+                )
+                clocks["resolution"] = ClockState(
+                    "resolution",
+                    ClockStatus.PAUSED,
+                    cal,
+                    target=target,
+                    started_at=opened_at,
+                    paused_since=paused_since,
+                    remaining_at_pause=target - worked,
+                    _pauses=tuple(pauses),
+                )
+            else:  # paused after the breach: the breach stands and the clock keeps its deadline
+                clocks["resolution"] = ClockState(
+                    "resolution",
+                    ClockStatus.BREACHED,
+                    cal,
+                    target=target,
+                    started_at=opened_at,
+                    due=due_before_pause,
+                    paused_since=paused_since,
+                    _pauses=tuple(pauses),
+                )
+        else:
+            due = _shifted_deadline(cal, opened_at, target, pauses)
+            if resolved_at is not None:
+                status = ClockStatus.MET if resolved_at <= due else ClockStatus.MISSED
+            else:
+                status = ClockStatus.RUNNING if now <= due else ClockStatus.BREACHED
+            clocks["resolution"] = ClockState(
+                "resolution",
+                status,
+                cal,
+                target=target,
+                started_at=opened_at,
+                due=due,
+                stopped_at=resolved_at,
+                escalation_acknowledged_at=escalation_ack("resolution", due),
+                _pauses=tuple(pauses),
+            )
+
+    return SlaStatus(
+        plan_id=plan.id,
+        severity=current,
+        applied_severity=targets_now.applied_severity,
+        priority=priority,
+        opened_at=opened_at,
+        now=now,
+        clocks=clocks,
+        resolved_at=resolved_at,
+        placeholder_targets=targets_now.placeholder,
+    )
+
+
+def _with_ack(clock: ClockState, ack: datetime | None) -> ClockState:
+    from dataclasses import replace
+
+    return replace(clock, escalation_acknowledged_at=ack)
+
+
+def _update_clock(
+    seen: Sequence[TicketEvent],
+    targets_now: TargetSet,
+    targets_at,
+    responded_at: datetime | None,
+    resolved_at: datetime | None,
+    paused_since: datetime | None,
+    now: datetime,
+) -> ClockState:
+    """Periods between updates; the running one restarts at each update."""
+    cal = targets_now.calendar
+    if responded_at is None:
+        status = ClockStatus.NOT_STARTED if targets_now.update_interval else ClockStatus.NO_TARGET
+        return ClockState("update", status, cal)
+    history: list[UpdatePeriod] = []
+    start: datetime | None = responded_at
+    stated: datetime | None = None
+    for e in seen:
+        if e.at < responded_at:
+            continue
+        if e.kind == "updated" and e.at == responded_at and start == responded_at and stated is None:
+            stated = e.next_update_at  # the first response was itself an update
+            continue
+        if e.kind in ("updated", "paused", "resolved") and start is not None:
+            interval = targets_at(start).update_interval
+            due = stated or (targets_at(start).calendar.add(start, interval) if interval else None)
+            if due is not None and e.at > start:
+                history.append(UpdatePeriod(start, due, e.at))
+            start = None
+            stated = None
+        if e.kind == "updated":
+            start, stated = e.at, e.next_update_at
+        elif e.kind in ("resumed", "reopened"):
+            start, stated = e.at, None
+    if start is None or resolved_at is not None or paused_since is not None:
+        status = ClockStatus.PAUSED if paused_since is not None and resolved_at is None else ClockStatus.NO_TARGET
+        if history and status is ClockStatus.NO_TARGET:
+            status = ClockStatus.MET if all(p.met for p in history) else ClockStatus.MISSED
+        return ClockState("update", status, cal, target=targets_now.update_interval, history=tuple(history))
+    interval = targets_now.update_interval
+    if stated is None and interval is None:
+        return ClockState("update", ClockStatus.NO_TARGET, cal, history=tuple(history))
+    due = stated if stated is not None else cal.add(start, interval)  # type: ignore[arg-type]
+    target = interval if stated is None else cal.measure(start, stated)
+    return ClockState(
+        "update",
+        ClockStatus.RUNNING if now <= due else ClockStatus.BREACHED,
+        cal,
+        target=target,
+        started_at=start,
+        due=due,
+        history=tuple(history),
+    )
+
+
+# -- what is due, and when -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Notification:
+    """A reminder before a deadline, or an escalation ping after it."""
+
+    kind: Literal["reminder", "escalation"]
+    clock: ClockName
+    at: datetime
+    due: datetime
+    level: int | None = None  # escalation level
+    notify: str | None = None  # escalation target: on-call, next-level, manager ...
+    label: str = ""  # "50%", "15m before", "level 1", "level 1 repeat 2"
+    repeat: int = 0
+
+    @property
+    def key(self) -> str:
+        """Stable identity for de-duplication: the same reminder is never sent twice."""
+        return f"{self.clock}:{self.due.isoformat()}:{self.kind}:{self.level or 0}:{self.label}:{self.repeat}"
+
+
+def _reminders(clock: ClockState, policy: Notifications) -> Iterator[Notification]:
+    assert clock.due is not None and clock.target is not None
+    for r in policy.reminders:
+        if r.percent is not None:
+            at = clock.instant_at_fraction(r.percent / 100)
+            label = f"{r.percent:g}%"
+        else:
+            assert r.before is not None
+            before = r.before.to_timedelta(timedelta(days=1))
+            if before >= clock.target:
+                continue
+            at = clock.instant_at_fraction(1 - before / clock.target)
+            label = f"{r.before} before"
+        if at is not None and at < clock.due:
+            yield Notification("reminder", clock.name, at, clock.due, label=label)
+
+
+def _escalations(clock: ClockState, ladder: Sequence[EscalationLevel], until: datetime) -> Iterator[Notification]:
+    assert clock.due is not None
+    levels = list(ladder)
+    for i, level in enumerate(levels):
+        first = clock.due + level.after.to_timedelta(timedelta(days=1))
+        nxt = clock.due + levels[i + 1].after.to_timedelta(timedelta(days=1)) if i + 1 < len(levels) else None
+        at, repeat = first, 0
+        while at <= until and (nxt is None or at < nxt or repeat == 0):
+            yield Notification(
+                "escalation",
+                clock.name,
+                at,
+                clock.due,
+                level=level.level,
+                notify=level.notify,
+                label=f"level {level.level}" + (f" repeat {repeat}" if repeat else ""),
+                repeat=repeat,
+            )
+            if level.repeat_every is None:
+                break
+            step = level.repeat_every.to_timedelta(timedelta(days=1))
+            if step <= timedelta(0):
+                break
+            at, repeat = at + step, repeat + 1
+
+
+def notification_schedule(status: SlaStatus, policy: Notifications, until: datetime) -> list[Notification]:
+    """Every reminder and escalation ping of the running clocks up to `until`, in time order.
+
+    Stopped or paused clocks have none; a clock whose breach was acknowledged has
+    no further escalation. Escalation level N repeats until level N+1 starts; the
+    last level repeats until someone acts.
+    """
+    out: list[Notification] = []
+    for clock in status.clocks.values():
+        if not clock.active or clock.due is None:
+            continue
+        if clock.target is not None:
+            out.extend(_reminders(clock, policy))
+        if clock.escalation_acknowledged_at is None:
+            out.extend(_escalations(clock, policy.escalation, until))
+    return sorted((n for n in out if n.at <= until), key=lambda n: (n.at, n.clock, n.kind))
+
+
+def due_notifications(
+    status: SlaStatus, policy: Notifications, since: datetime, now: datetime
+) -> list[Notification]:
+    """Notifications whose instant is in (since, now]: what a scheduler tick should send."""
+    return [n for n in notification_schedule(status, policy, now) if n.at > since]
