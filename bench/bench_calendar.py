@@ -100,6 +100,11 @@ def parse_target(text: str, business_day: timedelta) -> timedelta:
     return {"m": timedelta(minutes=number), "h": timedelta(hours=number), "d": number * business_day}[unit]
 
 
+def pick_target(rng: random.Random, business_day: timedelta) -> tuple[str, timedelta]:
+    label = rng.choice(TARGETS)
+    return label, parse_target(label, business_day)
+
+
 # -- inputs ------------------------------------------------------------------
 def dst_changes(years: Sequence[int]) -> list[datetime]:
     """Local midnights of the days on which TZ changes its UTC offset."""
@@ -193,7 +198,7 @@ class Report:
     conventions: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
-    def print(self) -> None:
+    def show(self) -> None:
         ours_ops, theirs_ops, cold_ops = (self.inputs / s for s in (self.ours_s, self.theirs_s, self.cold_s))
         ratio = ours_ops / theirs_ops
         print(f"\n== {self.title}")
@@ -220,8 +225,8 @@ class Report:
 # -- scenarios ---------------------------------------------------------------
 def bench_add(setup: Setup, starts: Sequence[datetime], rng: random.Random) -> Report:
     cal, rule = setup.ours, setup.theirs
-    durations = [parse_target(rng.choice(TARGETS), setup.business_day) for _ in starts]
-    ours_in = list(zip(starts, durations))
+    targets = [pick_target(rng, setup.business_day) for _ in starts]
+    ours_in = [(s, d) for s, (_, d) in zip(starts, targets)]
     theirs_in = [(to_naive_local(s), btd.BusinessTimeDelta(rule, timedelta=d)) for s, d in ours_in]
 
     def run_ours(c: BusinessCalendar = cal) -> list[datetime]:
@@ -236,11 +241,11 @@ def bench_add(setup: Setup, starts: Sequence[datetime], rng: random.Random) -> R
     theirs_s, theirs_raw = best_of(run_theirs)
 
     report = Report("deadline: add(start, target)", len(starts), ours_s, theirs_s, cold_s)
-    for (start, duration), ours, raw in zip(ours_in, ours_out, theirs_raw):
+    for start, (label, _), ours, raw in zip(starts, targets, ours_out, theirs_raw):
         theirs = from_btd(raw)
         if ours.astimezone(UTC) == theirs.astimezone(UTC):
             continue
-        line = (f"start {start.isoformat()} + {duration}: ours {ours.astimezone(TZ).isoformat()}"
+        line = (f"{start.isoformat()} + {label}: ours {ours.astimezone(TZ).isoformat()}"
                 f"  theirs {theirs.isoformat()}")
         a, b = sorted((ours, theirs))
         same_instant = cal.measure(a, b) == timedelta(0) and cal.next_open(ours) == cal.next_open(theirs)
@@ -251,11 +256,11 @@ def bench_add(setup: Setup, starts: Sequence[datetime], rng: random.Random) -> R
 def bench_measure(setup: Setup, starts: Sequence[datetime], rng: random.Random) -> Report:
     cal, rule = setup.ours, setup.theirs
     pairs: list[tuple[datetime, datetime]] = []
-    targets: list[timedelta | None] = []
+    targets: list[tuple[str, timedelta] | None] = []
     for s in starts:
         if rng.random() < 0.5:  # end = a deadline from the plan (often exactly at closing time)
-            target = parse_target(rng.choice(TARGETS), setup.business_day)
-            pairs.append((s, cal.add(s, target)))
+            target = pick_target(rng, setup.business_day)
+            pairs.append((s, cal.add(s, target[1])))
             targets.append(target)
         else:  # arbitrary end up to 21 days later
             pairs.append((s, s + timedelta(seconds=rng.randrange(0, 21 * 86400))))
@@ -280,9 +285,9 @@ def bench_measure(setup: Setup, starts: Sequence[datetime], rng: random.Random) 
         theirs = raw.timedelta
         if ours != theirs:
             report.mismatches.append(f"{a.isoformat()} -> {b.astimezone(TZ).isoformat()}: ours {ours}  theirs {theirs}")
-        if target is not None and ours != target:
+        if target is not None and ours != target[1]:
             round_trip += 1
-            report.mismatches.append(f"round trip: measure(s, add(s, {target})) = {ours} for s = {a.isoformat()}")
+            report.mismatches.append(f"round trip: measure(s, add(s, {target[0]})) = {ours} for s = {a.isoformat()}")
     checked = sum(t is not None for t in targets)
     report.notes.append(f"{checked:,} pairs end at add(start, target); round-trip failures: {round_trip}")
     report.notes.append("inputs have whole seconds: rule.difference() drops sub-second parts")
@@ -312,7 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     reports = [bench_add(setup, starts, rng), bench_measure(setup, starts, rng)]
     for report in reports:
-        report.print()
+        report.show()
     failed = sum(len(r.mismatches) for r in reports)
     print(f"\nresult: {'FAIL' if failed else 'OK'} ({failed} mismatches)")
     return 1 if failed else 0

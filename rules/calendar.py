@@ -155,8 +155,11 @@ class BusinessCalendar:
         remaining = duration
         day = self._local_date(t)
         intervals = self._intervals
-        for _ in range(MAX_SEARCH_DAYS + int(duration / ONE_DAY) + 1):
-            for opens, closes, length in intervals(day):
+        closed_days = 0  # consecutive days without open time: guards against a calendar that never opens
+        while closed_days <= MAX_SEARCH_DAYS:
+            day_intervals = intervals(day)
+            closed_days = closed_days + 1 if not day_intervals else 0
+            for opens, closes, length in day_intervals:
                 if closes <= t:
                     continue
                 if opens >= t:
@@ -169,7 +172,7 @@ class BusinessCalendar:
                         return (t + remaining).astimezone(start.tzinfo)
                     remaining -= available
             day += ONE_DAY
-        raise CalendarError(f"{self.name}: no open time found within {MAX_SEARCH_DAYS} days of {start.isoformat()}")
+        raise CalendarError(f"{self.name}: no open time found within {MAX_SEARCH_DAYS} days after {start.isoformat()}")
 
     def measure(self, start: datetime, end: datetime) -> timedelta:
         _require_aware(start, "start")
@@ -200,10 +203,14 @@ class BusinessCalendar:
                 continue
             total = ZERO
             for s, e in spans:
-                end = timedelta(days=1) if e is None else timedelta(hours=e.hour, minutes=e.minute)
-                total += end - timedelta(hours=s.hour, minutes=s.minute)
+                end = timedelta(days=1) if e is None else _since_midnight(e)
+                total += end - _since_midnight(s)
             lengths.add(total)
         return lengths.pop() if len(lengths) == 1 else None
+
+
+def _since_midnight(t: time) -> timedelta:
+    return timedelta(hours=t.hour, minutes=t.minute, seconds=t.second, microseconds=t.microsecond)
 
 
 def weekly(days: Iterable[int], start: time, end: time | None) -> tuple[WeeklyHours, ...]:

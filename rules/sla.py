@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import Iterator, Literal, Sequence
+from typing import Container, Iterator, Literal, Sequence
 
 from rules.calendar import Calendar
 from rules.policy import EscalationLevel, Notifications, Plan, TargetSet
@@ -165,6 +165,7 @@ def evaluate(
     if opened_at.tzinfo is None or now.tzinfo is None:
         raise ValueError("opened_at and now must be timezone-aware")
     plan.severity(severity)  # unknown severity -> UnknownIdError
+    opened_at = opened_at.astimezone(plan.timezone)  # deadlines read in the plan's own zone
     seen = sorted((e for e in events if e.at <= now), key=lambda e: e.at)
     for e in seen:
         if e.kind == "reclassified":
@@ -447,7 +448,17 @@ def notification_schedule(status: SlaStatus, policy: Notifications, until: datet
 
 
 def due_notifications(
-    status: SlaStatus, policy: Notifications, since: datetime, now: datetime
+    status: SlaStatus, policy: Notifications, now: datetime, sent: Container[str] = frozenset()
 ) -> list[Notification]:
-    """Notifications whose instant is in (since, now]: what a scheduler tick should send."""
-    return [n for n in notification_schedule(status, policy, now) if n.at > since]
+    """What should go out at `now`: per clock, the latest due notification not yet sent.
+
+    Older ones that were missed (a restart, a reclassification that breached a
+    deadline at once) are folded into it: one message at the current step of the
+    ladder, not a burst. A reminder whose deadline has passed is not sent.
+    """
+    latest: dict[str, Notification] = {}
+    for n in notification_schedule(status, policy, now):
+        if n.kind == "reminder" and n.due <= now:
+            continue
+        latest[n.clock] = n  # schedule is in time order: the last one wins
+    return [n for n in latest.values() if n.key not in sent]
