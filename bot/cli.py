@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 from typing import Any, Sequence
 from zoneinfo import ZoneInfo
 
+from pydantic import ValidationError
+
 from bot.settings import Settings
 from rules.durations import format_timedelta
 from rules.policy import PolicyError, PolicySet, UnknownIdError, load_policies
@@ -214,6 +216,95 @@ def cmd_timeline(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# -- bot, database, customers -------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+    import logging
+
+    from bot.runner import StartupError, serve
+
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _load(settings)  # a bad policy file stops the start with its message
+    try:
+        asyncio.run(serve(settings))
+    except StartupError as e:
+        raise CliError(str(e)) from None
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _with_services(settings: Settings, work) -> Any:
+    import asyncio
+
+    from bot.services import ServiceError, build_services
+    from storage.db import upgrade
+
+    async def go() -> Any:
+        services = build_services(settings, policies=_load(settings))
+        try:
+            await upgrade(services.engine)
+            return await work(services)
+        finally:
+            await services.close()
+
+    try:
+        return asyncio.run(go())
+    except ServiceError as e:
+        raise CliError(str(e)) from None
+
+
+def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    from storage.db import current_revision
+
+    rev = _with_services(settings, lambda services: current_revision(services.engine))
+    print(f"database at revision {rev} ({_safe_url(settings.database_url)})")
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def cmd_customers_add(args: argparse.Namespace, settings: Settings) -> int:
+    c = _with_services(settings, lambda s: s.add_customer(args.name, args.channel, args.plan, args.triage_channel))
+    print(f"added customer {c.name!r}: channel {c.channel_id}, plan {c.plan_id}")
+    return 0
+
+
+def cmd_customers_list(args: argparse.Namespace, settings: Settings) -> int:
+    customers = _with_services(settings, lambda s: s.list_customers())
+    rows = [
+        {
+            "name": c.name,
+            "channel": c.channel_id,
+            "triage_channel": c.triage_channel_id,
+            "plan": c.plan_id,
+            "contacts": [{"user": k.slack_user_id, "primary": k.primary} for k in c.contacts],
+        }
+        for c in customers
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    elif not rows:
+        print("no customers yet: triage-bot customers add --name NAME --channel C0123 --plan PLAN")
+    else:
+        for r in rows:
+            contacts = ", ".join(k["user"] + (" (primary)" if k["primary"] else "") for k in r["contacts"]) or "-"
+            print(f"{r['name']:<30} {r['channel']:<12} {r['plan']:<32} contacts: {contacts}")
+    return 0
+
+
+def cmd_contacts_add(args: argparse.Namespace, settings: Settings) -> int:
+    _with_services(settings, lambda s: s.add_contact(args.customer, args.user, args.primary))
+    print(f"{args.user} can now open cases for {args.customer}")
+    return 0
+
+
 # -- entry point --------------------------------------------------------------------
 
 
@@ -233,6 +324,33 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--opened-at", required=True, help="ISO 8601 instant with offset, e.g. 2026-11-30T09:15:00+01:00")
     t.add_argument("--json", action="store_true", help="print JSON for scripts")
     t.set_defaults(func=cmd_timeline)
+
+    r = sub.add_parser("run", help="run the bot (HTTP on PORT, or Socket Mode with SLACK_APP_TOKEN)")
+    r.set_defaults(func=cmd_run)
+
+    db = sub.add_parser("db", help="database")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="apply migrations to DATABASE_URL").set_defaults(func=cmd_db_upgrade)
+
+    cust = sub.add_parser("customers", help="map Slack channels to customers and their plans")
+    cust_sub = cust.add_subparsers(dest="customers_command", required=True)
+    ca = cust_sub.add_parser("add", help="add a customer")
+    ca.add_argument("--name", required=True)
+    ca.add_argument("--channel", required=True, help="Slack channel id where the customer reports (C0123...)")
+    ca.add_argument("--plan", required=True, help="plan id (see `triage-bot policies`)")
+    ca.add_argument("--triage-channel", help="channel id where its tickets are announced (default: --channel)")
+    ca.set_defaults(func=cmd_customers_add)
+    cl = cust_sub.add_parser("list", help="list customers")
+    cl.add_argument("--json", action="store_true")
+    cl.set_defaults(func=cmd_customers_list)
+
+    cont = sub.add_parser("contacts", help="people allowed to open cases for a customer")
+    cont_sub = cont.add_subparsers(dest="contacts_command", required=True)
+    co = cont_sub.add_parser("add", help="register a contact")
+    co.add_argument("--customer", required=True, help="customer name")
+    co.add_argument("--user", required=True, help="Slack user id (U0123...)")
+    co.add_argument("--primary", action="store_true")
+    co.set_defaults(func=cmd_contacts_add)
     return parser
 
 
@@ -240,7 +358,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        settings = Settings()
+        try:
+            settings = Settings()
+        except ValidationError as e:
+            err = e.errors()[0]
+            raise CliError(f"setting {str(err['loc'][0]).upper()}: {err['msg']}") from None
         return int(args.func(args, settings) or 0)
     except CliError as e:
         print(f"triage-bot: error: {e}", file=sys.stderr)

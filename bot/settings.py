@@ -21,4 +21,9 @@ class Settings(BaseSettings):
     port: int = Field(default=3000, ge=1, le=65535, description="HTTP port for /slack/events")
     policy_dir: Path | None = Field(default=None, description="Folder with your own policy YAML files")
     default_plan: str = Field(default="comarch-cci-premium", description="Plan for channels with no customer")
+    admin_user_ids: str = Field(default="", description="Comma-separated Slack user ids allowed to manage customers")
     log_level: str = Field(default="INFO")
+
+    @property
+    def admin_ids(self) -> set[str]:
+        return {u.strip() for u in self.admin_user_ids.split(",") if u.strip()}

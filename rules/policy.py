@@ -304,6 +304,13 @@ class PolicyFile(_Strict):
     plans: list[PlanSpec] = Field(min_length=1)
 
 
+DEFAULT_PRIORITIES = [
+    Priority(id="p1", name="P1 - Critical", definition="Critical business impact."),
+    Priority(id="p2", name="P2 - High", definition="Significant business impact."),
+    Priority(id="p3", name="P3 - Medium", definition="Limited business impact."),
+    Priority(id="p4", name="P4 - Low", definition="Minimal or no business impact."),
+]
+
 # -- the loaded, cross-checked policy -------------------------------------------------
 
 
@@ -341,7 +348,14 @@ class Plan:
 
     @property
     def priorities(self) -> list[Priority]:
-        return self.policy.file.priorities
+        """The vendor's priority levels, or our generic business priority when it publishes none."""
+        return self.policy.file.priorities or DEFAULT_PRIORITIES
+
+    def priority(self, priority_id: str) -> Priority:
+        for p in self.priorities:
+            if p.id == priority_id:
+                return p
+        raise UnknownIdError("priority", priority_id, [p.id for p in self.priorities], context=f"plan {self.id}")
 
     @property
     def timezone(self) -> ZoneInfo:

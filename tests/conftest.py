@@ -1,10 +1,105 @@
 from __future__ import annotations
 
-import pytest
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import AsyncIterator
 
+import pytest
+from aiohttp import web
+from sqlalchemy.engine import make_url
+
+from rules.clock import ManualClock
 from rules.policy import PolicySet, load_policies
+
+TEST_POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+SIGNING_SECRET = "test-signing-secret"
 
 
 @pytest.fixture(scope="session")
 def policies() -> PolicySet:
     return load_policies()
+
+
+async def _postgres_available() -> str | None:
+    import asyncpg
+
+    url = make_url(TEST_POSTGRES_URL)
+    try:
+        conn = await asyncpg.connect(
+            host=url.host, port=url.port or 5432, user=url.username, password=url.password, database=url.database, timeout=3
+        )
+    except Exception as e:  # noqa: BLE001 - any failure means "not here"
+        return f"PostgreSQL not reachable at {url.render_as_string(hide_password=True)}: {e}"
+    await conn.close()
+    return None
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh, empty database of each kind; the PostgreSQL one is a new database per test."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'triage.db'}"
+        return
+    problem = await _postgres_available()
+    if problem:
+        if os.environ.get("TRIAGE_REQUIRE_POSTGRES"):
+            pytest.fail(problem + " (TRIAGE_REQUIRE_POSTGRES is set: CI must run these tests)")
+        pytest.skip(problem)
+    import asyncpg
+
+    base = make_url(TEST_POSTGRES_URL)
+    name = f"triage_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(host=base.host, port=base.port or 5432, user=base.username, password=base.password, database=base.database)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@dataclass
+class RunningBot:
+    slack: object  # SlackStandIn
+    sender: object  # SlackSender
+    services: object  # Services
+    clock: ManualClock
+    url: str
+
+
+@pytest.fixture
+async def bot(database_url: str) -> AsyncIterator[RunningBot]:
+    """The real bot over HTTP on an ephemeral port, talking to the Slack stand-in."""
+    from bot.app import build_app, build_web_app
+    from bot.services import build_services
+    from bot.settings import Settings
+    from storage.db import upgrade
+    from tests.slack_standin import SlackSender, SlackStandIn
+
+    async with SlackStandIn() as slack:
+        settings = Settings(
+            _env_file=None,
+            slack_bot_token=slack.bot_token,
+            slack_signing_secret=SIGNING_SECRET,
+            slack_api_url=slack.api_url,
+            database_url=database_url,
+            default_plan="comarch-cci-premium",
+            admin_user_ids="UADMIN",
+        )
+        clock = ManualClock(datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc))
+        services = build_services(settings, clock=clock)
+        await upgrade(services.engine)
+        runner = web.AppRunner(build_web_app(build_app(settings, services)))
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        url = f"http://127.0.0.1:{port}/slack/events"
+        try:
+            yield RunningBot(slack, SlackSender(url, SIGNING_SECRET, slack=slack), services, clock, url)
+        finally:
+            await runner.cleanup()
+            await services.close()

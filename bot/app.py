@@ -1,0 +1,57 @@
+"""Factories for the Slack client, the bolt app and the HTTP server. Nothing runs at import."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler, AsyncServerErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.services import Services
+from bot.settings import Settings
+from handlers import admin, intake
+
+log = logging.getLogger(__name__)
+
+
+def build_slack_client(settings: Settings) -> AsyncWebClient:
+    """The Web API client: our base URL, with rate-limit (429) and 5xx retries switched on."""
+    client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
+    client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=3))
+    client.retry_handlers.append(AsyncServerErrorRetryHandler(max_retry_count=2))
+    return client
+
+
+def build_app(settings: Settings, services: Services, client: AsyncWebClient | None = None) -> AsyncApp:
+    app = AsyncApp(
+        client=client or build_slack_client(settings),
+        token=settings.slack_bot_token,
+        signing_secret=settings.slack_signing_secret or "",
+        request_verification_enabled=settings.slack_app_token is None or bool(settings.slack_signing_secret),
+        process_before_response=False,
+    )
+    intake.register(app, services)
+    admin.register(app, services)
+
+    @app.error
+    async def on_error(error: Exception, body: dict) -> None:
+        log.exception("handler failed for %s", body.get("type"), exc_info=error)
+
+    return app
+
+
+def build_web_app(app: AsyncApp) -> web.Application:
+    """`/slack/events` for Slack (events, commands, interactivity) and `/health` for load balancers."""
+
+    async def slack_events(request: web.Request) -> web.Response:
+        return await to_aiohttp_response(await app.async_dispatch(await to_bolt_request(request)))
+
+    async def health(_request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    web_app = web.Application()
+    web_app.add_routes([web.post("/slack/events", slack_events), web.get("/health", health)])
+    return web_app

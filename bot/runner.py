@@ -1,0 +1,75 @@
+"""`triage-bot run`: migrate, check the token, serve HTTP (or Socket Mode with SLACK_APP_TOKEN)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+from slack_sdk.errors import SlackApiError
+
+from bot.app import build_app, build_slack_client, build_web_app
+from bot.services import build_services
+from bot.settings import Settings
+from storage.db import upgrade
+
+log = logging.getLogger(__name__)
+
+
+class StartupError(Exception):
+    """One line telling the operator what to set."""
+
+
+def check_settings(settings: Settings) -> None:
+    if not settings.slack_bot_token:
+        raise StartupError("SLACK_BOT_TOKEN is not set: set it to the app's Bot User OAuth Token (xoxb-...)")
+    if not settings.slack_bot_token.startswith("xoxb-"):
+        raise StartupError("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
+    if settings.slack_app_token:
+        if not settings.slack_app_token.startswith("xapp-"):
+            raise StartupError("SLACK_APP_TOKEN must be an app-level token starting with xapp- (or unset it for HTTP mode)")
+    elif not settings.slack_signing_secret:
+        raise StartupError("SLACK_SIGNING_SECRET is not set: set it to the app's Signing Secret (or set SLACK_APP_TOKEN for Socket Mode)")
+
+
+async def verify_token(settings: Settings) -> dict:
+    client = build_slack_client(settings)
+    try:
+        return (await client.auth_test()).data  # type: ignore[return-value]
+    except SlackApiError as e:
+        raise StartupError(
+            f"Slack refused SLACK_BOT_TOKEN ({e.response.get('error')}): set a valid bot token (xoxb-...) for this workspace"
+        ) from None
+    except Exception as e:  # network: wrong SLACK_API_URL, no route
+        raise StartupError(f"cannot reach Slack at {settings.slack_api_url} ({type(e).__name__}: {e}): check SLACK_API_URL and the network") from None
+
+
+async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    check_settings(settings)
+    services = build_services(settings)
+    try:
+        await upgrade(services.engine)
+        identity = await verify_token(settings)
+        for plan in services.policies.plans.values():
+            if plan.has_placeholders:
+                log.warning("plan %s has placeholder targets: its tickets get no deadlines until you set them", plan.id)
+        app = build_app(settings, services)
+        stop = stop or asyncio.Event()
+        if settings.slack_app_token:
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+            handler = AsyncSocketModeHandler(app, settings.slack_app_token)
+            await handler.connect_async()
+            log.info("triage-bot connected as %s (Socket Mode)", identity.get("user"))
+            await stop.wait()
+            await handler.close_async()
+        else:
+            runner = web.AppRunner(build_web_app(app))
+            await runner.setup()
+            site = web.TCPSite(runner, host="0.0.0.0", port=settings.port)
+            await site.start()
+            log.info("triage-bot listening on :%s/slack/events as %s", settings.port, identity.get("user"))
+            await stop.wait()
+            await runner.cleanup()
+    finally:
+        await services.close()

@@ -1,0 +1,93 @@
+"""`/sla` admin subcommands for customers and contacts (admins only, checked server-side)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import shlex
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.services import ServiceError, Services
+from bot.views import escape
+
+log = logging.getLogger(__name__)
+
+_CHANNEL = re.compile(r"^<#(C[A-Z0-9]+|G[A-Z0-9]+)(\|[^>]*)?>$|^(C[A-Z0-9]+)$")
+_USER = re.compile(r"^<@(U[A-Z0-9]+|W[A-Z0-9]+)(\|[^>]*)?>$|^(U[A-Z0-9]+|W[A-Z0-9]+)$")
+
+USAGE = (
+    "Usage:\n"
+    "• `/sla customers list`\n"
+    "• `/sla customers add #channel PLAN-ID Customer name [triage=#channel]`\n"
+    "• `/sla contacts add @user Customer name [primary]`"
+)
+
+
+def _channel(token: str) -> str:
+    m = _CHANNEL.match(token)
+    if not m:
+        raise ServiceError(f"{token!r} is not a channel: mention it as #channel")
+    return m.group(1) or m.group(3)
+
+
+def _user(token: str) -> str:
+    m = _USER.match(token)
+    if not m:
+        raise ServiceError(f"{token!r} is not a user: mention them as @name")
+    return m.group(1) or m.group(3)
+
+
+async def run_admin(services: Services, user_id: str, text: str) -> str:
+    """One `/sla` admin command; returns the reply."""
+    try:
+        words = shlex.split(text)
+    except ValueError as e:
+        raise ServiceError(f"could not read the command: {e}") from None
+    if len(words) < 2 or words[0] not in ("customers", "contacts"):
+        return USAGE
+    if user_id not in services.settings.admin_ids:
+        log.warning("refused /sla %s from non-admin %s", words[0], user_id)
+        return "Only triage-bot admins can manage customers and contacts (ask an admin to add you to ADMIN_USER_IDS)."
+    if words[:2] == ["customers", "list"]:
+        customers = await services.list_customers()
+        if not customers:
+            return "No customers yet. Add one with `/sla customers add #channel PLAN-ID Name`."
+        return "\n".join(
+            f"• *{escape(c.name)}*: <#{c.channel_id}>, plan `{c.plan_id}`"
+            + (f", triage in <#{c.triage_channel_id}>" if c.triage_channel_id else "")
+            + f", {len(c.contacts)} contact(s)"
+            for c in customers
+        )
+    if words[:2] == ["customers", "add"]:
+        rest = words[2:]
+        triage = None
+        if rest and rest[-1].startswith("triage="):
+            triage = _channel(rest.pop()[len("triage="):])
+        if len(rest) < 3:
+            return USAGE
+        channel, plan_id, name = _channel(rest[0]), rest[1], " ".join(rest[2:])
+        c = await services.add_customer(name, channel, plan_id, triage)
+        return f"Added *{escape(c.name)}* on `{c.plan_id}`: reports in <#{c.channel_id}> now use its plan."
+    if words[:2] == ["contacts", "add"]:
+        rest = words[2:]
+        primary = bool(rest) and rest[-1] == "primary"
+        if primary:
+            rest.pop()
+        if len(rest) < 2:
+            return USAGE
+        user, name = _user(rest[0]), " ".join(rest[1:])
+        await services.add_contact(name, user, primary)
+        return f"<@{user}> can now open cases for *{escape(name)}*."
+    return USAGE
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    @app.command("/sla")
+    async def sla_command(ack, body, respond) -> None:
+        await ack()
+        try:
+            reply = await run_admin(services, body["user_id"], body.get("text", ""))
+        except ServiceError as e:
+            reply = f":x: {escape(str(e))}"
+        await respond(text=reply, response_type="ephemeral")

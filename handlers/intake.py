@@ -1,0 +1,203 @@
+"""Intake: `/incident`, the message shortcut and @mentions open a two-step modal that opens a ticket.
+
+Handlers stay thin: parse the payload, call the services, render views. Each
+acks within Slack's 3 s; posting to channels happens after the ack.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import views
+from bot.services import OpenedTicket, ReportDraft, ServiceError, Services
+
+log = logging.getLogger(__name__)
+
+SHORTCUT_CALLBACK = "report_incident"
+
+
+class Step1(BaseModel):
+    summary: str = Field(min_length=1, max_length=views.SUMMARY_MAX)
+    description: str = Field(default="", max_length=views.DESCRIPTION_MAX)
+    service: str | None = Field(default=None, max_length=200)
+    answers: dict[str, bool] = Field(default_factory=dict)
+
+    @field_validator("summary")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("Write a one-line summary")
+        return v.strip()
+
+
+def _value(state: dict[str, Any], block_id: str) -> Any:
+    """The value of one input in view.state.values, whatever its element type."""
+    action = next(iter(state.get(block_id, {}).values()), None)
+    if not action:
+        return None
+    if "selected_option" in action:
+        return (action["selected_option"] or {}).get("value")
+    return action.get("value")
+
+
+def parse_step1(view: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Raw draft and field errors (block_id -> message)."""
+    state = view["state"]["values"]
+    answers = {}
+    for block_id in state:
+        if block_id.startswith("q:"):
+            answer = _value(state, block_id)
+            if answer in ("yes", "no"):
+                answers[block_id[2:]] = answer == "yes"
+    raw = {
+        "summary": _value(state, "summary") or "",
+        "description": _value(state, "description") or "",
+        "service": (_value(state, "service") or "").strip() or None,
+        "answers": answers,
+    }
+    try:
+        return Step1.model_validate(raw).model_dump(), {}
+    except ValidationError as e:
+        errors = {}
+        for err in e.errors():
+            field = str(err["loc"][0])
+            errors[field if field != "answers" else "summary"] = err["msg"].removeprefix("Value error, ")
+        return raw, errors
+
+
+async def _open_modal(client: AsyncWebClient, services: Services, trigger_id: str, channel_id: str, user_id: str, draft: dict[str, Any], extra: dict[str, Any] | None = None) -> None:
+    _customer, plan = await services.plan_for_channel(channel_id)
+    metadata = {"channel_id": channel_id, "plan_id": plan.id, **(extra or {})}
+    await client.views_open(trigger_id=trigger_id, view=views.step1_view(plan, metadata, draft))
+
+
+async def _tell_user(client: AsyncWebClient, channel_id: str, user_id: str, text: str) -> None:
+    """Ephemeral in the channel; a DM when the bot cannot post there."""
+    try:
+        await client.chat_postEphemeral(channel=channel_id, user=user_id, text=text)
+    except SlackApiError:
+        await client.chat_postMessage(channel=user_id, text=text)
+
+
+async def announce(client: AsyncWebClient, services: Services, opened: OpenedTicket) -> str:
+    """Post the ticket to its channel; returns the channel it went to."""
+    ticket, plan = opened.ticket, opened.plan
+    channel = ticket.announce_channel_id or ticket.channel_id
+    blocks = views.announcement_blocks(ticket, plan, opened.status, opened.customer.name if opened.customer else None)
+    try:
+        resp = await client.chat_postMessage(channel=channel, text=views.announcement_text(ticket, plan), blocks=blocks)
+    except SlackApiError as e:
+        if channel == ticket.channel_id:
+            raise
+        log.warning("announcing %s in %s failed (%s); announcing where it was reported", ticket.key, channel, e.response.get("error"))
+        channel = ticket.channel_id
+        resp = await client.chat_postMessage(channel=channel, text=views.announcement_text(ticket, plan), blocks=blocks)
+    await services.set_announcement(ticket.id, resp["channel"], resp["ts"])
+    return resp["channel"]
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    @app.command("/incident")
+    async def incident_command(ack, body, client: AsyncWebClient) -> None:
+        await ack()
+        try:
+            await _open_modal(client, services, body["trigger_id"], body["channel_id"], body["user_id"], {"summary": body.get("text", "").strip()})
+        except ServiceError as e:
+            await _tell_user(client, body["channel_id"], body["user_id"], str(e))
+
+    @app.shortcut(SHORTCUT_CALLBACK)
+    async def report_from_message(ack, body, client: AsyncWebClient) -> None:
+        await ack()
+        message = body.get("message", {})
+        text = message.get("text", "")
+        first_line = text.strip().splitlines()[0] if text.strip() else ""
+        channel_id = body["channel"]["id"]
+        extra = {"source_message_ts": message.get("ts"), "source_user": message.get("user")}
+        draft = {"summary": first_line[: views.SUMMARY_MAX], "description": text[: views.DESCRIPTION_MAX]}
+        try:
+            await _open_modal(client, services, body["trigger_id"], channel_id, body["user"]["id"], draft, extra)
+        except ServiceError as e:
+            await _tell_user(client, channel_id, body["user"]["id"], str(e))
+
+    @app.event("app_mention")
+    async def mentioned(body, event, client: AsyncWebClient) -> None:
+        # Events carry no trigger_id: offer a button, whose click can open the modal.
+        if body.get("event_id") and not await services.first_time_event(body["event_id"]):
+            return
+        text = " ".join(w for w in event.get("text", "").split() if not (w.startswith("<@") and w.endswith(">")))
+        await client.chat_postEphemeral(
+            channel=event["channel"], user=event["user"], text="Report an incident?", blocks=views.mention_prompt_blocks(text)
+        )
+
+    @app.action("open_report")
+    async def open_report(ack, body, action, client: AsyncWebClient) -> None:
+        await ack()
+        channel_id = body["channel"]["id"]
+        await _open_modal(client, services, body["trigger_id"], channel_id, body["user"]["id"], {"summary": action.get("value", "")})
+
+    @app.view(views.STEP1)
+    async def step1_submitted(ack, body, view) -> None:
+        metadata = json.loads(view.get("private_metadata") or "{}")
+        draft, errors = parse_step1(view)
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        plan = services.policies.plan(metadata["plan_id"])
+        suggestion = services.suggest(plan, draft["answers"])
+        metadata.update(draft=draft, suggested=suggestion.severity.id)
+        await ack(response_action="update", view=views.step2_view(plan, metadata, suggestion.severity))
+
+    @app.view(views.STEP2)
+    async def step2_submitted(ack, body, view, client: AsyncWebClient) -> None:
+        metadata = json.loads(view.get("private_metadata") or "{}")
+        state = view["state"]["values"]
+        severity = _value(state, "severity")
+        reason = (_value(state, "reason") or "").strip()
+        priority = _value(state, "priority")
+        suggested = metadata.get("suggested")
+        if severity != suggested and not reason:
+            await ack(response_action="errors", errors={"reason": "Say why you chose a different severity than suggested"})
+            return
+        user_id = body["user"]["id"]
+        draft = ReportDraft(
+            channel_id=metadata["channel_id"],
+            reporter_id=user_id,
+            summary=metadata["draft"]["summary"],
+            description=metadata["draft"].get("description", ""),
+            service=metadata["draft"].get("service"),
+            answers=metadata["draft"].get("answers", {}),
+            suggested_severity=suggested,
+            severity=severity,
+            override_reason=reason or None,
+            priority=priority,
+            idempotency_key=f"view:{view['id']}",
+            source_message_ts=metadata.get("source_message_ts"),
+        )
+        try:
+            opened = await services.open_ticket(draft)
+        except Exception:  # the reporter's text stays in the modal: tell them, don't drop it
+            log.exception("opening a ticket failed")
+            await ack(
+                response_action="errors",
+                errors={"priority": "Could not save the ticket just now. Your text is kept: press Open ticket again."},
+            )
+            return
+        ticket = opened.ticket
+        await ack(response_action="update", view=views.done_view(f"Saved as *{ticket.key}*: {views.escape(ticket.summary)}"))
+        if not opened.created:
+            return  # the same submission again: the first one announced it
+        try:
+            where = await announce(client, services, opened)
+        except SlackApiError as e:
+            log.warning("announcing %s failed: %s", ticket.key, e.response.get("error"))
+            where = ticket.channel_id
+        quota_text = opened.quota.describe() if opened.quota.limit else None
+        text = views.reporter_confirmation(ticket, opened.plan, opened.status, where, quota_text)
+        await _tell_user(client, ticket.channel_id, user_id, text)

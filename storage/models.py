@@ -1,0 +1,150 @@
+"""Database tables. Tickets keep an append-only event log, so every figure can be rebuilt."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator):
+    """Timezone-aware in, timezone-aware (UTC) out, on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; pass an aware instant")
+        from datetime import timezone
+
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        from datetime import timezone
+
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Customer(Base):
+    """A customer on a support plan, reached through one Slack channel."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    plan_id: Mapped[str] = mapped_column(String(100))
+    channel_id: Mapped[str] = mapped_column(String(40), unique=True)
+    triage_channel_id: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    contacts: Mapped[list["Contact"]] = relationship(back_populates="customer", cascade="all, delete-orphan")
+
+
+class Contact(Base):
+    """A person allowed to open cases for a customer (plans may limit how many)."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (UniqueConstraint("customer_id", "slack_user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    slack_user_id: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str | None] = mapped_column(String(200))
+    primary: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    customer: Mapped[Customer] = relationship(back_populates="contacts")
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Submitting the same modal twice must open one ticket.
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    plan_id: Mapped[str] = mapped_column(String(100))
+    reporter_id: Mapped[str] = mapped_column(String(40))
+    channel_id: Mapped[str] = mapped_column(String(40))  # where it was reported
+    announce_channel_id: Mapped[str | None] = mapped_column(String(40))
+    thread_ts: Mapped[str | None] = mapped_column(String(40))  # the announcement: the ticket's thread
+    source_message_ts: Mapped[str | None] = mapped_column(String(40))
+    summary: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    service: Mapped[str | None] = mapped_column(String(200))
+    severity: Mapped[str] = mapped_column(String(60))
+    suggested_severity: Mapped[str | None] = mapped_column(String(60))
+    applied_severity: Mapped[str | None] = mapped_column(String(60))
+    priority: Mapped[str | None] = mapped_column(String(60))
+    state: Mapped[str] = mapped_column(String(20), default="open")  # open, paused, resolved
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    first_response_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    within_plan: Mapped[bool] = mapped_column(Boolean, default=True)
+    plan_note: Mapped[str | None] = mapped_column(Text)  # why it is outside the plan, shown to people
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    events: Mapped[list["TicketEventRow"]] = relationship(
+        back_populates="ticket", order_by="TicketEventRow.id", cascade="all, delete-orphan"
+    )
+    clocks: Mapped[list["SlaClockRow"]] = relationship(back_populates="ticket", cascade="all, delete-orphan")
+
+    @property
+    def key(self) -> str:
+        return f"INC-{self.id}"
+
+
+class TicketEventRow(Base):
+    """Append-only: reported, classified, reclassified, acknowledged, updated, paused, resumed, resolved, ..."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    actor_id: Mapped[str | None] = mapped_column(String(40))
+    severity: Mapped[str | None] = mapped_column(String(60))
+    priority: Mapped[str | None] = mapped_column(String(60))
+    reason: Mapped[str | None] = mapped_column(Text)
+    next_update_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="events")
+
+
+class SlaClockRow(Base):
+    """The current state of one SLA clock, for queries ("what is at risk") without replaying events."""
+
+    __tablename__ = "sla_clocks"
+    __table_args__ = (UniqueConstraint("ticket_id", "clock"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    clock: Mapped[str] = mapped_column(String(30))
+    status: Mapped[str] = mapped_column(String(20))
+    target_minutes: Mapped[int | None] = mapped_column(Integer)
+    due_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
+    stopped_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    ticket: Mapped[Ticket] = relationship(back_populates="clocks")
+
+
+class ProcessedSlackEvent(Base):
+    """Slack retries an event with the same event_id: each is handled once."""
+
+    __tablename__ = "processed_slack_events"
+
+    event_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
