@@ -12,7 +12,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.services import Services
 from bot.settings import Settings
-from handlers import admin, intake
+from bot.roles import Roles
+from handlers import admin, intake, responders
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ def build_app(settings: Settings, services: Services, client: AsyncWebClient | N
     )
     intake.register(app, services)
     admin.register(app, services)
+    responders.register(app, services, Roles(settings, app.client))
 
     @app.error
     async def on_error(error: Exception, body: dict) -> None:

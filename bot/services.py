@@ -270,6 +270,12 @@ class Services:
             ticket.announce_channel_id, ticket.thread_ts = channel_id, ts
             await s.commit()
 
+    async def ticket_by_thread(self, channel_id: str, thread_ts: str) -> Ticket | None:
+        async with self.sessions() as s:
+            return (
+                await s.execute(select(Ticket).where(Ticket.announce_channel_id == channel_id, Ticket.thread_ts == thread_ts))
+            ).scalar_one_or_none()
+
     async def get_ticket(self, key: str | int) -> Ticket:
         ticket_id = _ticket_number(key)
         async with self.sessions() as s:
@@ -301,6 +307,104 @@ class Services:
             row.stopped_at = clock.stopped_at
             if name not in by_name:
                 s.add(row)
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    ticket: Ticket
+    status: SlaStatus
+    plan: Plan
+    event: TicketEventRow
+
+
+# action -> states it is allowed in
+_ALLOWED_IN = {
+    "acknowledged": {"open", "paused"},
+    "updated": {"open", "paused"},
+    "reclassified": {"open", "paused"},
+    "paused": {"open"},
+    "resumed": {"paused"},
+    "resolved": {"open", "paused"},
+    "reopened": {"resolved"},
+    "assigned": {"open", "paused"},
+    "escalation_acknowledged": {"open", "paused"},
+}
+
+
+async def record_action(
+    services: "Services",
+    key: str | int,
+    kind: str,
+    actor_id: str,
+    *,
+    severity: str | None = None,
+    priority: str | None = None,
+    reason: str | None = None,
+    next_update_at: datetime | None = None,
+    data: dict[str, Any] | None = None,
+) -> ActionResult:
+    """Append one responder action to a ticket's log and bring its clocks up to date."""
+    if kind not in _ALLOWED_IN:
+        raise ServiceError(f"unknown action {kind!r}")
+    now = services.clock.now()
+    ticket_id = _ticket_number(key)
+    async with services.sessions() as s:
+        query = select(Ticket).where(Ticket.id == ticket_id).options(selectinload(Ticket.events), selectinload(Ticket.clocks))
+        if s.bind.dialect.name == "postgresql":
+            query = query.with_for_update(of=Ticket)  # two responders clicking at once: one after the other
+        ticket = (await s.execute(query)).scalar_one_or_none()
+        if ticket is None:
+            raise ServiceError(f"no ticket INC-{ticket_id}")
+        if ticket.state not in _ALLOWED_IN[kind]:
+            raise ServiceError(f"{ticket.key} is {ticket.state}: cannot {kind.removesuffix('ed').removesuffix('e')} it now")
+        plan = services.policies.plan(ticket.plan_id)
+        if kind == "reclassified":
+            if not (reason or "").strip():
+                raise ServiceError("a reclassification needs a reason")
+            if severity is None and priority is None:
+                raise ServiceError("choose a new severity or priority")
+            if severity is not None:
+                plan.severity(severity)
+            if priority is not None:
+                plan.priority(priority)
+            if severity == ticket.severity and priority in (None, ticket.priority):
+                raise ServiceError(f"{ticket.key} already has that severity and priority")
+        if kind == "updated" and next_update_at is not None and next_update_at <= now:
+            raise ServiceError("the next update must be in the future")
+        event = TicketEventRow(
+            ticket_id=ticket.id,
+            kind=kind,
+            at=now,
+            actor_id=actor_id,
+            severity=severity if kind == "reclassified" else None,
+            priority=priority if kind == "reclassified" else None,
+            reason=reason,
+            next_update_at=next_update_at,
+            data=data or {},
+        )
+        s.add(event)
+        ticket.events.append(event)
+        if kind in ("acknowledged", "updated", "resolved") and ticket.first_response_at is None:
+            ticket.first_response_at = now
+        if kind == "reclassified":
+            if severity is not None and severity != ticket.severity:
+                ticket.severity = severity
+                ticket.applied_severity = plan.targets_for(severity).applied_severity
+            if priority is not None:
+                ticket.priority = priority
+        elif kind == "paused":
+            ticket.state = "paused"
+        elif kind in ("resumed", "reopened"):
+            ticket.state = "open"
+            if kind == "reopened":
+                ticket.resolved_at = None
+        elif kind == "resolved":
+            ticket.state, ticket.resolved_at = "resolved", now
+        first_severity = next((r.severity for r in ticket.events if r.kind == "classified" and r.severity), ticket.severity)
+        status = evaluate(plan, first_severity, ticket.opened_at, engine_events(ticket.events), now, ticket.priority)
+        services._store_clocks(s, ticket, status, list(ticket.clocks))
+        await s.commit()
+        return ActionResult(ticket, status, plan, event)
 
 
 def engine_events(rows: list[TicketEventRow]) -> list[TicketEvent]:

@@ -22,8 +22,23 @@ class Settings(BaseSettings):
     policy_dir: Path | None = Field(default=None, description="Folder with your own policy YAML files")
     default_plan: str = Field(default="comarch-cci-premium", description="Plan for channels with no customer")
     admin_user_ids: str = Field(default="", description="Comma-separated Slack user ids allowed to manage customers")
+    responder_user_ids: str = Field(default="", description="Comma-separated Slack user ids of responders")
+    responder_group_id: str | None = Field(default=None, description="Slack user group (S0...) whose members are responders")
+    manager_user_ids: str = Field(default="", description="Comma-separated Slack user ids of managers")
     log_level: str = Field(default="INFO")
 
     @property
     def admin_ids(self) -> set[str]:
-        return {u.strip() for u in self.admin_user_ids.split(",") if u.strip()}
+        return _ids(self.admin_user_ids)
+
+    @property
+    def responder_ids(self) -> set[str]:
+        return _ids(self.responder_user_ids)
+
+    @property
+    def manager_ids(self) -> set[str]:
+        return _ids(self.manager_user_ids)
+
+
+def _ids(text: str) -> set[str]:
+    return {u.strip() for u in text.split(",") if u.strip()}

@@ -184,11 +184,22 @@ def deadline_lines(status: SlaStatus, plan: Plan) -> list[str]:
     targets = plan.targets_for(status.severity)
     if targets.placeholder:
         return ["Deadlines: _not set: this plan's targets are placeholders the operator must set_"]
-    lines.append(f"First response by {slack_date(fr.due)}" if fr.due else "First response: best effort")
-    if targets.update_interval:
+    if fr.stopped_at is not None:
+        verdict = "met" if fr.status.value == "met" else "missed"
+        lines.append(f"First response {slack_date(fr.stopped_at)} ({verdict})" if fr.due else f"First response {slack_date(fr.stopped_at)}")
+    else:
+        lines.append(f"First response by {slack_date(fr.due)}" if fr.due else "First response: best effort")
+    upd = status.clocks["update"]
+    if upd.due is not None and upd.active:
+        lines.append(f"Next update by {slack_date(upd.due)}")
+    elif targets.update_interval:
         minutes = int(targets.update_interval.total_seconds() // 60)
         lines.append(f"Updates every {minutes} min after the first response")
-    if res.due:
+    if res.status.value == "paused":
+        lines.append("Resolution clock paused")
+    elif res.stopped_at is not None and res.due:
+        lines.append(f"Resolved {slack_date(res.stopped_at)} ({'met' if res.status.value == 'met' else 'missed'})")
+    elif res.due:
         lines.append(f"Resolution by {slack_date(res.due)}")
     elif targets.resolution_best_effort:
         lines.append("Resolution: best effort")
@@ -224,17 +235,27 @@ def announcement_blocks(ticket: Any, plan: Plan, status: SlaStatus, customer_nam
     blocks.append({"type": "section", "block_id": "deadlines", "text": {"type": "mrkdwn", "text": "\n".join(deadline_lines(status, plan))}})
     if ticket.plan_note:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": ":warning: Outside the plan: " + escape(ticket.plan_note)}]})
+    state_line = {"open": "Open", "paused": ":double_vertical_bar: Paused, waiting on the customer", "resolved": ":white_check_mark: Resolved"}
+    blocks.append({"type": "context", "block_id": "state", "elements": [{"type": "mrkdwn", "text": f"*State:* {state_line.get(ticket.state, ticket.state)}"}]})
     blocks.append(
         {
             "type": "actions",
             "block_id": "responder_actions",
             "elements": [
                 {"type": "button", "action_id": aid, "text": _plain(label), "value": ticket.key, **({"style": style} if style else {})}
-                for aid, label, style in RESPONDER_ACTIONS
+                for aid, label, style in actions_for_state(ticket.state)
             ],
         }
     )
     return blocks
+
+
+def actions_for_state(state: str) -> list[tuple[str, str, str | None]]:
+    if state == "resolved":
+        return [("ticket_reopen", "Reopen", None)]
+    if state == "paused":
+        return [(a, label, st) if a != "ticket_pause" else ("ticket_resume", "Resume", None) for a, label, st in RESPONDER_ACTIONS]
+    return RESPONDER_ACTIONS
 
 
 def announcement_text(ticket: Any, plan: Plan) -> str:
@@ -264,3 +285,76 @@ def mention_prompt_blocks(summary: str) -> list[Block]:
             ],
         },
     ]
+
+
+UPDATE_INTERVAL_CHOICES = [15, 30, 60, 120, 240, 480, 1440]
+
+
+def _metadata(ticket_key: str) -> str:
+    return json.dumps({"ticket": ticket_key})
+
+
+def update_modal(ticket_key: str, default_minutes: int | None) -> dict[str, Any]:
+    options = [_option(str(m), f"in {m // 60} h" if m >= 60 and m % 60 == 0 else f"in {m} min") for m in UPDATE_INTERVAL_CHOICES]
+    element: dict[str, Any] = {"type": "static_select", "action_id": "value", "options": options}
+    if default_minutes in UPDATE_INTERVAL_CHOICES:
+        element["initial_option"] = options[UPDATE_INTERVAL_CHOICES.index(default_minutes)]
+    return {
+        "type": "modal",
+        "callback_id": "ticket_update_modal",
+        "title": _plain(f"Update {ticket_key}"),
+        "submit": _plain("Post update"),
+        "private_metadata": _metadata(ticket_key),
+        "blocks": [
+            _input("text", "Update", _text_input(None, True, 3000, "What we know, what we are doing")),
+            _input("next", "Next update", element, optional=default_minutes is None, hint="Leave empty to follow the plan's interval"),
+        ],
+    }
+
+
+def reclassify_modal(ticket_key: str, plan: Plan, severity: str, priority: str | None) -> dict[str, Any]:
+    sev = plan.severity(severity)
+    sev_el = {
+        "type": "static_select",
+        "action_id": "value",
+        "options": [_option(s.id, s.name, s.definition) for s in plan.severities],
+        "initial_option": _option(sev.id, sev.name, sev.definition),
+    }
+    pri_el: dict[str, Any] = {"type": "static_select", "action_id": "value", "options": [_option(p.id, p.name, p.definition) for p in plan.priorities]}
+    if priority:
+        p = plan.priority(priority)
+        pri_el["initial_option"] = _option(p.id, p.name, p.definition)
+    return {
+        "type": "modal",
+        "callback_id": "ticket_reclassify_modal",
+        "title": _plain(f"Reclassify {ticket_key}"),
+        "submit": _plain("Reclassify"),
+        "private_metadata": _metadata(ticket_key),
+        "blocks": [
+            _input("severity", "Severity", sev_el, hint="Deadlines are recomputed from when the ticket was opened"),
+            _input("priority", "Business priority", pri_el),
+            _input("reason", "Reason", _text_input(None, True, 500, "Why the change (kept in the audit log)")),
+        ],
+    }
+
+
+def resolve_modal(ticket_key: str) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": "ticket_resolve_modal",
+        "title": _plain(f"Resolve {ticket_key}"),
+        "submit": _plain("Resolve"),
+        "private_metadata": _metadata(ticket_key),
+        "blocks": [_input("note", "Resolution note", _text_input(None, True, 3000, "What fixed it"))],
+    }
+
+
+def pause_modal(ticket_key: str) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": "ticket_pause_modal",
+        "title": _plain(f"Pause {ticket_key}"),
+        "submit": _plain("Pause"),
+        "private_metadata": _metadata(ticket_key),
+        "blocks": [_input("reason", "What are we waiting for from the customer?", _text_input(None, True, 500, "e.g. logs from the failing node"))],
+    }

@@ -1,0 +1,209 @@
+"""Responders work tickets from the announcement's buttons; every action is checked and logged."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import timedelta
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import views
+from bot.roles import Roles
+from bot.services import ActionResult, ServiceError, Services, record_action
+
+log = logging.getLogger(__name__)
+
+VERB = {
+    "acknowledged": "acknowledged",
+    "updated": "posted an update on",
+    "reclassified": "reclassified",
+    "paused": "paused",
+    "resumed": "resumed",
+    "resolved": "resolved",
+    "reopened": "reopened",
+}
+
+
+def _state_value(state: dict[str, Any], block_id: str) -> Any:
+    action = next(iter(state.get(block_id, {}).values()), None) or {}
+    if "selected_option" in action:
+        return (action["selected_option"] or {}).get("value")
+    return action.get("value")
+
+
+async def refresh_announcement(client: AsyncWebClient, services: Services, result: ActionResult) -> None:
+    ticket = result.ticket
+    if not ticket.thread_ts or not ticket.announce_channel_id:
+        return
+    customer = await services.customer_for_channel(ticket.channel_id)
+    try:
+        await client.chat_update(
+            channel=ticket.announce_channel_id,
+            ts=ticket.thread_ts,
+            text=views.announcement_text(ticket, result.plan),
+            blocks=views.announcement_blocks(ticket, result.plan, result.status, customer.name if customer else None),
+        )
+    except SlackApiError as e:
+        log.warning("could not refresh %s: %s", ticket.key, e.response.get("error"))
+
+
+def action_text(result: ActionResult, user_id: str) -> str:
+    e, ticket, plan = result.event, result.ticket, result.plan
+    text = f"<@{user_id}> {VERB[e.kind]} {ticket.key}"
+    if e.kind == "reclassified":
+        text += f": now {views.escape(plan.severity(ticket.severity).name)}"
+        if ticket.priority:
+            text += f", {views.escape(plan.priority(ticket.priority).name)}"
+    if e.kind == "updated":
+        text += ":\n" + views.escape(e.data.get("text", ""))
+        if e.next_update_at:
+            text += f"\nNext update by {views.slack_date(e.next_update_at)}"
+    elif e.reason:
+        text += f"\n_{'Reason' if e.kind != 'resolved' else 'Resolution'}: {views.escape(e.reason)}_"
+    return text
+
+
+async def publish(client: AsyncWebClient, services: Services, result: ActionResult, user_id: str) -> None:
+    """After an action: refresh the announcement, say it in the thread; updates reach the customer's channel too."""
+    await refresh_announcement(client, services, result)
+    ticket = result.ticket
+    text = action_text(result, user_id)
+    if ticket.thread_ts and ticket.announce_channel_id:
+        await client.chat_postMessage(channel=ticket.announce_channel_id, thread_ts=ticket.thread_ts, text=text)
+    if result.event.kind == "updated" and ticket.channel_id != ticket.announce_channel_id:
+        await client.chat_postMessage(channel=ticket.channel_id, text=text)
+
+
+def register(app: AsyncApp, services: Services, roles: Roles) -> None:
+    async def refuse(client: AsyncWebClient, body: dict, what: str) -> None:
+        user = body["user"]["id"]
+        log.warning("refused %s by %s: not a responder", what, user)
+        channel = (body.get("channel") or {}).get("id")
+        text = f"Only responders can {what}. Ask a triage-bot admin to add you to the responder group."
+        if channel:
+            await client.chat_postEphemeral(channel=channel, user=user, text=text)
+        else:
+            await client.chat_postMessage(channel=user, text=text)
+
+    async def apply(client: AsyncWebClient, user_id: str, key: str, kind: str) -> ActionResult | str:
+        try:
+            result = await record_action(services, key, kind, user_id)
+        except ServiceError as e:
+            return str(e)
+        await publish(client, services, result, user_id)
+        return result
+
+    async def tell(client: AsyncWebClient, body: dict, text: str) -> None:
+        channel = (body.get("channel") or {}).get("id")
+        if channel:
+            await client.chat_postEphemeral(channel=channel, user=body["user"]["id"], text=text)
+        else:
+            await client.chat_postMessage(channel=body["user"]["id"], text=text)
+
+    def direct(action_id: str, kind: str, what: str) -> None:
+        @app.action(action_id)
+        async def handler(ack, body, action, client: AsyncWebClient) -> None:
+            await ack()
+            user = body["user"]["id"]
+            if not await roles.is_responder(user):
+                await refuse(client, body, what)
+                return
+            outcome = await apply(client, user, action["value"], kind)
+            if isinstance(outcome, str):
+                await tell(client, body, outcome)
+
+    @app.event("message")
+    async def thread_reply(body, event, client: AsyncWebClient) -> None:
+        """A support-side reply in a ticket's thread is a first response, then an update; the reporter's is not."""
+        if event.get("subtype") or event.get("bot_id") or not event.get("thread_ts") or event.get("thread_ts") == event.get("ts"):
+            return
+        ticket = await services.ticket_by_thread(event["channel"], event["thread_ts"])
+        if ticket is None or ticket.state == "resolved" or event.get("user") == ticket.reporter_id:
+            return
+        if not await roles.is_responder(event.get("user", "")):
+            return
+        if body.get("event_id") and not await services.first_time_event(body["event_id"]):
+            return
+        kind = "acknowledged" if ticket.first_response_at is None else "updated"
+        try:
+            result = await record_action(services, ticket.id, kind, event["user"], data={"text": event.get("text", ""), "ts": event["ts"]})
+        except ServiceError as e:
+            log.info("thread reply on %s not recorded: %s", ticket.key, e)
+            return
+        await refresh_announcement(client, services, result)
+
+    direct("ticket_acknowledge", "acknowledged", "acknowledge tickets")
+    direct("ticket_resume", "resumed", "resume tickets")
+    direct("ticket_reopen", "reopened", "reopen tickets")
+
+    def with_modal(action_id: str, what: str, render) -> None:
+        @app.action(action_id)
+        async def handler(ack, body, action, client: AsyncWebClient) -> None:
+            await ack()
+            user = body["user"]["id"]
+            if not await roles.is_responder(user):
+                await refuse(client, body, what)
+                return
+            try:
+                view = await render(action["value"])
+            except ServiceError as e:
+                await tell(client, body, str(e))
+                return
+            await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    async def render_update(key: str):
+        ticket = await services.get_ticket(key)
+        interval = services.policies.plan(ticket.plan_id).targets_for(ticket.severity).update_interval
+        return views.update_modal(ticket.key, int(interval.total_seconds() // 60) if interval else None)
+
+    async def render_reclassify(key: str):
+        ticket = await services.get_ticket(key)
+        return views.reclassify_modal(ticket.key, services.policies.plan(ticket.plan_id), ticket.severity, ticket.priority)
+
+    async def render_resolve(key: str):
+        return views.resolve_modal((await services.get_ticket(key)).key)
+
+    async def render_pause(key: str):
+        return views.pause_modal((await services.get_ticket(key)).key)
+
+    with_modal("ticket_update", "post updates", render_update)
+    with_modal("ticket_reclassify", "reclassify tickets", render_reclassify)
+    with_modal("ticket_resolve", "resolve tickets", render_resolve)
+    with_modal("ticket_pause", "pause tickets", render_pause)
+
+    def modal_submit(callback_id: str, kind: str, what: str, fields_of, error_block: str) -> None:
+        @app.view(callback_id)
+        async def handler(ack, body, view, client: AsyncWebClient) -> None:
+            user = body["user"]["id"]
+            if not await roles.is_responder(user):
+                log.warning("refused %s submission by %s: not a responder", callback_id, user)
+                await ack(response_action="errors", errors={error_block: f"Only responders can {what}."})
+                return
+            key = json.loads(view.get("private_metadata") or "{}").get("ticket", "")
+            fields = fields_of(view["state"]["values"])
+            try:
+                result = await record_action(services, key, kind, user, **fields)
+            except ServiceError as e:
+                await ack(response_action="errors", errors={error_block: str(e)})
+                return
+            await ack()
+            await publish(client, services, result, user)
+
+    def update_fields(state: dict) -> dict:
+        minutes = _state_value(state, "next")
+        return {
+            "data": {"text": (_state_value(state, "text") or "").strip()},
+            "next_update_at": services.clock.now() + timedelta(minutes=int(minutes)) if minutes else None,
+        }
+
+    def reclassify_fields(state: dict) -> dict:
+        return {"severity": _state_value(state, "severity"), "priority": _state_value(state, "priority"), "reason": (_state_value(state, "reason") or "").strip()}
+
+    modal_submit("ticket_update_modal", "updated", "post updates", update_fields, "text")
+    modal_submit("ticket_reclassify_modal", "reclassified", "reclassify tickets", reclassify_fields, "reason")
+    modal_submit("ticket_resolve_modal", "resolved", "resolve tickets", lambda st: {"reason": (_state_value(st, "note") or "").strip()}, "note")
+    modal_submit("ticket_pause_modal", "paused", "pause tickets", lambda st: {"reason": (_state_value(st, "reason") or "").strip()}, "reason")

@@ -1,0 +1,143 @@
+"""Responder actions through the real HTTP path, including refused ones."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from storage.models import SlaClockRow
+from tests.test_intake_e2e import CHANNEL, eventually, report, select_value, setup_workspace
+
+RESPONDER = "U0RESPONDER"
+STRANGER = "U0STRANGER"
+
+
+async def opened_ticket(bot):
+    setup_workspace(bot)
+    bot.slack.add_user(RESPONDER, "ron")
+    bot.slack.add_user(STRANGER, "sam")
+    group = bot.slack.add_usergroup("S0ONCALL", "oncall", users=[RESPONDER])
+    bot.services.settings.responder_group_id = group.id
+    await report(bot)
+    msgs = await eventually(lambda: [m for m in bot.slack.messages_in(CHANNEL) if "INC-1" in (m.text or "")])
+    return msgs[0]
+
+
+def buttons(message) -> list[str]:
+    return [e["action_id"] for b in message.blocks if b["type"] == "actions" for e in b["elements"]]
+
+
+async def click(bot, action_id: str, user: str, message) -> None:
+    r = await bot.sender.block_action(action_id, user, value="INC-1", channel_id=CHANNEL, message_ts=message.ts)
+    assert r.status == 200
+
+
+async def test_acknowledge_stops_first_response_clock(bot) -> None:
+    msg = await opened_ticket(bot)
+    bot.clock.advance(timedelta(minutes=10))
+    await click(bot, "ticket_acknowledge", RESPONDER, msg)
+    replies = await eventually(lambda: [m for m in bot.slack.messages_in(CHANNEL, thread_ts=msg.ts) if "acknowledged" in (m.text or "")])
+    assert f"<@{RESPONDER}> acknowledged INC-1" in replies[0].text
+    ticket = await bot.services.get_ticket("INC-1")
+    assert ticket.first_response_at == bot.clock.now()
+    clocks = {c.clock: c.status for c in ticket.clocks}
+    assert clocks["first_response"] == "met"
+    updated = bot.slack.find_message(CHANNEL, msg.ts)
+    assert "(met)" in str(updated.blocks)
+
+
+async def test_forged_click_from_non_responder_is_refused(bot) -> None:
+    msg = await opened_ticket(bot)
+    await click(bot, "ticket_acknowledge", STRANGER, msg)
+    refusal = await eventually(lambda: [c for c in bot.slack.calls_to("chat.postEphemeral") if c.params.get("user") == STRANGER])
+    assert "Only responders can acknowledge" in refusal[0].params["text"]
+    ticket = await bot.services.get_ticket("INC-1")
+    assert ticket.first_response_at is None and [e.kind for e in ticket.events] == ["reported", "classified"]
+
+
+async def test_reclassify_needs_reason_and_recomputes_deadlines(bot) -> None:
+    msg = await opened_ticket(bot)
+    await click(bot, "ticket_reclassify", RESPONDER, msg)
+    view = await eventually(lambda: (v := bot.slack.last_view()) and v.get("callback_id") == "ticket_reclassify_modal" and v)
+    values = {"severity": select_value("general-guidance"), "priority": select_value("p3"), "reason": {"value": "  "}}
+    r = await bot.sender.view_submission(view, RESPONDER, values)
+    assert r.json["response_action"] == "errors" and "needs a reason" in r.json["errors"]["reason"]
+    values["reason"] = {"value": "staging only"}
+    r = await bot.sender.view_submission(view, RESPONDER, values)
+    assert r.status == 200 and not r.text
+    ticket = await bot.services.get_ticket("INC-1")
+    assert (ticket.severity, ticket.priority) == ("general-guidance", "p3")
+    due = {c.clock: c.due_at for c in ticket.clocks}
+    assert due["first_response"] - ticket.opened_at == timedelta(hours=24)
+    event = ticket.events[-1]
+    assert (event.kind, event.reason, event.actor_id) == ("reclassified", "staging only", RESPONDER)
+
+
+async def test_update_pause_resume_resolve_reopen(bot) -> None:
+    msg = await opened_ticket(bot)
+    await click(bot, "ticket_update", RESPONDER, msg)
+    view = await eventually(lambda: (v := bot.slack.last_view()) and v.get("callback_id") == "ticket_update_modal" and v)
+    r = await bot.sender.view_submission(view, RESPONDER, {"text": {"value": "Rolling back <!here>"}, "next": select_value("60")})
+    assert r.status == 200
+    thread = await eventually(lambda: [m for m in bot.slack.messages_in(CHANNEL, thread_ts=msg.ts) if "Rolling back" in (m.text or "")])
+    assert "&lt;!here&gt;" in thread[0].text
+    status = await bot.services.status_of(await bot.services.get_ticket("INC-1"))
+    assert status.clocks["update"].due == bot.clock.now() + timedelta(minutes=60)
+    assert status.clocks["first_response"].status.value == "met"  # an update is a first response
+
+    await click(bot, "ticket_pause", RESPONDER, msg)
+    view = await eventually(lambda: (v := bot.slack.last_view()) and v.get("callback_id") == "ticket_pause_modal" and v)
+    await bot.sender.view_submission(view, RESPONDER, {"reason": {"value": "waiting for logs"}})
+    await eventually(lambda: "ticket_resume" in buttons(bot.slack.find_message(CHANNEL, msg.ts)))
+    assert (await bot.services.get_ticket("INC-1")).state == "paused"
+
+    await click(bot, "ticket_resume", RESPONDER, msg)
+    await eventually(lambda: "ticket_pause" in buttons(bot.slack.find_message(CHANNEL, msg.ts)))
+
+    await click(bot, "ticket_resolve", RESPONDER, msg)
+    view = await eventually(lambda: (v := bot.slack.last_view()) and v.get("callback_id") == "ticket_resolve_modal" and v)
+    await bot.sender.view_submission(view, RESPONDER, {"note": {"value": "Restarted the pool"}})
+    await eventually(lambda: buttons(bot.slack.find_message(CHANNEL, msg.ts)) == ["ticket_reopen"])
+    ticket = await bot.services.get_ticket("INC-1")
+    assert ticket.state == "resolved" and ticket.resolved_at == bot.clock.now()
+
+    # resolving twice is refused with a message, not an error
+    await click(bot, "ticket_acknowledge", RESPONDER, msg)
+    told = await eventually(lambda: [c for c in bot.slack.calls_to("chat.postEphemeral") if "is resolved" in c.params.get("text", "")])
+    assert "INC-1 is resolved" in told[0].params["text"]
+
+    await click(bot, "ticket_reopen", RESPONDER, msg)
+    await eventually(lambda: "ticket_resolve" in buttons(bot.slack.find_message(CHANNEL, msg.ts)))
+    kinds = [e.kind for e in (await bot.services.get_ticket("INC-1")).events]
+    assert kinds == ["reported", "classified", "updated", "paused", "resumed", "resolved", "reopened"]
+    async with bot.services.sessions() as s:
+        rows = (await s.execute(select(SlaClockRow).where(SlaClockRow.ticket_id == 1))).scalars().all()
+    assert {r.clock for r in rows} == {"first_response", "update", "resolution"}
+
+
+async def test_thread_reply_by_support_counts_reporter_reply_does_not(bot) -> None:
+    msg = await opened_ticket(bot)
+    reporter = {"type": "message", "user": "U0REPORTER", "channel": CHANNEL, "text": "any news?", "ts": "1764490100.000200", "thread_ts": msg.ts}
+    await bot.sender.event(reporter, event_id="Ev0REPLY1")
+    bot.clock.advance(timedelta(minutes=5))
+    support = {"type": "message", "user": RESPONDER, "channel": CHANNEL, "text": "looking now", "ts": "1764490200.000300", "thread_ts": msg.ts}
+    await bot.sender.event(support, event_id="Ev0REPLY2")
+    await bot.sender.event(support, event_id="Ev0REPLY2", retry_num=1)
+    ticket = await eventually_ticket(bot, lambda t: t.first_response_at is not None)
+    assert ticket.first_response_at == bot.clock.now()
+    later = {**support, "ts": "1764490300.000400", "text": "fix deployed", "event_ts": "1764490300.000400"}
+    await bot.sender.event(later, event_id="Ev0REPLY3")
+    ticket = await eventually_ticket(bot, lambda t: [e.kind for e in t.events][-1] == "updated")
+    assert [e.kind for e in ticket.events] == ["reported", "classified", "acknowledged", "updated"]
+
+
+async def eventually_ticket(bot, check):
+    import asyncio
+
+    for _ in range(200):
+        ticket = await bot.services.get_ticket("INC-1")
+        if check(ticket):
+            return ticket
+        await asyncio.sleep(0.02)
+    raise AssertionError("ticket never reached the expected state")
