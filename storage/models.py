@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -87,6 +87,7 @@ class Ticket(Base):
     suggested_severity: Mapped[str | None] = mapped_column(String(60))
     applied_severity: Mapped[str | None] = mapped_column(String(60))
     priority: Mapped[str | None] = mapped_column(String(60))
+    assignee_id: Mapped[str | None] = mapped_column(String(40))
     state: Mapped[str] = mapped_column(String(20), default="open")  # open, paused, resolved
     opened_at: Mapped[datetime] = mapped_column(UtcDateTime())
     first_response_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
@@ -139,6 +140,57 @@ class SlaClockRow(Base):
     stopped_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     ticket: Mapped[Ticket] = relationship(back_populates="clocks")
+
+
+class SlaTimer(Base):
+    """One reminder or escalation ping, as a row: survives restarts, claimed by exactly one replica.
+
+    States: pending -> claimed -> sent; or dropped (moot, or folded into a later one), or failed.
+    """
+
+    __tablename__ = "sla_timers"
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "key"),
+        Index("ix_sla_timers_runnable", "state", "run_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(200))
+    clock: Mapped[str] = mapped_column(String(30))
+    kind: Mapped[str] = mapped_column(String(20))  # reminder, escalation
+    level: Mapped[int | None] = mapped_column(Integer)
+    notify: Mapped[str | None] = mapped_column(String(60))
+    label: Mapped[str] = mapped_column(String(60), default="")
+    repeat: Mapped[int] = mapped_column(Integer, default=0)
+    deadline: Mapped[datetime] = mapped_column(UtcDateTime())
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    run_at: Mapped[datetime] = mapped_column(UtcDateTime())  # due_at, or the next retry
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    message_channel: Mapped[str | None] = mapped_column(String(40))
+    message_ts: Mapped[str | None] = mapped_column(String(40))
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class OnCallEntry(Base):
+    """Who answers an escalation level: a user, a user group, or a rotation with hand-offs."""
+
+    __tablename__ = "oncall"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    role: Mapped[str] = mapped_column(String(60), unique=True)  # the policy's notify name: on-call, next-level, manager
+    user_id: Mapped[str | None] = mapped_column(String(40))
+    group_id: Mapped[str | None] = mapped_column(String(40))
+    rotation: Mapped[list[str] | None] = mapped_column(JSON)
+    rotation_start: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    rotation_days: Mapped[int | None] = mapped_column(Integer)
+    updated_by: Mapped[str | None] = mapped_column(String(40))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class ProcessedSlackEvent(Base):
