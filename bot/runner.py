@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
+from datetime import timedelta
 
 from aiohttp import web
 from slack_sdk.errors import SlackApiError
 
 from bot.app import build_app, build_slack_client, build_web_app
+from bot.scheduler import SlaScheduler, build_apscheduler
 from bot.services import build_services
 from bot.settings import Settings
 from storage.db import upgrade
@@ -55,6 +58,15 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 log.warning("plan %s has placeholder targets: its tickets get no deadlines until you set them", plan.id)
         app = build_app(settings, services)
         stop = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        scheduler = None
+        if settings.scheduler_enabled:
+            sla = SlaScheduler(services, app.client, lease=timedelta(seconds=settings.scheduler_lease_seconds))
+            scheduler = build_apscheduler(sla, settings.scheduler_tick_seconds)
+            scheduler.start()
+            log.info("SLA scheduler running as replica %s, tick %ss", sla.replica_id, settings.scheduler_tick_seconds)
         if settings.slack_app_token:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
@@ -71,5 +83,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
             log.info("triage-bot listening on :%s/slack/events as %s", settings.port, identity.get("user"))
             await stop.wait()
             await runner.cleanup()
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
     finally:
         await services.close()

@@ -16,9 +16,9 @@ from rules.classification import suggest_severity
 from rules.clock import Clock, SystemClock
 from rules.policy import Plan, PolicySet, UnknownIdError, load_policies
 from rules.quota import ContactCheck, QuotaCheck, check_case_quota, check_contact
-from rules.sla import SlaStatus, TicketEvent, evaluate
+from rules.sla import Notification, SlaStatus, TicketEvent, evaluate, planned_notifications, still_applies
 from storage.db import create_engine, session_factory
-from storage.models import Contact, Customer, ProcessedSlackEvent, SlaClockRow, Ticket, TicketEventRow
+from storage.models import Contact, Customer, ProcessedSlackEvent, SlaClockRow, SlaTimer, Ticket, TicketEventRow
 
 # Stored event kinds -> the rules engine's kinds (others are audit only).
 _ENGINE_KIND = {
@@ -248,6 +248,7 @@ class Services:
             )
             status = evaluate(plan, ticket.severity, now, [], now=now, priority=ticket.priority)
             self._store_clocks(s, ticket, status, [])
+            await sync_timers(s, ticket.id, status, plan)
             await s.commit()
             return OpenedTicket(ticket, True, plan, customer, status, quota, contact)
 
@@ -403,8 +404,45 @@ async def record_action(
         first_severity = next((r.severity for r in ticket.events if r.kind == "classified" and r.severity), ticket.severity)
         status = evaluate(plan, first_severity, ticket.opened_at, engine_events(ticket.events), now, ticket.priority)
         services._store_clocks(s, ticket, status, list(ticket.clocks))
+        await sync_timers(s, ticket.id, status, plan)
         await s.commit()
         return ActionResult(ticket, status, plan, event)
+
+
+async def sync_timers(s: AsyncSession, ticket_id: int, status: SlaStatus, plan: Plan) -> None:
+    """Bring a ticket's timer rows in line with its clocks, in the same transaction as the change.
+
+    Pending rows that no longer apply are dropped at once; planned ones not yet
+    stored are added (a key that was ever stored is never stored again, so a
+    sent reminder is never planned twice).
+    """
+    rows = (await s.execute(select(SlaTimer).where(SlaTimer.ticket_id == ticket_id))).scalars().all()
+    known = {r.key for r in rows}
+    for r in rows:
+        if r.state == "pending" and not still_applies(status, r.clock, r.kind, r.deadline):  # type: ignore[arg-type]
+            r.state, r.error = "dropped", "moot: the clock changed"
+    for n in planned_notifications(status, plan.notifications):
+        if n.key not in known:
+            s.add(timer_row(ticket_id, n))
+
+
+def timer_row(ticket_id: int, n: Notification) -> SlaTimer:
+    return SlaTimer(
+        ticket_id=ticket_id,
+        key=n.key,
+        clock=n.clock,
+        kind=n.kind,
+        level=n.level,
+        notify=n.notify,
+        label=n.label,
+        repeat=n.repeat,
+        deadline=n.due,
+        due_at=n.at,
+        run_at=n.at,
+        state="pending",
+        attempts=0,
+        late=False,
+    )
 
 
 def engine_events(rows: list[TicketEventRow]) -> list[TicketEvent]:

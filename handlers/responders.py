@@ -136,6 +136,26 @@ def register(app: AsyncApp, services: Services, roles: Roles) -> None:
             return
         await refresh_announcement(client, services, result)
 
+    @app.action("escalation_ack")
+    async def escalation_ack(ack, body, action, client: AsyncWebClient) -> None:
+        """Stops the repeating pings for one clock's breach; the breach itself stays on record."""
+        await ack()
+        user = body["user"]["id"]
+        if not await roles.is_responder(user):
+            await refuse(client, body, "take escalations")
+            return
+        key, _, clock = action["value"].partition("|")
+        try:
+            result = await record_action(services, key, "escalation_acknowledged", user, data={"clock": clock})
+        except ServiceError as e:
+            await tell(client, body, str(e))
+            return
+        if result.ticket.thread_ts and result.ticket.announce_channel_id:
+            await client.chat_postMessage(
+                channel=result.ticket.announce_channel_id, thread_ts=result.ticket.thread_ts,
+                text=f"<@{user}> took the escalation of {result.ticket.key} ({clock.replace('_', ' ')}): pings stop.",
+            )
+
     direct("ticket_acknowledge", "acknowledged", "acknowledge tickets")
     direct("ticket_resume", "resumed", "resume tickets")
     direct("ticket_reopen", "reopened", "reopen tickets")

@@ -17,7 +17,7 @@ that already stopped keeps the verdict of the severity in force when it stopped.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Container, Iterator, Literal, Sequence
@@ -304,8 +304,6 @@ def evaluate(
 
 
 def _with_ack(clock: ClockState, ack: datetime | None) -> ClockState:
-    from dataclasses import replace
-
     return replace(clock, escalation_acknowledged_at=ack)
 
 
@@ -462,3 +460,55 @@ def due_notifications(
             continue
         latest[n.clock] = n  # schedule is in time order: the last one wins
     return [n for n in latest.values() if n.key not in sent]
+
+
+def planned_notifications(status: SlaStatus, policy: Notifications) -> list[Notification]:
+    """A finite plan for the running clocks, to store as timer rows.
+
+    Every reminder, every escalation level's pings until the next level starts,
+    and the last level's first ping; its repeats follow one at a time
+    (`next_repeat`) for as long as nobody acts.
+    """
+    ladder = policy.escalation
+    last_level = ladder[-1].level if ladder else None
+    horizon = max(
+        (c.due + (ladder[-1].after.to_timedelta(timedelta(days=1)) if ladder else timedelta(0))
+         for c in status.clocks.values() if c.active and c.due is not None),
+        default=None,
+    )
+    if horizon is None:
+        return []
+    return [
+        n
+        for n in notification_schedule(status, policy, horizon)
+        if not (n.kind == "escalation" and n.level == last_level and n.repeat > 0)
+    ]
+
+
+def next_repeat(sent: Notification, policy: Notifications) -> Notification | None:
+    """The next ping of the last escalation level, after `sent` went out."""
+    if sent.kind != "escalation" or not policy.escalation:
+        return None
+    last = policy.escalation[-1]
+    if sent.level != last.level or last.repeat_every is None:
+        return None
+    step = last.repeat_every.to_timedelta(timedelta(days=1))
+    if step <= timedelta(0):
+        return None
+    repeat = sent.repeat + 1
+    return replace(sent, at=sent.at + step, repeat=repeat, label=f"level {last.level} repeat {repeat}")
+
+
+def still_applies(status: SlaStatus, clock: ClockName, kind: str, deadline: datetime) -> bool:
+    """Is a planned reminder or escalation for this clock and deadline still wanted now?
+
+    Not when the clock stopped or paused, its deadline moved (reclassified,
+    updated, resumed), a reminder's deadline has passed, or the breach was
+    acknowledged.
+    """
+    state = status.clocks.get(clock)
+    if state is None or not state.active or state.due != deadline:
+        return False
+    if kind == "reminder":
+        return status.now < deadline
+    return state.escalation_acknowledged_at is None

@@ -3,7 +3,7 @@ from __future__ import annotations
 import os
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import AsyncIterator
 
@@ -68,6 +68,7 @@ class RunningBot:
     services: object  # Services
     clock: ManualClock
     url: str
+    client: object = None  # the bot's AsyncWebClient
 
 
 @pytest.fixture
@@ -92,14 +93,30 @@ async def bot(database_url: str) -> AsyncIterator[RunningBot]:
         clock = ManualClock(datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc))
         services = build_services(settings, clock=clock)
         await upgrade(services.engine)
-        runner = web.AppRunner(build_web_app(build_app(settings, services)))
+        app = build_app(settings, services)
+        runner = web.AppRunner(build_web_app(app))
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         url = f"http://127.0.0.1:{port}/slack/events"
         try:
-            yield RunningBot(slack, SlackSender(url, SIGNING_SECRET, slack=slack), services, clock, url)
+            yield RunningBot(slack, SlackSender(url, SIGNING_SECRET, slack=slack), services, clock, url, app.client)
         finally:
             await runner.cleanup()
             await services.close()
+
+
+@pytest.fixture
+async def scheduled_bot(bot: RunningBot) -> AsyncIterator[RunningBot]:
+    """The bot with its real APScheduler ticking fast; tests move `bot.clock` instead of sleeping."""
+    from bot.scheduler import SlaScheduler, build_apscheduler
+
+    sla = SlaScheduler(bot.services, bot.client, replica_id="test-replica", late_after=timedelta(seconds=60))
+    scheduler = build_apscheduler(sla, 0.05)
+    scheduler.start()
+    bot.sla = sla  # type: ignore[attr-defined]
+    try:
+        yield bot
+    finally:
+        scheduler.shutdown(wait=False)

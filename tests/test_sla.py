@@ -173,3 +173,33 @@ def test_placeholder_plan_has_no_deadlines_and_says_so(policies: PolicySet) -> N
     s = evaluate(plan, "sev1", at("2026-11-30T10:00+02:00"), [], now=at("2026-11-30T10:00+02:00"))
     assert s.placeholder_targets
     assert s.clocks["first_response"].due is None and s.clocks["first_response"].status is ClockStatus.NO_TARGET
+
+
+def test_planned_notifications_are_finite_and_repeats_follow_one_by_one(policies: PolicySet) -> None:
+    from rules.sla import next_repeat, planned_notifications, still_applies
+
+    plan = policies.plan("comarch-cci-premium")  # 30m; L1 +0 every 30m, L2 +30m every 30m, L3 +1h every 1h
+    opened = at("2026-11-30T10:00+01:00")
+    due = opened + 30 * M
+    s = evaluate(plan, "business-critical", opened, [], now=opened)
+    planned = planned_notifications(s, plan.notifications)
+    assert [(n.kind, n.label, n.at - opened) for n in planned] == [
+        ("reminder", "50%", 15 * M),
+        ("reminder", "75%", timedelta(minutes=22, seconds=30)),
+        ("reminder", "90%", 27 * M),
+        ("escalation", "level 1", 30 * M),
+        ("escalation", "level 2", 60 * M),
+        ("escalation", "level 3", 90 * M),
+    ]
+    last = planned[-1]
+    second = next_repeat(last, plan.notifications)
+    assert (second.at - due, second.repeat, second.label) == (120 * M, 1, "level 3 repeat 1")
+    assert second.key != last.key
+    assert next_repeat(planned[3], plan.notifications) is None  # level 1 stops when level 2 starts
+    assert still_applies(s, "first_response", "reminder", due)
+    answered = evaluate(plan, "business-critical", opened, [TicketEvent("responded", opened + M)], now=opened + M)
+    assert not still_applies(answered, "first_response", "reminder", due)
+    assert planned_notifications(answered, plan.notifications) == []
+    late = evaluate(plan, "business-critical", opened, [], now=due + M)
+    assert not still_applies(late, "first_response", "reminder", due)  # a reminder after its deadline is moot
+    assert still_applies(late, "first_response", "escalation", due)

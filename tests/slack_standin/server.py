@@ -170,6 +170,7 @@ class SlackStandIn:
             "usergroups.list": self._usergroups_list,
             "usergroups.users.list": self._usergroups_users_list,
             "conversations.info": self._conversations_info,
+            "conversations.replies": self._conversations_replies,
             "conversations.open": self._conversations_open,
             "files.upload": self._files_upload,
             "files.getUploadURLExternal": self._files_get_upload_url_external,
@@ -1018,6 +1019,27 @@ class SlackStandIn:
         if _as_bool(params.get("include_num_members", False)):
             data["num_members"] = len(channel.members)
         return {"channel": data}
+
+    def _conversations_replies(self, params: JSONDict) -> JSONDict:
+        """A thread, parent first; metadata only with include_all_metadata, as in Slack."""
+        ref = _as_str(params.get("channel"))
+        ts = _as_str(params.get("ts"))
+        if ts is None:
+            raise _invalid_arguments("missing required field: ts")
+        channel = self.channels.get(ref) if ref else None
+        if channel is None:
+            raise SlackError("channel_not_found")
+        thread = self.messages_in(channel.id, thread_ts=ts)
+        if not thread:
+            raise SlackError("thread_not_found")
+        with_metadata = _as_bool(params.get("include_all_metadata", False))
+        out = []
+        for m in thread:
+            data = m.to_api()
+            if not with_metadata:
+                data.pop("metadata", None)
+            out.append(data)
+        return {"messages": out, "has_more": False, "response_metadata": {"next_cursor": ""}}
 
     def _conversations_open(self, params: JSONDict) -> JSONDict:
         channel_ref = _as_str(params.get("channel"))

@@ -1,0 +1,32 @@
+"""Who is on call in a rotation: hand-offs at a fixed local time in the plan's time zone."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Sequence
+from zoneinfo import ZoneInfo
+
+
+def on_call_in_rotation(users: Sequence[str], first_handoff: datetime, every_days: int, tz: ZoneInfo, now: datetime) -> str:
+    """The user on call at `now`.
+
+    Hand-offs happen every `every_days` days at the local wall-clock time of
+    `first_handoff` in `tz` (so a 09:00 hand-off stays at 09:00 across DST).
+    Before the first hand-off the first user is on call.
+    """
+    if not users:
+        raise ValueError("a rotation needs at least one user")
+    if every_days < 1:
+        raise ValueError("hand-offs must be at least one day apart")
+    start = first_handoff.astimezone(tz)
+    local_now = now.astimezone(tz)
+    if local_now < start:
+        return users[0]
+
+    def handoff(k: int) -> datetime:
+        return datetime.combine(start.date() + timedelta(days=k * every_days), start.timetz().replace(tzinfo=None), tz)
+
+    k = (local_now.date() - start.date()).days // every_days
+    if handoff(k) > local_now:
+        k -= 1
+    return users[k % len(users)]

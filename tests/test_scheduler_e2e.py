@@ -1,0 +1,174 @@
+"""Reminders and escalations through the real APScheduler, the database timers and the Slack stand-in.
+
+Time is the bot's ManualClock: tests move it, the scheduler's short real tick notices.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from bot.oncall import set_oncall
+from bot.scheduler import METADATA_EVENT, SlaScheduler
+from storage.models import SlaTimer
+from tests.test_intake_e2e import CHANNEL, eventually, report, setup_workspace
+
+ONCALL, LEAD, BOSS = "U0ONCALL", "U0LEAD", "U0BOSS"
+M = timedelta(minutes=1)
+
+
+async def ticket_with_oncall(bot) -> object:
+    """Comarch Premium business-critical: first response due 30 minutes after opening."""
+    setup_workspace(bot)
+    bot.slack.add_user(ONCALL, "olga")
+    await set_oncall(bot.services, "on-call", "UADMIN", user_id=ONCALL)
+    group = bot.slack.add_usergroup("S0LEADS", "leads", users=[LEAD])
+    await set_oncall(bot.services, "next-level", "UADMIN", group_id=group.id)
+    await set_oncall(bot.services, "manager", "UADMIN", user_id=BOSS)
+    bot.services.settings.responder_user_ids = ONCALL
+    await report(bot)
+    return (await eventually(lambda: [m for m in bot.slack.messages_in(CHANNEL) if "INC-1" in (m.text or "")]))[0]
+
+
+def thread_notices(bot, msg) -> list:
+    return [m for m in bot.slack.messages_in(CHANNEL, thread_ts=msg.ts) if (m.metadata or {}).get("event_type") == METADATA_EVENT]
+
+
+async def timers(bot) -> list[SlaTimer]:
+    async with bot.services.sessions() as s:
+        return list((await s.execute(select(SlaTimer).order_by(SlaTimer.id))).scalars())
+
+
+async def test_reminder_goes_out_once_in_thread_mentioning_on_call(scheduled_bot) -> None:
+    bot = scheduled_bot
+    msg = await ticket_with_oncall(bot)
+    bot.clock.advance(15 * M)  # 50% of 30 minutes
+    notices = await eventually(lambda: thread_notices(bot, msg))
+    text = str(notices[0].blocks)
+    assert "first response due" in text and "50%" in text and f"<@{ONCALL}>" in text
+    assert "15m of support time left" in text
+    actions = [e["action_id"] for b in notices[0].blocks if b["type"] == "actions" for e in b["elements"]]
+    assert actions == ["ticket_acknowledge", "ticket_update"]
+    await asyncio.sleep(0.3)  # several ticks: still one
+    assert len(thread_notices(bot, msg)) == 1
+    sent = [t for t in await timers(bot) if t.state == "sent"]
+    assert [(t.label, t.late, t.message_ts) for t in sent] == [("50%", False, notices[0].ts)]
+
+
+async def test_acknowledge_drops_the_remaining_reminders(scheduled_bot) -> None:
+    bot = scheduled_bot
+    msg = await ticket_with_oncall(bot)
+    await bot.sender.block_action("ticket_acknowledge", ONCALL, value="INC-1", channel_id=CHANNEL, message_ts=msg.ts)
+    await eventually(lambda: [m for m in bot.slack.messages_in(CHANNEL, thread_ts=msg.ts) if "acknowledged" in (m.text or "")])
+    bot.clock.advance(2 * 60 * M)
+    await asyncio.sleep(0.3)
+    assert thread_notices(bot, msg) == []
+    assert {t.state for t in await timers(bot)} == {"dropped"}
+
+
+async def test_escalation_ladder_and_stop(scheduled_bot) -> None:
+    bot = scheduled_bot
+    msg = await ticket_with_oncall(bot)
+    for minutes in (15, 23, 27):  # the three reminders, on time
+        bot.clock.advance(minutes * M - (bot.clock.now() - (await bot.services.get_ticket("INC-1")).opened_at))
+        await eventually(lambda n=minutes: len(thread_notices(bot, msg)) == (1 if n == 15 else 2 if n == 23 else 3))
+    bot.clock.advance(3 * M)  # breach at 30m: level 1 on-call
+    await eventually(lambda: len(thread_notices(bot, msg)) == 4)
+    assert f"<@{ONCALL}>" in thread_notices(bot, msg)[-1].text and "Escalation level 1" in thread_notices(bot, msg)[-1].text
+    bot.clock.advance(30 * M)  # level 2: the user group
+    await eventually(lambda: len(thread_notices(bot, msg)) == 5)
+    assert "<!subteam^S0LEADS>" in thread_notices(bot, msg)[-1].text
+    bot.clock.advance(30 * M)  # level 3: manager, then every hour
+    await eventually(lambda: len(thread_notices(bot, msg)) == 6)
+    bot.clock.advance(60 * M)
+    await eventually(lambda: len(thread_notices(bot, msg)) == 7)
+    assert "level 3 repeat 1" in thread_notices(bot, msg)[-1].text and f"<@{BOSS}>" in thread_notices(bot, msg)[-1].text
+    # someone takes it: the pings stop
+    await bot.sender.block_action("escalation_ack", ONCALL, value="INC-1|first_response", channel_id=CHANNEL, message_ts=msg.ts)
+    await eventually(lambda: [m for m in bot.slack.messages_in(CHANNEL, thread_ts=msg.ts) if "took the escalation" in (m.text or "")])
+    bot.clock.advance(5 * 60 * M)
+    await asyncio.sleep(0.3)
+    assert len(thread_notices(bot, msg)) == 7
+
+
+async def test_after_downtime_overdue_notices_are_sent_once_marked_late(bot) -> None:
+    msg = await ticket_with_oncall(bot)
+    sla = SlaScheduler(bot.services, bot.client, replica_id="after-restart")
+    bot.clock.advance(70 * M)  # the bot was down: three reminders, levels 1 and 2 are overdue
+    result = await sla.tick()
+    # reminders for a passed deadline are moot; level 1 is folded into level 2: one ping, marked late
+    assert (result.claimed, result.sent, result.dropped) == (5, 1, 4)
+    notices = thread_notices(bot, msg)
+    assert len(notices) == 1
+    assert "Escalation level 2" in notices[0].text and "Sent late (10m after it was due)" in str(notices[0].blocks)
+    assert "1 earlier notice(s) folded" in str(notices[0].blocks)
+    states = {t.label: (t.state, t.error) for t in await timers(bot)}
+    assert states["level 1"] == ("dropped", f"folded into timer {next(t.id for t in await timers(bot) if t.label == 'level 2')}")
+    assert states["50%"] == ("dropped", "moot when it came due")
+    assert (await sla.tick()).claimed == 0
+
+
+async def test_slack_errors_are_retried_with_backoff_or_failed(bot) -> None:
+    msg = await ticket_with_oncall(bot)
+    sla = SlaScheduler(bot.services, bot.client, replica_id="r1")
+    bot.slack.fail_next("chat.postMessage", status=500, times=5)  # more than slack_sdk's own retries
+    bot.clock.advance(15 * M)
+    result = await sla.tick()
+    assert result.retried == 1 and thread_notices(bot, msg) == []
+    row = next(t for t in await timers(bot) if t.label == "50%")
+    assert row.state == "pending" and row.run_at > bot.clock.now() and row.error
+    bot.clock.advance(M)
+    result = await sla.tick()
+    assert result.sent == 1 and len(thread_notices(bot, msg)) == 1
+    bot.slack.fail_next("chat.postMessage", error="channel_not_found")
+    bot.clock.advance(8 * M)
+    result = await sla.tick()
+    assert result.failed == 1
+    assert next(t for t in await timers(bot) if t.label == "75%").error == "channel_not_found"
+
+
+async def test_claim_then_crash_is_reclaimed_after_the_lease_and_sent_once(bot) -> None:
+    msg = await ticket_with_oncall(bot)
+    crashed = SlaScheduler(bot.services, bot.client, replica_id="crashed", lease=timedelta(seconds=30))
+    survivor = SlaScheduler(bot.services, bot.client, replica_id="survivor", lease=timedelta(seconds=30))
+    bot.clock.advance(15 * M)
+    claimed = await crashed.claim(bot.clock.now())  # claimed, then the process died before posting
+    assert len(claimed) == 1
+    assert (await survivor.tick()).claimed == 0  # held by the lease
+    bot.clock.advance(timedelta(seconds=31))
+    result = await survivor.tick()
+    assert result.sent == 1 and len(thread_notices(bot, msg)) == 1
+
+
+async def test_post_accepted_before_crash_is_not_repeated(bot) -> None:
+    msg = await ticket_with_oncall(bot)
+    crashed = SlaScheduler(bot.services, bot.client, replica_id="crashed", lease=timedelta(seconds=30))
+    bot.clock.advance(15 * M)
+    (row,) = await crashed.claim(bot.clock.now())
+    # Slack accepted the post, then the process died before recording its ts
+    await bot.client.chat_postMessage(
+        channel=CHANNEL, thread_ts=msg.ts, text="reminder", metadata={"event_type": METADATA_EVENT, "event_payload": {"timer_id": row.id}}
+    )
+    bot.clock.advance(timedelta(seconds=31))
+    result = await SlaScheduler(bot.services, bot.client, replica_id="survivor").tick()
+    assert (result.recovered, result.sent) == (1, 0)
+    assert len(thread_notices(bot, msg)) == 1
+    stored = next(t for t in await timers(bot) if t.id == row.id)
+    assert stored.state == "sent" and stored.message_ts == thread_notices(bot, msg)[0].ts
+
+
+async def test_reclassify_to_more_urgent_breaches_at_once(scheduled_bot) -> None:
+    from bot.services import record_action
+
+    bot = scheduled_bot
+    setup_workspace(bot)
+    await set_oncall(bot.services, "on-call", "UADMIN", user_id=ONCALL)
+    await report(bot, severity="general-guidance", reason="looks minor")  # 24 h
+    msg = (await eventually(lambda: [m for m in bot.slack.messages_in(CHANNEL) if "INC-1" in (m.text or "")]))[0]
+    bot.clock.advance(2 * 60 * M)
+    assert thread_notices(bot, msg) == []
+    await record_action(bot.services, "INC-1", "reclassified", ONCALL, severity="business-critical", reason="it is down")
+    notices = await eventually(lambda: thread_notices(bot, msg))
+    assert "deadline missed" in notices[0].text and "1h 30m late" in notices[0].text
