@@ -63,7 +63,10 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
             loop.add_signal_handler(sig, stop.set)
         scheduler = None
         if settings.scheduler_enabled:
-            sla = SlaScheduler(services, app.client, lease=timedelta(seconds=settings.scheduler_lease_seconds))
+            sla = SlaScheduler(
+                services, app.client, batch_size=settings.scheduler_batch_size, lease=timedelta(seconds=settings.scheduler_lease_seconds)
+            )
+            logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not a line per tick
             scheduler = build_apscheduler(sla, settings.scheduler_tick_seconds)
             scheduler.start()
             log.info("SLA scheduler running as replica %s, tick %ss", sla.replica_id, settings.scheduler_tick_seconds)

@@ -151,13 +151,37 @@ class SlaScheduler:
             else:
                 await self._finish(r, "dropped", error="moot when it came due")
                 result.dropped += 1
-        for clock_rows in by_clock.values():
+        newest = await self._newest_due(ticket_id, now)
+        for clock, clock_rows in by_clock.items():
             clock_rows.sort(key=lambda r: (r.due_at, r.kind == "escalation", r.level or 0, r.repeat))
             *older, latest = clock_rows
+            later = newest.get((clock, latest.deadline))
+            if later is not None and later[0] > latest.due_at:
+                older, latest = clock_rows, None  # a later notice of this clock is due too (maybe claimed elsewhere)
             for r in older:
-                await self._finish(r, "dropped", error=f"folded into timer {latest.id}")
+                await self._finish(r, "dropped", error=f"folded into timer {latest.id if latest else later[1]}")  # type: ignore[index]
                 result.dropped += 1
-            await self._post(ticket, plan, status, latest, now, oncall, result, folded=len(older))
+            if latest is not None:
+                await self._post(ticket, plan, status, latest, now, oncall, result, folded=len(older))
+
+    async def _newest_due(self, ticket_id: int, now: datetime) -> dict[tuple[str, datetime], tuple[datetime, int]]:
+        """Per clock and deadline, the latest notice already due, whichever replica holds it."""
+        async with self.services.sessions() as s:
+            rows = (
+                await s.execute(
+                    select(SlaTimer.clock, SlaTimer.deadline, SlaTimer.due_at, SlaTimer.id).where(
+                        SlaTimer.ticket_id == ticket_id,
+                        SlaTimer.due_at <= now,
+                        SlaTimer.state.in_(("pending", "claimed", "sent")),
+                    )
+                )
+            ).all()
+        newest: dict[tuple[str, datetime], tuple[datetime, int]] = {}
+        for clock, deadline, due_at, timer_id in rows:
+            key = (clock, deadline)
+            if key not in newest or (due_at, timer_id) > newest[key]:
+                newest[key] = (due_at, timer_id)
+        return newest
 
     async def _post(
         self, ticket: Ticket, plan: Any, status: SlaStatus, row: SlaTimer, now: datetime,

@@ -33,6 +33,16 @@ def select_value(value: str) -> dict:
     return {"value": {"type": "static_select", "selected_option": {"value": value}}}
 
 
+async def announced_ticket(bot, key: str = "INC-1"):
+    """The ticket once its announcement is recorded (the post comes first, the record right after)."""
+    for _ in range(250):
+        ticket = await bot.services.get_ticket(key)
+        if ticket.thread_ts:
+            return ticket
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{key} was never announced")
+
+
 def mrkdwn_texts(node: Any) -> list[str]:
     """Every mrkdwn text in blocks: where Slack parses <!channel> and <@U…> (plain_text shows them literally)."""
     if isinstance(node, list):
@@ -104,7 +114,7 @@ async def test_incident_command_to_announced_ticket(bot) -> None:
     action_ids = [e["action_id"] for b in msg.blocks if b["type"] == "actions" for e in b["elements"]]
     assert action_ids == ["ticket_acknowledge", "ticket_update", "ticket_reclassify", "ticket_pause", "ticket_resolve"]
 
-    ticket = await bot.services.get_ticket("INC-1")
+    ticket = await announced_ticket(bot)
     assert (ticket.severity, ticket.priority, ticket.plan_id) == ("business-critical", "p1", "comarch-cci-premium")
     assert ticket.thread_ts == msg.ts and ticket.announce_channel_id == CHANNEL
     assert ticket.opened_at == bot.clock.now()
@@ -237,6 +247,5 @@ async def test_missing_triage_channel_falls_back_to_reporting_channel(bot) -> No
     setup_workspace(bot)
     await bot.services.add_customer("Initech", CHANNEL, "comarch-cci-premium", triage_channel_id="C0GONE")
     await report(bot)
-    await eventually(lambda: [m for m in bot.slack.messages_in(CHANNEL) if "INC-1" in (m.text or "")])
-    ticket = await bot.services.get_ticket("INC-1")
+    ticket = await announced_ticket(bot)
     assert ticket.announce_channel_id == CHANNEL and ticket.thread_ts

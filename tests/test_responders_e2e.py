@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from storage.models import SlaClockRow
-from tests.test_intake_e2e import CHANNEL, eventually, report, select_value, setup_workspace
+from tests.test_intake_e2e import CHANNEL, announced_ticket, eventually, report, select_value, setup_workspace
 
 RESPONDER = "U0RESPONDER"
 STRANGER = "U0STRANGER"
@@ -21,6 +21,7 @@ async def opened_ticket(bot):
     bot.services.settings.responder_group_id = group.id
     await report(bot)
     msgs = await eventually(lambda: [m for m in bot.slack.messages_in(CHANNEL) if "INC-1" in (m.text or "")])
+    await announced_ticket(bot)
     return msgs[0]
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from bot.oncall import set_oncall
 from bot.scheduler import METADATA_EVENT, SlaScheduler
 from storage.models import SlaTimer
-from tests.test_intake_e2e import CHANNEL, eventually, report, setup_workspace
+from tests.test_intake_e2e import CHANNEL, announced_ticket, eventually, report, setup_workspace
 
 ONCALL, LEAD, BOSS = "U0ONCALL", "U0LEAD", "U0BOSS"
 M = timedelta(minutes=1)
@@ -29,7 +29,9 @@ async def ticket_with_oncall(bot) -> object:
     await set_oncall(bot.services, "manager", "UADMIN", user_id=BOSS)
     bot.services.settings.responder_user_ids = ONCALL
     await report(bot)
-    return (await eventually(lambda: [m for m in bot.slack.messages_in(CHANNEL) if "INC-1" in (m.text or "")]))[0]
+    msg = (await eventually(lambda: [m for m in bot.slack.messages_in(CHANNEL) if "INC-1" in (m.text or "")]))[0]
+    await announced_ticket(bot)
+    return msg
 
 
 def thread_notices(bot, msg) -> list:
@@ -167,6 +169,7 @@ async def test_reclassify_to_more_urgent_breaches_at_once(scheduled_bot) -> None
     await set_oncall(bot.services, "on-call", "UADMIN", user_id=ONCALL)
     await report(bot, severity="general-guidance", reason="looks minor")  # 24 h
     msg = (await eventually(lambda: [m for m in bot.slack.messages_in(CHANNEL) if "INC-1" in (m.text or "")]))[0]
+    await announced_ticket(bot)
     bot.clock.advance(2 * 60 * M)
     assert thread_notices(bot, msg) == []
     await record_action(bot.services, "INC-1", "reclassified", ONCALL, severity="business-critical", reason="it is down")

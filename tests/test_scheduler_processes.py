@@ -1,0 +1,182 @@
+"""Real bot processes on one PostgreSQL database: exactly once across replicas, and across kill -9."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+import tempfile
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from sqlalchemy import select
+
+from bot.oncall import set_oncall
+from bot.scheduler import METADATA_EVENT
+from bot.services import ReportDraft, build_services
+from bot.settings import Settings
+from rules.clock import ManualClock
+from storage.db import upgrade
+from storage.models import SlaTimer
+from tests.conftest import SIGNING_SECRET
+from tests.slack_standin import SlackStandIn
+
+CHANNEL = "C0INCIDENT"
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def start_bot(slack: SlackStandIn, database_url: str, **extra: str) -> asyncio.subprocess.Process:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SCHEDULER_"))}
+    env.update(
+        SLACK_BOT_TOKEN=slack.bot_token,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=slack.api_url,
+        DATABASE_URL=database_url,
+        PORT=str(free_port()),
+        SCHEDULER_TICK_SECONDS="0.1",
+        SCHEDULER_LEASE_SECONDS="2",
+        PYTHONPATH=str(REPO),
+        **extra,
+    )
+    # Logs go to a file: an undrained pipe would block the bot (and asyncio's wait()) once full.
+    log = tempfile.NamedTemporaryFile(prefix="triage-bot-", suffix=".log", delete=False)
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "run", env=env, cwd=REPO, stdout=asyncio.subprocess.DEVNULL, stderr=log
+    )
+
+
+async def open_tickets(database_url: str, count: int, seconds_to_deadline: float, thread: SlackStandIn | None = None) -> None:
+    """Comarch Premium business-critical tickets whose 30-minute deadline falls a few real seconds from now."""
+    settings = Settings(_env_file=None, database_url=database_url, default_plan="comarch-cci-premium")
+    opened = datetime.now(timezone.utc) - timedelta(minutes=30) + timedelta(seconds=seconds_to_deadline)
+    services = build_services(settings, clock=ManualClock(opened))
+    try:
+        await upgrade(services.engine)
+        await set_oncall(services, "on-call", "UADMIN", user_id="U0ONCALL")
+        for i in range(count):
+            opened_ticket = await services.open_ticket(
+                ReportDraft(channel_id=CHANNEL, reporter_id="U0REPORTER", summary=f"outage {i}", severity="business-critical", priority="p1")
+            )
+            if thread is not None:
+                root = thread.add_message(CHANNEL, f"INC-{opened_ticket.ticket.id}", user="U0STANDBOT")
+                await services.set_announcement(opened_ticket.ticket.id, CHANNEL, root.ts)
+    finally:
+        await services.close()
+
+
+async def timer_rows(database_url: str) -> list[SlaTimer]:
+    services = build_services(Settings(_env_file=None, database_url=database_url))
+    try:
+        async with services.sessions() as s:
+            return list((await s.execute(select(SlaTimer))).scalars())
+    finally:
+        await services.close()
+
+
+def posted_timer_ids(slack: SlackStandIn) -> Counter:
+    return Counter(
+        m.metadata["event_payload"]["timer_id"]
+        for m in slack.messages
+        if (m.metadata or {}).get("event_type") == METADATA_EVENT
+    )
+
+
+async def wait_for(check, timeout: float = 60.0) -> None:
+    end = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        if asyncio.get_running_loop().time() > end:
+            raise AssertionError("timed out")
+        await asyncio.sleep(0.2)
+
+
+async def stop(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), 20)
+        except asyncio.TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+
+async def test_two_replicas_post_every_notice_exactly_once(postgres_url: str) -> None:
+    async with SlackStandIn() as slack:
+        slack.add_channel(CHANNEL, "incidents")
+        await open_tickets(postgres_url, count=60, seconds_to_deadline=12)
+        procs = [await start_bot(slack, postgres_url, SCHEDULER_BATCH_SIZE="7") for _ in range(2)]
+        try:
+
+            async def all_escalated() -> bool:
+                rows = await timer_rows(postgres_url)
+                return sum(1 for r in rows if r.label == "level 1" and r.state == "sent") == 60
+
+            await wait_for(all_escalated)
+        finally:
+            for p in procs:
+                await stop(p)
+        rows = await timer_rows(postgres_url)
+        sent = {r.id for r in rows if r.state == "sent"}
+        posted = posted_timer_ids(slack)
+        assert set(posted) == sent
+        assert max(posted.values()) == 1, [t for t, n in posted.items() if n > 1]
+        assert len(sent) == 120  # per ticket: the folded reminder and the level-1 escalation
+        replicas = {r.claimed_by for r in rows if r.state == "sent"}
+        assert len(replicas) == 2, f"both replicas should have worked: {replicas}"
+
+
+async def test_kill_9_mid_post_then_restart_posts_once(postgres_url: str) -> None:
+    """kill -9 after Slack accepted a post but before it was recorded; then kill -9 before Slack had one."""
+    async with SlackStandIn() as slack:
+        slack.add_channel(CHANNEL, "incidents")
+        await open_tickets(postgres_url, count=1, seconds_to_deadline=10, thread=slack)
+
+        async def row_in(label: str, state: str) -> bool:
+            return any(r.label == label and r.state == state for r in await timer_rows(postgres_url))
+
+        # 1. The overdue reminder is claimed and posted; Slack keeps it, the bot dies before recording it.
+        slack.delay("chat.postMessage", 3.0)
+        first = await start_bot(slack, postgres_url)
+        await wait_for(lambda: row_in("90%", "claimed"))
+        await asyncio.sleep(0.5)  # the post is in flight at the stand-in
+        first.kill()
+        await first.wait()
+        await asyncio.sleep(3.0)  # the stand-in completes the post: Slack accepted it
+        assert sum(posted_timer_ids(slack).values()) == 1
+        slack.delay("chat.postMessage", 0)
+
+        # 2. A new process reclaims it after the lease, finds it in the thread, does not post it again.
+        second = await start_bot(slack, postgres_url)
+        try:
+            await wait_for(lambda: row_in("90%", "sent"))
+            assert sum(posted_timer_ids(slack).values()) == 1
+            # 3. The escalation at the deadline is claimed, and the process dies before Slack has it.
+            slack.fail_next("chat.postMessage", status=500)
+            slack.delay("chat.postMessage", 3.0)
+            await wait_for(lambda: row_in("level 1", "claimed"))
+            await asyncio.sleep(0.5)
+        finally:
+            second.kill()
+            await second.wait()
+        await asyncio.sleep(3.0)
+        slack.delay("chat.postMessage", 0)
+        assert sum(posted_timer_ids(slack).values()) == 1  # the escalation never reached Slack
+
+        # 4. The next process reclaims and posts it, once.
+        third = await start_bot(slack, postgres_url)
+        try:
+            await wait_for(lambda: row_in("level 1", "sent"))
+        finally:
+            await stop(third)
+        posted = posted_timer_ids(slack)
+        rows = await timer_rows(postgres_url)
+        assert set(posted) == {r.id for r in rows if r.state == "sent"}
+        assert sorted(posted.values()) == [1, 1]
