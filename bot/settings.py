@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     manager_user_ids: str = Field(default="", description="Comma-separated Slack user ids of managers")
     scheduler_enabled: bool = Field(default=True, description="Run the SLA scheduler in this process")
     scheduler_tick_seconds: float = Field(default=1.0, gt=0, le=60, description="How often the scheduler looks for due timers")
+    scheduler_batch_size: int = Field(default=500, ge=1, description="Most timers one replica claims per tick")
     scheduler_lease_seconds: float = Field(default=60, gt=0, description="How long a claimed timer is held before another replica may take it")
     log_level: str = Field(default="INFO")
 

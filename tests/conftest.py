@@ -43,6 +43,18 @@ async def database_url(request, tmp_path: Path) -> AsyncIterator[str]:
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'triage.db'}"
         return
+    async for url in _fresh_postgres():
+        yield url
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A fresh PostgreSQL database, for tests of several processes sharing one."""
+    async for url in _fresh_postgres():
+        yield url
+
+
+async def _fresh_postgres() -> AsyncIterator[str]:
     problem = await _postgres_available()
     if problem:
         if os.environ.get("TRIAGE_REQUIRE_POSTGRES"):
