@@ -175,3 +175,37 @@ async def test_reclassify_to_more_urgent_breaches_at_once(scheduled_bot) -> None
     await record_action(bot.services, "INC-1", "reclassified", ONCALL, severity="business-critical", reason="it is down")
     notices = await eventually(lambda: thread_notices(bot, msg))
     assert "deadline missed" in notices[0].text and "1h 30m late" in notices[0].text
+
+
+async def test_update_clock_reminders_follow_stated_next_update_and_pause_drops_them(scheduled_bot) -> None:
+    from bot.services import record_action
+
+    bot = scheduled_bot
+    setup_workspace(bot)
+    await bot.services.add_customer("Shop", CHANNEL, "commercetools-premium")
+    await set_oncall(bot.services, "on-call", "UADMIN", user_id=ONCALL)
+    view_answers = {"question_only": "no", "production_down": "yes", "production_affected": "yes"}
+    from tests.test_intake_e2e import open_step1, select_value, submit_step1
+
+    view = await open_step1(bot, "Storefront down")
+    r = await submit_step1(bot, view, "Storefront down", view_answers)
+    step2 = r.json["view"]
+    step2["id"] = view["id"]
+    await bot.sender.view_submission(step2, "U0REPORTER", {"severity": select_value("s1"), "priority": select_value("p1"), "reason": {"value": ""}})
+    msg = (await eventually(lambda: [m for m in bot.slack.messages_in(CHANNEL) if "INC-1" in (m.text or "")]))[0]
+    await announced_ticket(bot)
+
+    await record_action(bot.services, "INC-1", "acknowledged", ONCALL)  # update clock starts: every 30 minutes
+    await record_action(bot.services, "INC-1", "updated", ONCALL, data={"text": "rolling back"}, next_update_at=bot.clock.now() + 120 * M)
+    bot.clock.advance(30 * M)  # 30 minutes would have been the plan's interval: the stated 2 h wins
+    await asyncio.sleep(0.3)
+    assert thread_notices(bot, msg) == []
+    bot.clock.advance(30 * M)  # 50% of the stated two hours
+    notices = await eventually(lambda: thread_notices(bot, msg))
+    assert "next update due" in notices[0].text and "50%" in notices[0].text
+    await record_action(bot.services, "INC-1", "paused", ONCALL, reason="waiting for logs")
+    bot.clock.advance(3 * 60 * M)
+    await asyncio.sleep(0.3)
+    assert len(thread_notices(bot, msg)) == 1
+    pending = [t for t in await timers(bot) if t.state == "pending"]
+    assert pending == []
