@@ -13,7 +13,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.services import Services
 from bot.settings import Settings
 from bot.roles import Roles
-from handlers import admin, intake, responders
+from handlers import admin, intake, managers, responders
+from handlers.sla_command import SlaCommand
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +35,13 @@ def build_app(settings: Settings, services: Services, client: AsyncWebClient | N
         request_verification_enabled=settings.slack_app_token is None or bool(settings.slack_signing_secret),
         process_before_response=False,
     )
+    roles = Roles(settings, app.client)
+    sla = SlaCommand()  # the one /sla listener; subcommands: customers, contacts, status, ticket, report
     intake.register(app, services)
-    admin.register(app, services)
-    responders.register(app, services, Roles(settings, app.client))
+    admin.register(sla, services)
+    managers.register(app, sla, services, roles)
+    responders.register(app, services, roles)
+    sla.register(app)
 
     @app.error
     async def on_error(error: Exception, body: dict) -> None:

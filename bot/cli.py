@@ -305,6 +305,53 @@ def cmd_contacts_add(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# -- report -------------------------------------------------------------------------
+
+
+def _write(path: str, data: bytes | str, what: str) -> None:
+    try:
+        with open(path, "wb") as f:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+    except OSError as e:
+        raise CliError(f"cannot write the {what} to {path}: {e.strerror or e}") from None
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.reporting import build_period_report
+    from rules.report import PeriodError, parse_period
+
+    async def work(services):  # type: ignore[no-untyped-def]
+        now = services.clock.now()
+        try:
+            period = parse_period(args.period, now)
+        except PeriodError as e:
+            raise CliError(f"--period: {e}") from None
+        report, loaded = await build_period_report(services, period, now, args.customer, args.plan)
+        return report, loaded
+
+    report, loaded = _with_services(settings, work)
+    if args.csv:
+        _write(args.csv, report.to_csv(), "CSV")
+    if args.chart:
+        from bot.report_chart import compliance_chart_png
+
+        _write(args.chart, compliance_chart_png(report), "chart")
+    if args.json:
+        data = report.to_dict()
+        data["skipped"] = loaded.skipped
+        print(json.dumps(data, indent=2))
+        return 0
+    from bot.report_views import report_lines
+
+    print("\n".join(report_lines(report)))
+    for path, what in ((args.csv, "CSV"), (args.chart, "chart")):
+        if path:
+            print(f"{what} written to {path}")
+    if loaded.skipped:
+        print(f"! left out, their plan is no longer loaded: {', '.join(loaded.skipped)}")
+    return 0
+
+
 # -- entry point --------------------------------------------------------------------
 
 
@@ -343,6 +390,20 @@ def build_parser() -> argparse.ArgumentParser:
     cl = cust_sub.add_parser("list", help="list customers")
     cl.add_argument("--json", action="store_true")
     cl.set_defaults(func=cmd_customers_list)
+
+    rep = sub.add_parser("report", help="SLA compliance per plan and severity, breaches and case quotas")
+    rep.add_argument(
+        "--period",
+        default="this-month",
+        help="this-month (default), last-month, this-quarter, last-quarter, YYYY-MM or YYYY-Qn; "
+        "tickets count by their opening in their plan's time zone",
+    )
+    rep.add_argument("--customer", help="only this customer (name)")
+    rep.add_argument("--plan", help="only this plan id")
+    rep.add_argument("--csv", metavar="FILE", help="also write one row per ticket to FILE")
+    rep.add_argument("--chart", metavar="FILE", help="also write the compliance-over-time chart (PNG) to FILE")
+    rep.add_argument("--json", action="store_true", help="print JSON for scripts")
+    rep.set_defaults(func=cmd_report)
 
     cont = sub.add_parser("contacts", help="people allowed to open cases for a customer")
     cont_sub = cont.add_subparsers(dest="contacts_command", required=True)

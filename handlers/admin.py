@@ -1,4 +1,7 @@
-"""`/sla` admin subcommands for customers and contacts (admins only, checked server-side)."""
+"""`/sla customers ...` and `/sla contacts ...`: customers and contacts (admins only, checked server-side).
+
+The `/sla` listener itself is handlers/sla_command.py; this module adds its subcommands to it.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +9,23 @@ import logging
 import re
 import shlex
 
-from slack_bolt.async_app import AsyncApp
-
 from bot.services import ServiceError, Services
 from bot.views import escape
+from handlers.sla_command import SlaCommand, SlaRequest
 
 log = logging.getLogger(__name__)
 
 _CHANNEL = re.compile(r"^<#(C[A-Z0-9]+|G[A-Z0-9]+)(\|[^>]*)?>$|^(C[A-Z0-9]+)$")
 _USER = re.compile(r"^<@(U[A-Z0-9]+|W[A-Z0-9]+)(\|[^>]*)?>$|^(U[A-Z0-9]+|W[A-Z0-9]+)$")
 
-USAGE = (
-    "Usage:\n"
-    "• `/sla customers list`\n"
-    "• `/sla customers add #channel PLAN-ID Customer name [triage=#channel]`\n"
-    "• `/sla contacts add @user Customer name [primary]`"
-)
+USAGE_LINES = {
+    "customers": [
+        "`/sla customers list` (admins)",
+        "`/sla customers add #channel PLAN-ID Customer name [triage=#channel]` (admins)",
+    ],
+    "contacts": ["`/sla contacts add @user Customer name [primary]` (admins)"],
+}
+USAGE = "Usage:\n" + "\n".join(f"• {line}" for lines in USAGE_LINES.values() for line in lines)
 
 
 def _channel(token: str) -> str:
@@ -82,12 +86,9 @@ async def run_admin(services: Services, user_id: str, text: str) -> str:
     return USAGE
 
 
-def register(app: AsyncApp, services: Services) -> None:
-    @app.command("/sla")
-    async def sla_command(ack, body, respond) -> None:
-        await ack()
-        try:
-            reply = await run_admin(services, body["user_id"], body.get("text", ""))
-        except ServiceError as e:
-            reply = f":x: {escape(str(e))}"
-        await respond(text=reply, response_type="ephemeral")
+def register(sla: SlaCommand, services: Services) -> None:
+    async def admin_subcommand(req: SlaRequest) -> None:
+        await req.reply(await run_admin(services, req.user_id, req.text))
+
+    for name, usage in USAGE_LINES.items():
+        sla.add(name, admin_subcommand, usage)

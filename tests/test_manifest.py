@@ -22,7 +22,10 @@ def test_manifest_matches_listeners(tmp_path: Path) -> None:
     commands = {c["command"] for c in manifest["features"]["slash_commands"]}
     assert commands == {"/incident", "/sla"}
     assert {s["callback_id"] for s in manifest["features"]["shortcuts"]} == {intake.SHORTCUT_CALLBACK}
-    assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["app_mention", "message.channels", "message.groups"]
+    assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["app_home_opened", "app_mention", "message.channels", "message.groups"]
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True  # the SLA dashboard
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    assert {"files:write", "im:write", "commands", "chat:write"} <= scopes  # report uploads, their DM fallback
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     urls = {c["url"] for c in manifest["features"]["slash_commands"]}
     urls |= {manifest["settings"]["event_subscriptions"]["request_url"], manifest["settings"]["interactivity"]["request_url"]}

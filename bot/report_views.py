@@ -1,0 +1,488 @@
+"""Block Kit for the managers' views: `/sla status`, `/sla ticket`, `/sla report` and the App Home.
+
+Small functions from the pure figures (`rules.report`) to blocks. All user text is
+escaped for mrkdwn; instants are shown with `slack_date` in each viewer's time zone.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any, Mapping, Sequence
+
+from bot.views import escape, slack_date
+from rules.durations import format_timedelta
+from rules.policy import Plan
+from rules.report import (
+    AT_RISK_FLOOR,
+    AT_RISK_SHARE,
+    BoardRow,
+    Breach,
+    ClockWatch,
+    DeadlineVerdict,
+    DurationStats,
+    GroupStats,
+    Rate,
+    Report,
+    TicketFacts,
+    Urgency,
+)
+from rules.sla import CLOCK_LABELS
+
+Block = dict[str, Any]
+SECTION_MAX = 2900  # Slack allows 3000 characters in a section's text
+MAX_BLOCKS = 50  # per message; a home tab allows 100
+SUMMARY_CHARS = 80
+
+URGENCY_TITLE = {
+    Urgency.BREACHED: ":red_circle: Breached",
+    Urgency.AT_RISK: ":large_orange_circle: At risk",
+    Urgency.ON_TRACK: ":large_green_circle: On track",
+    Urgency.NO_DEADLINE: ":white_circle: No deadline running",
+}
+LINES_PER_GROUP = {Urgency.BREACHED: 40, Urgency.AT_RISK: 40, Urgency.ON_TRACK: 20, Urgency.NO_DEADLINE: 15}
+CLOCK_TITLE = {"first_response": "First response", "update": "Update", "resolution": "Resolution"}
+
+
+# -- small pieces ------------------------------------------------------------------------
+
+
+def _plain(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text[:150], "emoji": True}
+
+
+def _section(text: str, block_id: str | None = None) -> Block:
+    block: Block = {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+    if block_id:
+        block["block_id"] = block_id
+    return block
+
+
+def _context(text: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:3000]}]}
+
+
+def _header(text: str) -> Block:
+    return {"type": "header", "text": _plain(text)}
+
+
+def human(td: timedelta | None, hours_only: bool = False) -> str:
+    """`1d 2h 5m`, `45m`, `<1m`; business time as hours (`25h`), since a business day is not 24 h."""
+    if td is None:
+        return "-"
+    td = abs(td)
+    if td < timedelta(minutes=1):
+        return "<1m"
+    if hours_only and td >= timedelta(days=1):
+        minutes = int(td.total_seconds() // 60)
+        h, m = divmod(minutes, 60)
+        return f"{h}h" + (f" {m}m" if m else "")
+    return format_timedelta(td)
+
+
+_SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_SLACK_CHANNEL = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+
+
+def user_ref(user_id: str | None) -> str:
+    """A mention for a Slack user id; anything else is shown as escaped text, never parsed."""
+    if not user_id:
+        return "-"
+    return f"<@{user_id}>" if _SLACK_USER.match(user_id) else escape(user_id)
+
+
+def channel_ref(channel_id: str | None) -> str:
+    if not channel_id:
+        return "-"
+    return f"<#{channel_id}>" if _SLACK_CHANNEL.match(channel_id) else escape(channel_id)
+
+
+def owner(ticket: Any) -> str:
+    return user_ref(ticket.assignee_id) if ticket.assignee_id else "unassigned"
+
+
+def short(text: str, limit: int = SUMMARY_CHARS) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def left_text(w: ClockWatch) -> str:
+    """`late by 12m`, or `25m left` (`3h business time left` on business-hours plans)."""
+    if w.late_by is not None:
+        return f"late by {human(w.late_by)}"
+    return f"{human(w.left, hours_only=w.business_hours)} {'business time ' if w.business_hours else ''}left"
+
+
+def rate_text(rate: Rate) -> str:
+    if rate.percent is None:
+        return "n/a"
+    return f"*{rate.percent:.0f}%* ({rate.met}/{rate.total})"
+
+
+def durations_text(d: DurationStats) -> str:
+    if d.count == 0:
+        return "n/a"
+    return f"median {human(d.median)}, p90 {human(d.p90)}"
+
+
+def chunk_sections(title: str, lines: Sequence[str], block_id: str | None = None) -> list[Block]:
+    """`title` then the lines, split into sections under Slack's text limit."""
+    blocks: list[Block] = []
+    current = title
+    for line in lines:
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > SECTION_MAX and current:
+            blocks.append(_section(current))
+            current = line
+        else:
+            current = candidate
+    if current:
+        blocks.append(_section(current))
+    if block_id and blocks:
+        blocks[0]["block_id"] = block_id
+    return blocks
+
+
+def _capped(lines: list[str], limit: int, more: str) -> list[str]:
+    if len(lines) <= limit:
+        return lines
+    return lines[:limit] + [f"…and {len(lines) - limit} more {more}"]
+
+
+def _cap_blocks(blocks: list[Block], limit: int = MAX_BLOCKS) -> list[Block]:
+    if len(blocks) <= limit:
+        return blocks
+    return blocks[: limit - 1] + [_context("_More than fits in one message: narrow it down, or use the CSV._")]
+
+
+# -- /sla status -----------------------------------------------------------------------
+
+
+def board_line(row: BoardRow) -> str:
+    t = row.ticket
+    line = f"• *{t.key}* {escape(short(t.summary))} · {owner(t)}"
+    if row.headline is None:
+        why = "paused, waiting on the customer" if t.state == "paused" else "no deadline running (best effort or no target)"
+        return f"{line} · {why}"
+    w = row.headline
+    line += f" · {CLOCK_LABELS[w.clock]} {left_text(w)} (due {slack_date(w.due)})"
+    also = [o for o in row.others if o.urgency is Urgency.BREACHED]
+    if also:
+        line += " · also late: " + ", ".join(f"{CLOCK_LABELS[o.clock]} by {human(o.late_by)}" for o in also)
+    return line
+
+
+def status_message(rows: Sequence[BoardRow], now: datetime, skipped: Sequence[str] = ()) -> tuple[str, list[Block]]:
+    """The `/sla status` reply: text fallback and blocks."""
+    if not rows:
+        text = "No open tickets right now: nothing is waiting on a deadline."
+        return text, [_section(text, "status_empty")]
+    counts = {u: sum(1 for r in rows if r.urgency is u) for u in Urgency}
+    summary = ", ".join(f"{counts[u]} {u.value.replace('_', ' ')}" for u in Urgency if counts[u])
+    text = f"SLA status: {len(rows)} open ticket{'s' if len(rows) != 1 else ''} ({summary})"
+    blocks: list[Block] = [
+        _header(f"SLA status: {len(rows)} open ticket{'s' if len(rows) != 1 else ''}"),
+        _context(
+            f"As of {slack_date(now)}. Breached first, then at risk (under {AT_RISK_SHARE:.0%} of the target "
+            f"or {int(AT_RISK_FLOOR.total_seconds() // 60)} min left), then by deadline."
+        ),
+    ]
+    for u in Urgency:
+        group = [board_line(r) for r in rows if r.urgency is u]
+        if group:
+            blocks += chunk_sections(
+                f"*{URGENCY_TITLE[u]} ({len(group)})*", _capped(group, LINES_PER_GROUP[u], "(see the App Home or narrow down)"),
+                block_id=f"status_{u.value}",
+            )
+    if skipped:
+        blocks.append(_context(f":warning: Left out, their plan is no longer loaded: {escape(', '.join(skipped))}"))
+    return text, _cap_blocks(blocks)
+
+
+# -- /sla ticket -----------------------------------------------------------------------
+
+
+def verdict_line(v: DeadlineVerdict, business_hours: bool = False) -> str:
+    name = CLOCK_TITLE[v.clock]
+    if v.clock == "update":  # past periods are numbered; the current one is "the next update"
+        name = f"Update {v.period}" if v.outcome in ("met", "missed") else "Next update"
+    # an update period ends at the next update, or at a pause or the resolve
+    stop_word = {"first_response": "responded", "update": "ended", "resolution": "resolved"}[v.clock]
+    if v.outcome == "met":
+        return f"• {name}: :white_check_mark: met, {human(v.margin)} early ({stop_word} {slack_date(v.at)}, due {slack_date(v.due)})"
+    if v.outcome == "missed":
+        return f"• {name}: :x: missed by {human(v.margin)} ({stop_word} {slack_date(v.at)}, due {slack_date(v.due)})"
+    if v.outcome == "breached":
+        return f"• {name}: :red_circle: breached, {human(v.margin)} late and still running (due {slack_date(v.due)})"
+    if v.outcome == "running":
+        bt = "business time " if business_hours else ""
+        return f"• {name}: due {slack_date(v.due)}, {human(v.margin, hours_only=business_hours)} {bt}left"
+    if v.outcome == "paused":
+        left = f", {human(v.margin, hours_only=business_hours)} left when paused" if v.margin is not None else ""
+        since = f" since {slack_date(v.at)}" if v.at else ""
+        return f"• {name}: :double_vertical_bar: paused{since}{left}"
+    if v.outcome == "not_started":
+        return f"• {name}s: start at the first response"
+    if v.clock == "update":
+        return "• Updates: no update interval in this plan"
+    return f"• {name}: best effort (no target)"
+
+
+def event_line(e: Any, plan: Plan) -> str:
+    """One stored event: when, what, who, why."""
+    who = f" by {user_ref(e.actor_id)}" if e.actor_id else ""
+    data = e.data or {}
+
+    def sev_name(sev: str | None) -> str:
+        if not sev:
+            return ""
+        try:
+            return escape(plan.severity(sev).name)
+        except KeyError:
+            return escape(sev)
+
+    def pri_name(pri: str | None) -> str:
+        if not pri:
+            return ""
+        try:
+            return escape(plan.priority(pri).name)
+        except KeyError:
+            return escape(pri)
+
+    kind = e.kind
+    if kind == "reported":
+        what = f"reported{who}" + (f" in {channel_ref(str(data['channel']))}" if data.get("channel") else "")
+    elif kind in ("classified", "reclassified"):
+        target = ", ".join(x for x in (sev_name(e.severity), pri_name(e.priority)) if x)
+        what = ("classified as" if kind == "classified" else "reclassified to") + f" *{target or '-'}*{who}"
+        suggested = data.get("suggested")
+        if kind == "classified" and suggested and suggested != e.severity:
+            what += f" (suggested: {sev_name(suggested)})"
+    elif kind == "updated":
+        what = f"update{who}"
+        if data.get("text"):
+            what += f": “{escape(short(data['text'], 200))}”"
+        if e.next_update_at:
+            what += f"; next update by {slack_date(e.next_update_at)}"
+    elif kind == "assigned":
+        assignee = data.get("assignee") or data.get("assignee_id")
+        what = f"assigned to {user_ref(str(assignee))}{who}" if assignee else f"assigned{who}"
+    elif kind == "escalation_acknowledged":
+        clock = data.get("clock")
+        what = f"escalation taken{who}" + (f" ({CLOCK_LABELS.get(clock, escape(str(clock)))})" if clock else "")
+    else:
+        what = f"{escape(kind.replace('_', ' '))}{who}"
+    if e.reason:
+        label = {"resolved": "resolution", "paused": "waiting for"}.get(kind, "reason")
+        what += f" — {label}: _{escape(short(e.reason, 300))}_"
+    return f"• {slack_date(e.at)} {what}"
+
+
+STATE_TEXT = {"open": "Open", "paused": "Paused (waiting on the customer)", "resolved": "Resolved"}
+
+
+def ticket_message(
+    ticket: Any,
+    plan: Plan,
+    verdicts: Sequence[DeadlineVerdict],
+    customer_name: str | None,
+    now: datetime,
+    business_hours: Mapping[str, bool] | None = None,
+) -> tuple[str, list[Block]]:
+    """The `/sla ticket INC-42` reply: deadlines with their verdicts, then the event timeline."""
+    business_hours = business_hours or {}
+    try:
+        sev = escape(plan.severity(ticket.severity).name)
+    except KeyError:
+        sev = escape(ticket.severity)
+    plan_text = escape(plan.spec.name) + (f" ({escape(customer_name)})" if customer_name else "")
+    fields = [
+        {"type": "mrkdwn", "text": f"*State*\n{STATE_TEXT.get(ticket.state, escape(ticket.state))}"},
+        {"type": "mrkdwn", "text": f"*Severity*\n{sev}"},
+        {"type": "mrkdwn", "text": f"*Plan*\n{plan_text}"},
+        {"type": "mrkdwn", "text": f"*Owner*\n{owner(ticket)}"},
+        {"type": "mrkdwn", "text": f"*Reporter*\n{user_ref(ticket.reporter_id)}"},
+        {"type": "mrkdwn", "text": f"*Opened*\n{slack_date(ticket.opened_at)}"},
+    ]
+    blocks: list[Block] = [
+        _header(f"{ticket.key}: {short(ticket.summary, 120)}"),
+        {"type": "section", "block_id": "ticket_fields", "fields": fields},
+    ]
+    if ticket.plan_note:
+        blocks.append(_context(":warning: Outside the plan: " + escape(ticket.plan_note)))
+    deadline_lines = [verdict_line(v, business_hours.get(v.clock, False)) for v in verdicts]
+    blocks += chunk_sections("*Deadlines*", deadline_lines, block_id="ticket_deadlines")
+    events = list(ticket.events)
+    lines = [event_line(e, plan) for e in events]
+    hidden = 0
+    if len(lines) > 60:
+        hidden, lines = len(lines) - 60, lines[-60:]
+    title = "*Timeline*" + (f" _({hidden} earlier events not shown)_" if hidden else "")
+    blocks += chunk_sections(title, lines, block_id="ticket_timeline")
+    blocks.append(_context(f"As of {slack_date(now)}. Late and early are elapsed time from the deadline."))
+    missed = sum(1 for v in verdicts if v.outcome in ("missed", "breached"))
+    text = f"{ticket.key}: {len(events)} events, {missed} deadline{'s' if missed != 1 else ''} missed"
+    return text, _cap_blocks(blocks)
+
+
+# -- /sla report -----------------------------------------------------------------------
+
+
+def breach_text(b: Breach) -> str:
+    name = CLOCK_LABELS[b.clock] if b.clock != "update" else f"update {b.period}" if b.period else "update"
+    return f"{b.ticket} {name} late by {human(b.late_by)}" + (" (still open)" if b.ongoing else "")
+
+
+def _group_title(report: Report, g: GroupStats, plans: Mapping[str, Plan]) -> str:
+    plan = plans.get(g.plan_id or "")
+    plan_name = escape(plan.spec.name) if plan else escape(g.plan_id or "")
+    sev = escape(report.severity_names.get((g.plan_id or "", g.severity or ""), g.severity or ""))
+    return f"*{plan_name} · {sev}*"
+
+
+def group_text(g: GroupStats, title: str, max_breaches: int = 8) -> str:
+    lines = [
+        f"{title}: {g.tickets} ticket{'s' if g.tickets != 1 else ''}",
+        f"First response met {rate_text(g.first_response)} · Updates met {rate_text(g.update)} · Resolution met {rate_text(g.resolution)}",
+        f"Time to acknowledge: {durations_text(g.acknowledge)} · to resolve: {durations_text(g.resolve)}",
+    ]
+    if g.breaches:
+        shown = [escape(breach_text(b)) for b in g.breaches[:max_breaches]]
+        more = len(g.breaches) - len(shown)
+        lines.append("Breaches: " + "; ".join(shown) + (f"; and {more} more (see the CSV)" if more else ""))
+    else:
+        lines.append("Breaches: none")
+    return "\n".join(lines)
+
+
+def total_text(t: GroupStats) -> str:
+    lines = group_text(t, "*All tickets*", max_breaches=0).split("\n")[:-1]
+    return "\n".join(lines + [f"Breaches: {len(t.breaches)} (listed per plan and severity below)" if t.breaches else "Breaches: none"])
+
+
+def report_scope(report: Report) -> str:
+    last = report.period.end_day - timedelta(days=1)
+    parts = [f"Tickets opened {report.period.first_day.isoformat()} to {last.isoformat()} (each in its plan's time zone)"]
+    if report.customer:
+        parts.append(f"customer {escape(report.customer)}")
+    if report.plan_id:
+        parts.append(f"plan `{escape(report.plan_id)}`")
+    parts.append(f"as of {slack_date(report.now)}")
+    return " · ".join(parts)
+
+
+def quota_lines(report: Report) -> list[str]:
+    out = []
+    for q in report.quota:
+        mark = " :warning:" if q.state == "over" else ""
+        out.append(f"• {escape(q.describe())}{mark}")
+    return out
+
+
+def report_message(report: Report, plans: Mapping[str, Plan], attachments_note: str | None = None) -> tuple[str, list[Block]]:
+    """The `/sla report` reply."""
+    title = f"SLA report {report.period.label}"
+    blocks: list[Block] = [_header(title), _context(report_scope(report))]
+    if not report.tickets:
+        text = f"No tickets were opened in {report.period.label}" + (f" for {report.customer}" if report.customer else "") + (
+            f" on plan {report.plan_id}" if report.plan_id else ""
+        ) + "."
+        blocks.append(_section(escape(text), "report_empty"))
+    else:
+        t = report.total
+        fr = "n/a" if t.first_response.percent is None else f"{t.first_response.percent:.0f}%"
+        text = f"{title}: {t.tickets} tickets, first response met {fr}, {len(t.breaches)} breach{'es' if len(t.breaches) != 1 else ''}"
+        blocks.append(_section(total_text(t), "report_total"))
+        blocks.append({"type": "divider"})
+        for i, g in enumerate(report.groups[:40]):
+            blocks.append(_section(group_text(g, _group_title(report, g, plans)), f"report_group_{i}"))
+        if len(report.groups) > 40:
+            blocks.append(_context(f"…and {len(report.groups) - 40} more plan and severity groups: see the CSV."))
+    if report.quota:
+        blocks += chunk_sections("*Case quota*", quota_lines(report), block_id="report_quota")
+    if attachments_note:
+        blocks.append(_context(attachments_note))
+    return text, _cap_blocks(blocks)
+
+
+def report_lines(report: Report) -> list[str]:
+    """Plain text for the command line."""
+    def rate(r: Rate) -> str:
+        return "n/a" if r.percent is None else f"{r.percent:.0f}% ({r.met}/{r.total})"
+
+    def durs(d: DurationStats) -> str:
+        return "n/a" if d.count == 0 else f"median {human(d.median)}, p90 {human(d.p90)}"
+
+    last = report.period.end_day - timedelta(days=1)
+    scope = [f"SLA report {report.period.label}: tickets opened {report.period.first_day} to {last} (plan time zones)"]
+    if report.customer:
+        scope.append(f"customer {report.customer}")
+    if report.plan_id:
+        scope.append(f"plan {report.plan_id}")
+    out = [", ".join(scope), f"as of {report.now.isoformat(timespec='minutes')}", ""]
+    if not report.tickets:
+        out.append("no tickets in this period")
+    for g in ([report.total] if report.tickets else []) + list(report.groups):
+        if g.plan_id is None:
+            head = f"All tickets ({g.tickets})"
+        else:
+            head = f"{g.plan_id} / {g.severity} ({g.tickets})"
+        out += [
+            head,
+            f"  first response met  {rate(g.first_response)}",
+            f"  updates met         {rate(g.update)}",
+            f"  resolution met      {rate(g.resolution)}",
+            f"  time to acknowledge {durs(g.acknowledge)}",
+            f"  time to resolve     {durs(g.resolve)}",
+        ]
+        if g.plan_id is not None:
+            for b in g.breaches:
+                out.append(f"  breach              {breach_text(b)}")
+        out.append("")
+    if report.quota:
+        out.append("Case quota")
+        out += [f"  {q.describe()}" for q in report.quota]
+    return out
+
+
+# -- App Home --------------------------------------------------------------------------
+
+
+def home_view(
+    user_id: str,
+    mine: Sequence[BoardRow],
+    board: Sequence[BoardRow] | None,
+    report: Report | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """The viewer's dashboard. `board` and `report` are None for people who are not responders or managers."""
+    blocks: list[Block] = [_header("SLA dashboard"), _context(f"Updated {slack_date(now)}. Open this tab again to refresh.")]
+    my_lines = [board_line(r) for r in mine]
+    blocks += chunk_sections(
+        "*Your open tickets* (you reported them or they are assigned to you)",
+        _capped(my_lines, 15, "(`/sla status` lists them all)") or ["_None._"],
+        block_id="home_mine",
+    )
+    blocks.append({"type": "divider"})
+    if board is None or report is None:
+        blocks.append(_context("The team's at-risk list and compliance figures are shown to responders and managers."))
+        return {"type": "home", "blocks": blocks}
+    urgent = [board_line(r) for r in board if r.urgency in (Urgency.BREACHED, Urgency.AT_RISK)]
+    blocks += chunk_sections(
+        "*Breached and at risk*",
+        _capped(urgent, 20, "(`/sla status` lists them all)") or ["_Nothing is breached or at risk._"],
+        block_id="home_risk",
+    )
+    blocks.append({"type": "divider"})
+    t = report.total
+    if report.tickets:
+        compliance = (
+            f"{t.tickets} ticket{'s' if t.tickets != 1 else ''} opened · first response met {rate_text(t.first_response)}"
+            f" · updates met {rate_text(t.update)} · resolution met {rate_text(t.resolution)} · {len(t.breaches)} breach"
+            + ("es" if len(t.breaches) != 1 else "")
+        )
+    else:
+        compliance = "_No tickets opened this month yet._"
+    blocks.append(_section(f"*This month's compliance* ({report.period.label})\n{compliance}", "home_compliance"))
+    blocks.append(_context("`/sla status` · `/sla ticket INC-42` · `/sla report` (managers)"))
+    return {"type": "home", "blocks": blocks[:100]}

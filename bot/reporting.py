@@ -1,0 +1,160 @@
+"""Loading what the managers' views need: tickets with their SLA status, customers and quotas.
+
+Read-only queries over the same tables as `bot.services`; the figures themselves
+come from the pure `rules.report`. Slack-free, so the CLI and the handlers share it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
+
+from bot.services import ServiceError, Services, engine_events
+from rules.policy import Plan, UnknownIdError
+from rules.report import CustomerCases, Period, Report, TicketFacts, build_report, quota_periods
+from rules.sla import SlaStatus, evaluate
+from storage.models import Customer, Ticket, TicketEventRow
+
+log = logging.getLogger(__name__)
+
+OPEN_STATES = ("open", "paused")
+
+
+def status_from_rows(plan: Plan, ticket: Ticket, rows: list[TicketEventRow], now: datetime) -> SlaStatus:
+    """A ticket's SLA status from its already loaded event rows (as `Services.status_of`, without a query)."""
+    first_severity = next((r.severity for r in rows if r.kind == "classified" and r.severity), ticket.severity)
+    return evaluate(plan, first_severity, ticket.opened_at, engine_events(rows), now, ticket.priority)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    tickets: list[TicketFacts]
+    skipped: list[str]  # tickets whose plan is no longer loaded: "INC-7 (plan old-gold)"
+
+
+async def _customer_names(services: Services) -> dict[int, str]:
+    async with services.sessions() as s:
+        return dict((await s.execute(select(Customer.id, Customer.name))).all())  # type: ignore[arg-type]
+
+
+async def load_tickets(services: Services, now: datetime, *conditions: Any) -> Loaded:
+    """Tickets matching the SQL conditions, with their status at `now`."""
+    names = await _customer_names(services)
+    async with services.sessions() as s:
+        rows = (
+            await s.execute(select(Ticket).where(*conditions).options(selectinload(Ticket.events)).order_by(Ticket.id))
+        ).scalars().all()
+    facts: list[TicketFacts] = []
+    skipped: list[str] = []
+    for t in rows:
+        try:
+            plan = services.policies.plan(t.plan_id)
+        except UnknownIdError:
+            skipped.append(f"{t.key} (plan {t.plan_id})")
+            continue
+        facts.append(
+            TicketFacts(
+                key=t.key,
+                plan_id=t.plan_id,
+                status=status_from_rows(plan, t, list(t.events), now),
+                customer=names.get(t.customer_id) if t.customer_id is not None else None,
+                summary=t.summary,
+                state=t.state,
+                reporter_id=t.reporter_id,
+                assignee_id=t.assignee_id,
+                within_plan=t.within_plan,
+                channel_id=t.announce_channel_id or t.channel_id,
+            )
+        )
+    if skipped:
+        log.warning("tickets on plans that are no longer loaded were left out: %s", ", ".join(skipped))
+    return Loaded(facts, skipped)
+
+
+async def open_tickets(services: Services, now: datetime, user_id: str | None = None) -> Loaded:
+    """Open and paused tickets; with `user_id`, only those they reported or are assigned."""
+    conditions: list[Any] = [Ticket.state.in_(OPEN_STATES)]
+    if user_id is not None:
+        conditions.append(or_(Ticket.reporter_id == user_id, Ticket.assignee_id == user_id))
+    return await load_tickets(services, now, *conditions)
+
+
+async def find_customer(services: Services, name: str) -> Customer:
+    """A customer by name, case-insensitively; unknown -> an error listing the known ones."""
+    async with services.sessions() as s:
+        customers = (await s.execute(select(Customer).order_by(Customer.name))).scalars().all()
+    for c in customers:
+        if c.name.casefold() == name.strip().casefold():
+            return c
+    known = ", ".join(c.name for c in customers) or "(none yet)"
+    raise ServiceError(f"no customer named {name!r}; known customers: {known}")
+
+
+def check_plan(services: Services, plan_id: str) -> Plan:
+    try:
+        return services.policies.plan(plan_id)
+    except UnknownIdError as e:
+        raise ServiceError(str(e)) from None
+
+
+async def build_period_report(
+    services: Services, period: Period, now: datetime, customer: str | None = None, plan_id: str | None = None
+) -> tuple[Report, Loaded]:
+    """The report for tickets opened in `period`, optionally for one customer and/or plan."""
+    customer_row = await find_customer(services, customer) if customer else None
+    if plan_id:
+        check_plan(services, plan_id)
+    # The period is read in each plan's own time zone: load a day either side, rules.report filters exactly.
+    start = period.bounds(timezone.utc)[0] - timedelta(days=1)
+    end = period.bounds(timezone.utc)[1] + timedelta(days=1)
+    conditions: list[Any] = [Ticket.opened_at >= start, Ticket.opened_at < end]
+    if customer_row is not None:
+        conditions.append(Ticket.customer_id == customer_row.id)
+    if plan_id:
+        conditions.append(Ticket.plan_id == plan_id)
+    loaded = await load_tickets(services, now, *conditions)
+    cases = await customer_cases(services, period, now, customer_row, plan_id)
+    report = build_report(
+        loaded.tickets,
+        period,
+        now,
+        services.policies.plans,
+        cases,
+        customer=customer_row.name if customer_row else None,
+        plan_id=plan_id,
+    )
+    return report, loaded
+
+
+async def customer_cases(
+    services: Services, period: Period, now: datetime, only: Customer | None, plan_id: str | None
+) -> list[CustomerCases]:
+    """Each customer's openings over the counting periods of its plan that overlap the report period."""
+    async with services.sessions() as s:
+        query = select(Customer).order_by(Customer.name)
+        if only is not None:
+            query = query.where(Customer.id == only.id)
+        if plan_id:
+            query = query.where(Customer.plan_id == plan_id)
+        customers = (await s.execute(query)).scalars().all()
+        out: list[CustomerCases] = []
+        for c in customers:
+            try:
+                plan = services.policies.plan(c.plan_id)
+            except UnknownIdError:
+                log.warning("customer %s is on plan %s, which is not loaded: no quota line", c.name, c.plan_id)
+                continue
+            spans = [(q.start, q.end) for q in quota_periods(plan, period, now)] or [period.bounds(plan.timezone)]
+            lo, hi = min(a for a, _ in spans), max(b for _, b in spans)
+            opened = (
+                await s.execute(
+                    select(Ticket.opened_at).where(Ticket.customer_id == c.id, Ticket.opened_at >= lo, Ticket.opened_at < hi)
+                )
+            ).scalars().all()
+            out.append(CustomerCases(c.name, plan, tuple(opened)))
+        return out

@@ -1,0 +1,224 @@
+"""SLA status and reports for responders and managers: `/sla status`, `/sla ticket`, `/sla report`, App Home.
+
+Thin: parse the request, check the role server-side, load through bot.reporting,
+compute with rules.report, render with bot.report_views.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Sequence
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError, SlackRequestError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import report_views
+from bot.report_chart import compliance_chart_png
+from bot.reporting import build_period_report, open_tickets, status_from_rows
+from bot.roles import Roles
+from bot.services import ServiceError, Services
+from bot.views import escape
+from handlers.sla_command import SlaCommand, SlaRequest
+from rules.calendar import AlwaysOpenCalendar
+from rules.policy import UnknownIdError
+from rules.report import Period, PeriodError, Report, deadline_verdicts, parse_period, status_board
+from storage.models import Customer
+
+log = logging.getLogger(__name__)
+
+REPORT_USAGE = (
+    "`/sla report [--period this-month|last-month|this-quarter|last-quarter|YYYY-MM|YYYY-Qn] "
+    "[--customer NAME] [--plan PLAN]` (managers)"
+)
+USAGE = {
+    "status": ["`/sla status`: open tickets by deadline, breached and at risk first (responders, managers)"],
+    "ticket": ["`/sla ticket INC-42`: a ticket's deadlines and timeline (responders, managers)"],
+    "report": [REPORT_USAGE],
+}
+TEAM_REFUSAL = (
+    "Only responders and managers can see SLA status and ticket timelines. Ask a triage-bot admin to add you "
+    "(RESPONDER_USER_IDS, the responder user group, or MANAGER_USER_IDS)."
+)
+MANAGER_REFUSAL = "Only managers can run SLA reports. Ask a triage-bot admin to add you to MANAGER_USER_IDS."
+
+
+# -- arguments ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportArgs:
+    period: Period
+    customer: str | None = None
+    plan: str | None = None
+
+
+_OPTIONS = ("--period", "--customer", "--plan")
+
+
+def _usage_error(message: str) -> ServiceError:
+    return ServiceError(f"{message}\nUsage: {REPORT_USAGE.replace('`', '').removesuffix(' (managers)')}")
+
+
+def parse_report_args(words: Sequence[str], now: datetime) -> ReportArgs:
+    """`--period X --customer Some Name --plan P` (also `--period=X`, or a bare period first).
+
+    A customer name may be several words, quoted or not: it runs to the next option.
+    """
+    values: dict[str, str] = {}
+    current: str | None = None
+    for i, word in enumerate(words):
+        if word.startswith("--"):
+            name, eq, value = word.partition("=")
+            name = name.lower()
+            if name not in _OPTIONS:
+                raise _usage_error(f"Unknown option {word!r}; the options are {', '.join(_OPTIONS)}.")
+            if name in values:
+                raise _usage_error(f"{name} is given twice.")
+            values[name] = value
+            current = None if eq else name
+            continue
+        if current is None and i == 0:
+            values["--period"] = word  # `/sla report last-month`
+        elif current == "--customer" or (current is not None and not values[current]):
+            values[current] = f"{values[current]} {word}".strip()
+        else:
+            raise _usage_error(f"Unexpected {word!r}.")
+    for name, value in values.items():
+        if not value.strip():
+            raise _usage_error(f"{name} needs a value.")
+    try:
+        period = parse_period(values.get("--period"), now)
+    except PeriodError as e:
+        raise _usage_error(f"{e}.") from None
+    return ReportArgs(period, values.get("--customer"), values.get("--plan"))
+
+
+# -- files -------------------------------------------------------------------------------
+
+
+def report_files(report: Report, png: bytes) -> list[dict]:
+    label = report.period.label
+    suffix = re.sub(r"[^A-Za-z0-9_.-]+", "_", "".join(f"-{x}" for x in (report.customer, report.plan_id) if x))
+    return [
+        {"file": png, "filename": f"sla-report-{label}{suffix}.png", "title": f"SLA compliance {label}"},
+        {"content": report.to_csv(), "filename": f"sla-report-{label}{suffix}.csv", "title": f"SLA report {label} (CSV)"},
+    ]
+
+
+async def upload_report_files(client: AsyncWebClient, channel_id: str, user_id: str, report: Report) -> str | None:
+    """Post the chart and the CSV where the command was run; if that fails, in a DM.
+
+    Returns None when they went to the channel, else the reason they went to the DM.
+    """
+    png = await asyncio.to_thread(compliance_chart_png, report)
+    files = report_files(report, png)
+    comment = f"SLA report {report.period.label}: compliance chart and CSV (one row per ticket)."
+    try:
+        await client.files_upload_v2(file_uploads=files, channel=channel_id, initial_comment=comment)
+        return None
+    except (SlackApiError, SlackRequestError) as e:
+        reason = e.response.get("error") if isinstance(e, SlackApiError) else str(e)
+        log.warning("could not post the report files in %s (%s): sending them to %s directly", channel_id, reason, user_id)
+    dm = (await client.conversations_open(users=user_id))["channel"]["id"]
+    await client.files_upload_v2(file_uploads=files, channel=dm, initial_comment=comment)
+    return str(reason)
+
+
+# -- registration ------------------------------------------------------------------------
+
+
+async def _customer_name(services: Services, customer_id: int | None) -> str | None:
+    if customer_id is None:
+        return None
+    async with services.sessions() as s:
+        c = await s.get(Customer, customer_id)
+        return c.name if c else None
+
+
+def register(app: AsyncApp, sla: SlaCommand, services: Services, roles: Roles) -> None:
+    async def team_only(req: SlaRequest) -> bool:
+        if await roles.is_responder(req.user_id):
+            return True
+        log.warning("refused /sla %s from %s: not a responder or manager", req.subcommand, req.user_id)
+        await req.reply(TEAM_REFUSAL)
+        return False
+
+    async def status(req: SlaRequest) -> None:
+        if not await team_only(req):
+            return
+        if req.args:
+            raise ServiceError("`/sla status` takes no arguments; for one ticket use `/sla ticket INC-42`.")
+        now = services.clock.now()
+        loaded = await open_tickets(services, now)
+        text, blocks = report_views.status_message(status_board(loaded.tickets, now), now, loaded.skipped)
+        await req.reply(text, blocks)
+
+    async def ticket(req: SlaRequest) -> None:
+        if not await team_only(req):
+            return
+        if len(req.args) != 1:
+            raise ServiceError("Which ticket? Use `/sla ticket INC-42`.")
+        row = await services.get_ticket(req.args[0])
+        try:
+            plan = services.policies.plan(row.plan_id)
+        except UnknownIdError:
+            raise ServiceError(f"{row.key} is on plan {row.plan_id!r}, which is no longer loaded") from None
+        now = services.clock.now()
+        status = status_from_rows(plan, row, list(row.events), now)
+        business = {name: not isinstance(c.calendar, AlwaysOpenCalendar) for name, c in status.clocks.items()}
+        text, blocks = report_views.ticket_message(
+            row, plan, deadline_verdicts(status, now), await _customer_name(services, row.customer_id), now, business
+        )
+        await req.reply(text, blocks)
+
+    async def report(req: SlaRequest) -> None:
+        if not roles.is_manager(req.user_id):
+            log.warning("refused /sla report from %s: not a manager", req.user_id)
+            await req.reply(MANAGER_REFUSAL)
+            return
+        now = services.clock.now()
+        args = parse_report_args(req.args, now)
+        rep, _loaded = await build_period_report(services, args.period, now, args.customer, args.plan)
+        note = "The chart (PNG) and the CSV follow in this conversation." if rep.tickets else None
+        text, blocks = report_views.report_message(rep, services.policies.plans, note)
+        await req.reply(text, blocks)
+        if not rep.tickets:
+            return
+        try:
+            fallback = await upload_report_files(req.client, req.channel_id, req.user_id, rep)
+        except Exception as e:  # noqa: BLE001 - the report itself was delivered; say what is missing
+            log.exception("could not upload the report files for %s", req.user_id)
+            await req.reply(
+                f":warning: The chart and CSV could not be attached ({escape(type(e).__name__)}). "
+                f"`triage-bot report --period {rep.period.label} --csv FILE --chart FILE` gives the same files."
+            )
+            return
+        if fallback is not None:
+            await req.reply(
+                f"I could not post the chart and CSV here ({escape(fallback)}), so I sent them to you in a direct message."
+            )
+
+    sla.add("status", status, USAGE["status"])
+    sla.add("ticket", ticket, USAGE["ticket"])
+    sla.add("report", report, USAGE["report"])
+
+    @app.event("app_home_opened")
+    async def app_home_opened(event: dict, client: AsyncWebClient) -> None:
+        if event.get("tab", "home") != "home":
+            return
+        user = event["user"]
+        now = services.clock.now()
+        if await roles.is_responder(user):
+            everyone = status_board((await open_tickets(services, now)).tickets, now)
+            mine = [r for r in everyone if user in (r.ticket.reporter_id, r.ticket.assignee_id)]
+            month, _ = await build_period_report(services, parse_period("this-month", now), now)
+            view = report_views.home_view(user, mine, everyone, month, now)
+        else:
+            mine = status_board((await open_tickets(services, now, user)).tickets, now)
+            view = report_views.home_view(user, mine, None, None, now)
+        await client.views_publish(user_id=user, view=view)
