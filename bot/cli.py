@@ -31,13 +31,13 @@ def _minutes(value: timedelta | None) -> int | None:
     return None if value is None else int(value.total_seconds() // 60)
 
 
-def parse_instant(text: str) -> datetime:
+def parse_instant(text: str, option: str = "--opened-at") -> datetime:
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise CliError(f"--opened-at {text!r} is not an ISO 8601 instant (e.g. 2026-11-30T09:15:00+01:00)") from None
+        raise CliError(f"{option} {text!r} is not an ISO 8601 instant (e.g. 2026-11-30T09:15:00+01:00)") from None
     if value.tzinfo is None:
-        raise CliError(f"--opened-at {text!r} needs a UTC offset (e.g. +01:00 or Z)")
+        raise CliError(f"{option} {text!r} needs a UTC offset (e.g. +01:00 or Z)")
     return value
 
 
@@ -352,6 +352,44 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_oncall_show(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.oncall import all_oncall, known_roles
+
+    async def work(services):
+        return known_roles(services), await all_oncall(services)
+
+    roles, current = _with_services(settings, work)
+    rows = []
+    for role in roles:
+        s = current.get(role)
+        rows.append({"role": role, "setting": s.describe() if s else None})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for r in rows:
+            print(f"{r['role']:<14} {r['setting'] or '(nobody set)'}")
+    return 0
+
+
+def cmd_oncall_set(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.oncall import set_oncall
+
+    kwargs: dict[str, Any] = {}
+    if args.user:
+        kwargs["user_id"] = args.user
+    if args.group:
+        kwargs["group_id"] = args.group
+    if args.rotation:
+        kwargs["rotation"] = [u.strip() for u in args.rotation.split(",") if u.strip()]
+        if not args.start:
+            raise CliError("--rotation needs --start (the first hand-off, ISO 8601 with offset)")
+        kwargs["rotation_start"] = parse_instant(args.start, "--start")
+        kwargs["rotation_days"] = args.every_days
+    setting = _with_services(settings, lambda s: set_oncall(s, args.role, "cli", **kwargs))
+    print(f"{args.role}: {setting.describe()}")
+    return 0
+
+
 # -- entry point --------------------------------------------------------------------
 
 
@@ -412,6 +450,21 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("--user", required=True, help="Slack user id (U0123...)")
     co.add_argument("--primary", action="store_true")
     co.set_defaults(func=cmd_contacts_add)
+
+    oc = sub.add_parser("oncall", help="who answers each escalation level")
+    oc_sub = oc.add_subparsers(dest="oncall_command", required=True)
+    osh = oc_sub.add_parser("show", help="list escalation roles and who is on call")
+    osh.add_argument("--json", action="store_true")
+    osh.set_defaults(func=cmd_oncall_show)
+    ose = oc_sub.add_parser("set", help="set a user, a user group or a rotation for a role")
+    ose.add_argument("role", help="escalation role from the policies: on-call, next-level, manager")
+    who = ose.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user", help="Slack user id")
+    who.add_argument("--group", help="Slack user group id (S0...)")
+    who.add_argument("--rotation", help="comma-separated Slack user ids, in hand-off order")
+    ose.add_argument("--start", help="first hand-off, e.g. 2026-12-07T09:00:00+01:00 (hand-offs keep this local time)")
+    ose.add_argument("--every-days", type=int, default=7)
+    ose.set_defaults(func=cmd_oncall_set)
     return parser
 
 

@@ -1,0 +1,54 @@
+"""`/sla oncall` through the stand-in, and `triage-bot oncall` as a process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.test_intake_e2e import CHANNEL, eventually, setup_workspace
+
+MANAGER = "U0MANAGER"
+
+
+async def sla(bot, text: str, user: str) -> str:
+    n = len(bot.slack.response_posts)
+    await bot.sender.slash_command("/sla", text, user, CHANNEL)
+    await eventually(lambda: len(bot.slack.response_posts) > n)
+    return bot.slack.response_posts[-1].body["text"]
+
+
+async def test_managers_set_the_team_sees(bot) -> None:
+    setup_workspace(bot)
+    bot.services.settings.manager_user_ids = MANAGER
+    assert "Only managers and admins" in await sla(bot, "oncall set on-call <@U0OLGA|olga>", "U0REPORTER")
+    assert "nobody set" in await sla(bot, "oncall", MANAGER)
+    reply = await sla(bot, "oncall set on-call <@U0OLGA|olga>", MANAGER)
+    assert "On call as *on-call*: <@U0OLGA>" in reply
+    reply = await sla(bot, "oncall set next-level <!subteam^S0LEADS|@leads>", MANAGER)
+    assert "<!subteam^S0LEADS>" in reply
+    reply = await sla(bot, "oncall set manager rotation <@U0A> <@U0B> start=2026-11-23T09:00 every=7", MANAGER)
+    # the bot's clock is Mon 2026-11-30 10:00 Warsaw: one hand-off since the 23rd, so U0B
+    assert "now <@U0B>" in reply
+    listing = await sla(bot, "oncall", MANAGER)
+    assert "*on-call*: <@U0OLGA>" in listing and "*next-level*: <!subteam^S0LEADS>" in listing and "*manager*: <@U0B>" in listing
+    assert "unknown escalation role 'boss'" in await sla(bot, "oncall set boss <@U0A>", MANAGER)
+    assert "not a user or user group" in await sla(bot, "oncall set on-call olga", MANAGER)
+
+
+def test_cli_oncall(tmp_path: Path) -> None:
+    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/t.db"}
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "bot.cli", "oncall", *args], capture_output=True, text=True, env=env, timeout=60)
+
+    assert run("set", "on-call", "--user", "U0OLGA").returncode == 0
+    r = run("set", "manager", "--rotation", "U0A,U0B", "--start", "2026-11-23T09:00")
+    assert r.returncode == 2 and "needs a UTC offset" in r.stderr
+    assert run("set", "manager", "--rotation", "U0A,U0B", "--start", "2026-11-23T09:00+01:00").returncode == 0
+    rows = json.loads(run("show", "--json").stdout)
+    assert {r["role"]: r["setting"] for r in rows}["on-call"] == "<@U0OLGA>"
+    r = run("set", "nobody", "--user", "U1")
+    assert r.returncode == 2 and "unknown escalation role" in r.stderr
