@@ -364,12 +364,17 @@ async def record_action(
                 raise ServiceError("a reclassification needs a reason")
             if severity is None and priority is None:
                 raise ServiceError("choose a new severity or priority")
-            if severity is not None:
-                plan.severity(severity)
-            if priority is not None:
-                plan.priority(priority)
+            try:
+                if severity is not None:
+                    plan.severity(severity)
+                if priority is not None:
+                    plan.priority(priority)
+            except UnknownIdError as e:
+                raise ServiceError(str(e)) from None
             if severity == ticket.severity and priority in (None, ticket.priority):
                 raise ServiceError(f"{ticket.key} already has that severity and priority")
+        if kind == "assigned" and not (data or {}).get("assignee"):
+            raise ServiceError("say who to assign it to")
         if kind == "updated" and next_update_at is not None and next_update_at <= now:
             raise ServiceError("the next update must be in the future")
         event = TicketEventRow(
@@ -393,6 +398,8 @@ async def record_action(
                 ticket.applied_severity = plan.targets_for(severity).applied_severity
             if priority is not None:
                 ticket.priority = priority
+        elif kind == "assigned":
+            ticket.assignee_id = (data or {})["assignee"]
         elif kind == "paused":
             ticket.state = "paused"
         elif kind in ("resumed", "reopened"):

@@ -209,6 +209,7 @@ def deadline_lines(status: SlaStatus, plan: Plan) -> list[str]:
 RESPONDER_ACTIONS = [
     ("ticket_acknowledge", "Acknowledge", "primary"),
     ("ticket_update", "Post update", None),
+    ("ticket_assign", "Assign", None),
     ("ticket_reclassify", "Reclassify", None),
     ("ticket_pause", "Pause", None),
     ("ticket_resolve", "Resolve", "danger"),
@@ -226,6 +227,7 @@ def announcement_blocks(ticket: Any, plan: Plan, status: SlaStatus, customer_nam
     ]
     if ticket.service:
         fields.append({"type": "mrkdwn", "text": f"*Service*\n{escape(ticket.service)}"})
+    fields.append({"type": "mrkdwn", "text": "*Owner*\n" + (f"<@{ticket.assignee_id}>" if ticket.assignee_id else "unassigned")})
     blocks: list[Block] = [
         {"type": "header", "text": _plain(f"{ticket.key}: {ticket.summary}")},
         {"type": "section", "fields": fields},
@@ -357,4 +359,18 @@ def pause_modal(ticket_key: str) -> dict[str, Any]:
         "submit": _plain("Pause"),
         "private_metadata": _metadata(ticket_key),
         "blocks": [_input("reason", "What are we waiting for from the customer?", _text_input(None, True, 500, "e.g. logs from the failing node"))],
+    }
+
+
+def assign_modal(ticket_key: str, current: str | None) -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "users_select", "action_id": "value"}
+    if current:
+        element["initial_user"] = current
+    return {
+        "type": "modal",
+        "callback_id": "ticket_assign_modal",
+        "title": _plain(f"Assign {ticket_key}"),
+        "submit": _plain("Assign"),
+        "private_metadata": _metadata(ticket_key),
+        "blocks": [_input("assignee", "Owner", element)],
     }

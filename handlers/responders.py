@@ -21,6 +21,7 @@ VERB = {
     "acknowledged": "acknowledged",
     "updated": "posted an update on",
     "reclassified": "reclassified",
+    "assigned": "assigned",
     "paused": "paused",
     "resumed": "resumed",
     "resolved": "resolved",
@@ -58,6 +59,8 @@ def action_text(result: ActionResult, user_id: str) -> str:
         text += f": now {views.escape(plan.severity(ticket.severity).name)}"
         if ticket.priority:
             text += f", {views.escape(plan.priority(ticket.priority).name)}"
+    if e.kind == "assigned":
+        text += f" to <@{ticket.assignee_id}>"
     if e.kind == "updated":
         text += ":\n" + views.escape(e.data.get("text", ""))
         if e.next_update_at:
@@ -190,6 +193,11 @@ def register(app: AsyncApp, services: Services, roles: Roles) -> None:
     async def render_pause(key: str):
         return views.pause_modal((await services.get_ticket(key)).key)
 
+    async def render_assign(key: str):
+        ticket = await services.get_ticket(key)
+        return views.assign_modal(ticket.key, ticket.assignee_id)
+
+    with_modal("ticket_assign", "assign tickets", render_assign)
     with_modal("ticket_update", "post updates", render_update)
     with_modal("ticket_reclassify", "reclassify tickets", render_reclassify)
     with_modal("ticket_resolve", "resolve tickets", render_resolve)
@@ -223,6 +231,11 @@ def register(app: AsyncApp, services: Services, roles: Roles) -> None:
     def reclassify_fields(state: dict) -> dict:
         return {"severity": _state_value(state, "severity"), "priority": _state_value(state, "priority"), "reason": (_state_value(state, "reason") or "").strip()}
 
+    def assign_fields(state: dict) -> dict:
+        action = next(iter(state.get("assignee", {}).values()), None) or {}
+        return {"data": {"assignee": action.get("selected_user")}}
+
+    modal_submit("ticket_assign_modal", "assigned", "assign tickets", assign_fields, "assignee")
     modal_submit("ticket_update_modal", "updated", "post updates", update_fields, "text")
     modal_submit("ticket_reclassify_modal", "reclassified", "reclassify tickets", reclassify_fields, "reason")
     modal_submit("ticket_resolve_modal", "resolved", "resolve tickets", lambda st: {"reason": (_state_value(st, "note") or "").strip()}, "note")

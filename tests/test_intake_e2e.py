@@ -112,7 +112,7 @@ async def test_incident_command_to_announced_ticket(bot) -> None:
     rendered = str(msg.blocks)
     assert "<!date^" in rendered  # deadlines in each viewer's local time
     action_ids = [e["action_id"] for b in msg.blocks if b["type"] == "actions" for e in b["elements"]]
-    assert action_ids == ["ticket_acknowledge", "ticket_update", "ticket_reclassify", "ticket_pause", "ticket_resolve"]
+    assert action_ids == ["ticket_acknowledge", "ticket_update", "ticket_assign", "ticket_reclassify", "ticket_pause", "ticket_resolve"]
 
     ticket = await announced_ticket(bot)
     assert (ticket.severity, ticket.priority, ticket.plan_id) == ("business-critical", "p1", "comarch-cci-premium")

@@ -142,3 +142,46 @@ async def eventually_ticket(bot, check):
             return ticket
         await asyncio.sleep(0.02)
     raise AssertionError("ticket never reached the expected state")
+
+
+async def test_assign_from_button(bot) -> None:
+    msg = await opened_ticket(bot)
+    await click(bot, "ticket_assign", RESPONDER, msg)
+    view = await eventually(lambda: (v := bot.slack.last_view()) and v.get("callback_id") == "ticket_assign_modal" and v)
+    r = await bot.sender.view_submission(view, RESPONDER, {"assignee": {"value": {"type": "users_select", "selected_user": RESPONDER}}})
+    assert r.status == 200
+    ticket = await eventually_ticket(bot, lambda t: t.assignee_id == RESPONDER)
+    assert ticket.events[-1].kind == "assigned"
+    await eventually(lambda: f"<@{RESPONDER}>" in str(bot.slack.find_message(CHANNEL, msg.ts).blocks))
+
+
+async def sla(bot, text: str, user: str) -> str:
+    n = len(bot.slack.response_posts)
+    await bot.sender.slash_command("/sla", text, user, CHANNEL)
+    await eventually(lambda: len(bot.slack.response_posts) > n)
+    return bot.slack.response_posts[-1].body["text"]
+
+
+async def test_ticket_commands(bot) -> None:
+    msg = await opened_ticket(bot)
+    assert "Only responders" in await sla(bot, "ack INC-1", STRANGER)
+    assert "Done: INC-1 acknowledged" in await sla(bot, "ack INC-1", RESPONDER)
+    assert "Done: INC-1 assigned" in await sla(bot, f"assign INC-1 <@{RESPONDER}|ron>", RESPONDER)
+    assert "Done: INC-1 updated" in await sla(bot, "update INC-1 next=45m rolled back", RESPONDER)
+    status = await bot.services.status_of(await bot.services.get_ticket("INC-1"))
+    assert status.clocks["update"].due == bot.clock.now() + timedelta(minutes=45)
+    assert "unknown severity 'sev9'" in await sla(bot, "reclassify INC-1 severity=sev9 because", RESPONDER)
+    assert "needs a reason" in await sla(bot, "reclassify INC-1 severity=system-impaired", RESPONDER)
+    assert "Done" in await sla(bot, "reclassify INC-1 severity=system-impaired only reporting is down", RESPONDER)
+    assert "say why" in await sla(bot, "pause INC-1", RESPONDER)
+    assert "Done" in await sla(bot, "pause INC-1 waiting for a HAR file", RESPONDER)
+    assert "Done" in await sla(bot, "resume INC-1", RESPONDER)
+    assert "Done" in await sla(bot, "resolve INC-1 cache flushed", RESPONDER)
+    assert "is resolved" in await sla(bot, "resolve INC-1 again", RESPONDER)
+    assert "Done" in await sla(bot, "reopen INC-1", RESPONDER)
+    assert "which ticket?" in await sla(bot, "ack", RESPONDER)
+    assert "not a ticket id" in await sla(bot, "ack 42x", RESPONDER)
+    thread = [m.text for m in bot.slack.messages_in(CHANNEL, thread_ts=msg.ts)]
+    assert any("rolled back" in (t or "") for t in thread)
+    kinds = [e.kind for e in (await bot.services.get_ticket("INC-1")).events]
+    assert kinds == ["reported", "classified", "acknowledged", "assigned", "updated", "reclassified", "paused", "resumed", "resolved", "reopened"]
