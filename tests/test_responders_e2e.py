@@ -185,3 +185,14 @@ async def test_ticket_commands(bot) -> None:
     assert any("rolled back" in (t or "") for t in thread)
     kinds = [e.kind for e in (await bot.services.get_ticket("INC-1")).events]
     assert kinds == ["reported", "classified", "acknowledged", "assigned", "updated", "reclassified", "paused", "resumed", "resolved", "reopened"]
+
+
+async def test_forged_modal_submission_from_non_responder_is_refused_and_logged(bot, caplog) -> None:
+    await opened_ticket(bot)
+    forged = {"type": "modal", "callback_id": "ticket_resolve_modal", "private_metadata": '{"ticket": "INC-1"}', "blocks": []}
+    with caplog.at_level("WARNING"):
+        r = await bot.sender.view_submission(forged, STRANGER, {"note": {"value": "closing it myself"}})
+    assert r.json == {"response_action": "errors", "errors": {"note": "Only responders can resolve tickets."}}
+    assert any("refused ticket_resolve_modal submission by U0STRANGER" in rec.getMessage() for rec in caplog.records)
+    ticket = await bot.services.get_ticket("INC-1")
+    assert ticket.state == "open" and [e.kind for e in ticket.events] == ["reported", "classified"]
