@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
-from bot.services import ServiceError, Services, engine_events
+from bot.services import ServiceError, Services, evaluate_ticket
 from rules.policy import Plan, UnknownIdError
 from rules.report import CustomerCases, Period, Report, TicketFacts, build_report, quota_periods
-from rules.sla import SlaStatus, evaluate
+from rules.sla import SlaStatus
 from storage.models import Customer, Ticket, TicketEventRow
 
 log = logging.getLogger(__name__)
@@ -27,8 +27,7 @@ OPEN_STATES = ("open", "paused")
 
 def status_from_rows(plan: Plan, ticket: Ticket, rows: list[TicketEventRow], now: datetime) -> SlaStatus:
     """A ticket's SLA status from its already loaded event rows (as `Services.status_of`, without a query)."""
-    first_severity = next((r.severity for r in rows if r.kind == "classified" and r.severity), ticket.severity)
-    return evaluate(plan, first_severity, ticket.opened_at, engine_events(rows), now, ticket.priority)
+    return evaluate_ticket(plan, ticket, rows, now)
 
 
 @dataclass(frozen=True)

@@ -37,9 +37,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import views
 from bot.oncall import OnCallSetting, all_oncall
-from bot.services import Services, engine_events, timer_row
+from bot.services import Services, evaluate_ticket, timer_row
 from rules.durations import format_timedelta
-from rules.sla import CLOCK_LABELS, Notification, SlaStatus, evaluate, next_repeat, still_applies
+from rules.sla import CLOCK_LABELS, Notification, SlaStatus, next_repeat, still_applies
 from storage.models import SlaTimer, Ticket
 
 log = logging.getLogger(__name__)
@@ -141,8 +141,7 @@ class SlaScheduler:
             result.dropped += len(rows)
             return
         plan = self.services.policies.plan(ticket.plan_id)
-        first_severity = next((e.severity for e in ticket.events if e.kind == "classified" and e.severity), ticket.severity)
-        status = evaluate(plan, first_severity, ticket.opened_at, engine_events(ticket.events), now, ticket.priority)
+        status = evaluate_ticket(plan, ticket, ticket.events, now)
 
         by_clock: dict[str, list[SlaTimer]] = defaultdict(list)
         for r in rows:

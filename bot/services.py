@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -295,8 +295,7 @@ class Services:
             rows = (
                 await s.execute(select(TicketEventRow).where(TicketEventRow.ticket_id == ticket.id).order_by(TicketEventRow.id))
             ).scalars().all()
-        first_severity = next((r.severity for r in rows if r.kind == "classified" and r.severity), ticket.severity)
-        return evaluate(plan, first_severity, ticket.opened_at, engine_events(rows), now or self.clock.now(), ticket.priority)
+        return evaluate_ticket(plan, ticket, rows, now or self.clock.now())
 
     def _store_clocks(self, s: AsyncSession, ticket: Ticket, status: SlaStatus, existing: list[SlaClockRow]) -> None:
         by_name = {c.clock: c for c in existing}
@@ -408,8 +407,7 @@ async def record_action(
                 ticket.resolved_at = None
         elif kind == "resolved":
             ticket.state, ticket.resolved_at = "resolved", now
-        first_severity = next((r.severity for r in ticket.events if r.kind == "classified" and r.severity), ticket.severity)
-        status = evaluate(plan, first_severity, ticket.opened_at, engine_events(ticket.events), now, ticket.priority)
+        status = evaluate_ticket(plan, ticket, ticket.events, now)
         services._store_clocks(s, ticket, status, list(ticket.clocks))
         await sync_timers(s, ticket.id, status, plan)
         await s.commit()
@@ -452,7 +450,13 @@ def timer_row(ticket_id: int, n: Notification) -> SlaTimer:
     )
 
 
-def engine_events(rows: list[TicketEventRow]) -> list[TicketEvent]:
+def evaluate_ticket(plan: Plan, ticket: Ticket, rows: Sequence[TicketEventRow], now: datetime) -> SlaStatus:
+    """A stored ticket's clocks: its first classification, then its event log, at `now`."""
+    first_severity = next((r.severity for r in rows if r.kind == "classified" and r.severity), ticket.severity)
+    return evaluate(plan, first_severity, ticket.opened_at, engine_events(rows), now, ticket.priority)
+
+
+def engine_events(rows: Sequence[TicketEventRow]) -> list[TicketEvent]:
     out = []
     for r in rows:
         kind = _ENGINE_KIND.get(r.kind)

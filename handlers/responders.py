@@ -83,14 +83,8 @@ async def publish(client: AsyncWebClient, services: Services, result: ActionResu
 
 def register(app: AsyncApp, services: Services, roles: Roles) -> None:
     async def refuse(client: AsyncWebClient, body: dict, what: str) -> None:
-        user = body["user"]["id"]
-        log.warning("refused %s by %s: not a responder", what, user)
-        channel = (body.get("channel") or {}).get("id")
-        text = f"Only responders can {what}. Ask a triage-bot admin to add you to the responder group."
-        if channel:
-            await client.chat_postEphemeral(channel=channel, user=user, text=text)
-        else:
-            await client.chat_postMessage(channel=user, text=text)
+        log.warning("refused %s by %s: not a responder", what, body["user"]["id"])
+        await tell(client, body, f"Only responders can {what}. Ask a triage-bot admin to add you to the responder group.")
 
     async def apply(client: AsyncWebClient, user_id: str, key: str, kind: str) -> ActionResult | str:
         try:
