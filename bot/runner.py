@@ -66,7 +66,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
             sla = SlaScheduler(
                 services, app.client, batch_size=settings.scheduler_batch_size, lease=timedelta(seconds=settings.scheduler_lease_seconds)
             )
-            logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not a line per tick
+            logging.getLogger("apscheduler").setLevel(logging.ERROR)  # not a line per tick, nor per tick skipped while a long one runs
             scheduler = build_apscheduler(sla, settings.scheduler_tick_seconds)
             scheduler.start()
             log.info("SLA scheduler running as replica %s, tick %ss", sla.replica_id, settings.scheduler_tick_seconds)

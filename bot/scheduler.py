@@ -26,11 +26,11 @@ import socket
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Callable
 
 import aiohttp
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import selectinload
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -81,6 +81,8 @@ class SlaScheduler:
         self.late_after = late_after
         self.concurrency = concurrency
         self._lock = asyncio.Lock()
+        self.next_due: datetime | None = None  # the earliest timer seen at the last claim
+        self.on_next_due: Callable[[datetime], None] | None = None  # set by build_apscheduler: wake then
 
     # -- claiming ------------------------------------------------------------------------
     async def claim(self, now: datetime) -> list[SlaTimer]:
@@ -99,105 +101,130 @@ class SlaScheduler:
                 row.claimed_by = self.replica_id
                 row.lease_until = row.run_at = now + self.lease
                 row.attempts += 1
+            if len(rows) < self.batch_size:
+                self.next_due = await self._next_run_at(s)
             await s.commit()
             return rows
 
+    @staticmethod
+    async def _next_run_at(s: Any) -> datetime | None:
+        """The earliest run_at of any pending or claimed timer: one index probe per state."""
+        t = SlaTimer.__table__
+        firsts = [
+            select(func.min(t.c.run_at)).where(t.c.state == state).scalar_subquery() for state in ("pending", "claimed")
+        ]
+        values = (await s.execute(select(*firsts))).one()
+        found = [SlaTimer.run_at.type.process_result_value(v, None) for v in values if v is not None]
+        return min(found) if found else None
+
     async def tick(self) -> TickResult:
-        """Claim what is due and deliver it. Safe to call concurrently: one tick at a time per replica."""
+        """Claim what is due and deliver it; a full batch is followed at once by the next.
+
+        One tick at a time per replica. Database work is done per batch (a few
+        statements for all its timers), posts run concurrently over one HTTP
+        connection pool.
+        """
         async with self._lock:
             result = TickResult()
-            now = self.services.clock.now()
-            timers = await self.claim(now)
-            result.claimed = len(timers)
-            if not timers:
-                return result
-            by_ticket: dict[int, list[SlaTimer]] = defaultdict(list)
-            for t in timers:
-                by_ticket[t.ticket_id].append(t)
-            oncall = await all_oncall(self.services)
-            gate = asyncio.Semaphore(self.concurrency)
-
-            async def one(ticket_id: int, rows: list[SlaTimer]) -> None:
-                async with gate:
-                    try:
-                        await self._deliver_ticket(ticket_id, rows, now, oncall, result)
-                    except Exception:  # one ticket's trouble must not stop the others; leases bring it back
-                        log.exception("delivering timers of ticket %s failed", ticket_id)
-
-            await asyncio.gather(*(one(tid, rows) for tid, rows in by_ticket.items()))
-            return result
+            while True:
+                now = self.services.clock.now()
+                timers = await self.claim(now)
+                result.claimed += len(timers)
+                if timers:
+                    await self._deliver(timers, now, result)
+                if len(timers) < self.batch_size:
+                    if self.next_due is not None and self.on_next_due is not None:
+                        self.on_next_due(self.next_due)
+                    return result
 
     # -- delivery ------------------------------------------------------------------------
-    async def _deliver_ticket(
-        self, ticket_id: int, rows: list[SlaTimer], now: datetime, oncall: dict[str, OnCallSetting], result: TickResult
-    ) -> None:
-        async with self.services.sessions() as s:
-            ticket = (
-                await s.execute(select(Ticket).where(Ticket.id == ticket_id).options(selectinload(Ticket.events)))
-            ).scalar_one_or_none()
-        if ticket is None:
+    async def _deliver(self, timers: list[SlaTimer], now: datetime, result: TickResult) -> None:
+        by_ticket: dict[int, list[SlaTimer]] = defaultdict(list)
+        for t in timers:
+            by_ticket[t.ticket_id].append(t)
+        tickets, newest = await self._load(list(by_ticket), now)
+        oncall = await all_oncall(self.services)
+        outcomes: list[_Outcome] = []
+        to_post: list[tuple[Ticket, Any, SlaStatus, SlaTimer, int]] = []
+        for ticket_id, rows in by_ticket.items():
+            ticket = tickets.get(ticket_id)
+            if ticket is None:
+                outcomes += [_Outcome(r, "dropped", error="ticket deleted") for r in rows]
+                continue
+            plan = self.services.policies.plan(ticket.plan_id)
+            status = evaluate_ticket(plan, ticket, ticket.events, now)
+            by_clock: dict[str, list[SlaTimer]] = defaultdict(list)
             for r in rows:
-                await self._finish(r, "dropped", error="ticket deleted")
-            result.dropped += len(rows)
-            return
-        plan = self.services.policies.plan(ticket.plan_id)
-        status = evaluate_ticket(plan, ticket, ticket.events, now)
+                if still_applies(status, r.clock, r.kind, r.deadline):  # type: ignore[arg-type]
+                    by_clock[r.clock].append(r)
+                else:
+                    outcomes.append(_Outcome(r, "dropped", error="moot when it came due"))
+            for clock, clock_rows in by_clock.items():
+                clock_rows.sort(key=lambda r: (r.due_at, r.kind == "escalation", r.level or 0, r.repeat))
+                *older, latest = clock_rows
+                later = newest.get((ticket_id, clock, latest.deadline))
+                folded_into = latest.id
+                if later is not None and later > (latest.due_at, latest.id):
+                    older, latest, folded_into = clock_rows, None, later[1]  # a later notice is due too, maybe held elsewhere
+                outcomes += [_Outcome(r, "dropped", error=f"folded into timer {folded_into}") for r in older]
+                if latest is not None:
+                    to_post.append((ticket, plan, status, latest, len(older)))
 
-        by_clock: dict[str, list[SlaTimer]] = defaultdict(list)
-        for r in rows:
-            if still_applies(status, r.clock, r.kind, r.deadline):  # type: ignore[arg-type]
-                by_clock[r.clock].append(r)
-            else:
-                await self._finish(r, "dropped", error="moot when it came due")
-                result.dropped += 1
-        newest = await self._newest_due(ticket_id, now)
-        for clock, clock_rows in by_clock.items():
-            clock_rows.sort(key=lambda r: (r.due_at, r.kind == "escalation", r.level or 0, r.repeat))
-            *older, latest = clock_rows
-            later = newest.get((clock, latest.deadline))
-            if later is not None and later[0] > latest.due_at:
-                older, latest = clock_rows, None  # a later notice of this clock is due too (maybe claimed elsewhere)
-            for r in older:
-                await self._finish(r, "dropped", error=f"folded into timer {latest.id if latest else later[1]}")  # type: ignore[index]
-                result.dropped += 1
-            if latest is not None:
-                await self._post(ticket, plan, status, latest, now, oncall, result, folded=len(older))
+        if to_post:
+            gate = asyncio.Semaphore(self.concurrency)
+            async with aiohttp.ClientSession() as http:  # one connection pool for the batch's posts
+                client = AsyncWebClient(
+                    token=self.client.token, base_url=self.client.base_url, session=http,
+                    retry_handlers=list(self.client.retry_handlers),
+                )
 
-    async def _newest_due(self, ticket_id: int, now: datetime) -> dict[tuple[str, datetime], tuple[datetime, int]]:
-        """Per clock and deadline, the latest notice already due, whichever replica holds it."""
+                async def one(item: tuple[Ticket, Any, SlaStatus, SlaTimer, int]) -> None:
+                    async with gate:
+                        try:
+                            outcomes.append(await self._post(client, *item, now, oncall))
+                        except Exception:  # this timer stays claimed; its lease brings it back
+                            log.exception("posting timer %s failed", item[3].id)
+
+                await asyncio.gather(*(one(item) for item in to_post))
+        await self._record(outcomes, now)
+        for o in outcomes:
+            setattr(result, o.counter, getattr(result, o.counter) + 1)
+
+    async def _load(self, ticket_ids: list[int], now: datetime) -> tuple[dict[int, Ticket], dict[tuple[int, str, datetime], tuple[datetime, int]]]:
+        """The batch's tickets with their events, and per clock and deadline the latest notice already due."""
         async with self.services.sessions() as s:
-            rows = (
+            tickets = (
+                await s.execute(select(Ticket).where(Ticket.id.in_(ticket_ids)).options(selectinload(Ticket.events)))
+            ).scalars().all()
+            due = (
                 await s.execute(
-                    select(SlaTimer.clock, SlaTimer.deadline, SlaTimer.due_at, SlaTimer.id).where(
-                        SlaTimer.ticket_id == ticket_id,
+                    select(SlaTimer.ticket_id, SlaTimer.clock, SlaTimer.deadline, SlaTimer.due_at, SlaTimer.id).where(
+                        SlaTimer.ticket_id.in_(ticket_ids),
                         SlaTimer.due_at <= now,
                         SlaTimer.state.in_(("pending", "claimed", "sent")),
                     )
                 )
             ).all()
-        newest: dict[tuple[str, datetime], tuple[datetime, int]] = {}
-        for clock, deadline, due_at, timer_id in rows:
-            key = (clock, deadline)
+        newest: dict[tuple[int, str, datetime], tuple[datetime, int]] = {}
+        for ticket_id, clock, deadline, due_at, timer_id in due:
+            key = (ticket_id, clock, deadline)
             if key not in newest or (due_at, timer_id) > newest[key]:
                 newest[key] = (due_at, timer_id)
-        return newest
+        return {t.id: t for t in tickets}, newest
 
     async def _post(
-        self, ticket: Ticket, plan: Any, status: SlaStatus, row: SlaTimer, now: datetime,
-        oncall: dict[str, OnCallSetting], result: TickResult, folded: int,
-    ) -> None:
+        self, client: AsyncWebClient, ticket: Ticket, plan: Any, status: SlaStatus, row: SlaTimer, folded: int,
+        now: datetime, oncall: dict[str, OnCallSetting],
+    ) -> "_Outcome":
         channel = ticket.announce_channel_id or ticket.channel_id
         if row.attempts > 1:
-            found = await self._already_posted(channel, ticket.thread_ts, row.id)
+            found = await self._already_posted(client, channel, ticket.thread_ts, row.id)
             if found:
-                await self._finish(row, "sent", message=(channel, found), sent_at=now)
-                await self._schedule_repeat(row, plan)
-                result.recovered += 1
-                return
+                return _Outcome(row, "sent", channel=channel, ts=found, sent_at=now, counter="recovered", plan=plan)
         late = now - row.due_at > self.late_after
         text, blocks = render_notification(ticket, plan, status, row, now, oncall, late, folded)
         try:
-            resp = await self.client.chat_postMessage(
+            resp = await client.chat_postMessage(
                 channel=channel,
                 thread_ts=ticket.thread_ts,
                 text=text,
@@ -208,25 +235,17 @@ class SlaScheduler:
             error = str(e.response.get("error"))
             if error in PERMANENT_ERRORS:
                 log.error("timer %s of %s failed for good: %s", row.id, ticket.key, error)
-                await self._finish(row, "failed", error=error)
-                result.failed += 1
-            else:
-                await self._retry(row, now, error)
-                result.retried += 1
-            return
+                return _Outcome(row, "failed", error=error)
+            return self._retry(row, now, error)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
-            await self._retry(row, now, f"{type(e).__name__}: {e}")
-            result.retried += 1
-            return
-        await self._finish(row, "sent", message=(resp["channel"], resp["ts"]), sent_at=now, late=late)
-        await self._schedule_repeat(row, plan)
-        result.sent += 1
+            return self._retry(row, now, f"{type(e).__name__}: {e}")
+        return _Outcome(row, "sent", channel=resp["channel"], ts=resp["ts"], sent_at=now, late=late, plan=plan)
 
-    async def _already_posted(self, channel: str, thread_ts: str | None, timer_id: int) -> str | None:
+    async def _already_posted(self, client: AsyncWebClient, channel: str, thread_ts: str | None, timer_id: int) -> str | None:
         if not thread_ts:
             return None
         try:
-            resp = await self.client.conversations_replies(channel=channel, ts=thread_ts, include_all_metadata=True, limit=1000)
+            resp = await client.conversations_replies(channel=channel, ts=thread_ts, include_all_metadata=True, limit=1000)
         except SlackApiError as e:
             log.warning("cannot check thread %s for timer %s: %s", thread_ts, timer_id, e.response.get("error"))
             return None
@@ -236,46 +255,77 @@ class SlaScheduler:
                 return m["ts"]
         return None
 
-    async def _retry(self, row: SlaTimer, now: datetime, error: str) -> None:
+    def _retry(self, row: SlaTimer, now: datetime, error: str) -> "_Outcome":
         backoff = min(timedelta(seconds=5 * 2 ** min(row.attempts - 1, 6)), timedelta(minutes=5))
-        async with self.services.sessions() as s:
-            await s.execute(
-                update(SlaTimer)
-                .where(SlaTimer.id == row.id, SlaTimer.claimed_by == self.replica_id, SlaTimer.state == "claimed")
-                .values(state="pending", run_at=now + backoff, error=error, lease_until=None)
-            )
-            await s.commit()
         log.warning("timer %s: Slack said %s; retrying in %s", row.id, error, backoff)
+        return _Outcome(row, "pending", error=error, run_at=now + backoff, counter="retried")
 
-    async def _finish(
-        self, row: SlaTimer, state: str, *, error: str | None = None, message: tuple[str, str] | None = None,
-        sent_at: datetime | None = None, late: bool = False,
-    ) -> None:
-        """Only the replica holding the claim may finish it (its lease may have passed to another)."""
-        values: dict[str, Any] = {"state": state, "error": error, "lease_until": None}
-        if message:
-            values.update(message_channel=message[0], message_ts=message[1], sent_at=sent_at, late=late)
+    async def _record(self, outcomes: list["_Outcome"], now: datetime) -> None:
+        """All outcomes of a batch in a few statements. Only rows this replica still holds are changed."""
+        if not outcomes:
+            return
+        t = SlaTimer.__table__
+        held = (t.c.id == bindparam("b_id")) & (t.c.claimed_by == self.replica_id) & (t.c.state == "claimed")
+        finished = [o for o in outcomes if o.state != "pending"]
+        retried = [o for o in outcomes if o.state == "pending"]
+        repeats = [n for o in outcomes if o.state == "sent" and (n := o.next_repeat()) is not None]
         async with self.services.sessions() as s:
-            await s.execute(
-                update(SlaTimer)
-                .where(SlaTimer.id == row.id, SlaTimer.claimed_by == self.replica_id, SlaTimer.state == "claimed")
-                .values(**values)
-            )
+            if finished:
+                await s.execute(
+                    update(t).where(held).values(
+                        state=bindparam("b_state"), error=bindparam("b_error"), lease_until=None,
+                        message_channel=bindparam("b_channel"), message_ts=bindparam("b_ts"),
+                        sent_at=bindparam("b_sent_at"), late=bindparam("b_late"),
+                    ),
+                    [o.params() for o in finished],
+                )
+            if retried:
+                await s.execute(
+                    update(t).where(held).values(state="pending", error=bindparam("b_error"), lease_until=None, run_at=bindparam("b_run_at")),
+                    [{"b_id": o.row.id, "b_error": o.error, "b_run_at": o.run_at} for o in retried],
+                )
+            if repeats:
+                keys = {(tid, n.key) for tid, n in repeats}
+                existing = set(
+                    (await s.execute(
+                        select(SlaTimer.ticket_id, SlaTimer.key).where(SlaTimer.ticket_id.in_({tid for tid, _ in repeats}))
+                    )).all()
+                )
+                s.add_all(timer_row(tid, n) for tid, n in repeats if (tid, n.key) not in existing and (tid, n.key) in keys)
             await s.commit()
 
-    async def _schedule_repeat(self, row: SlaTimer, plan: Any) -> None:
+
+@dataclass
+class _Outcome:
+    row: SlaTimer
+    state: str  # sent, dropped, failed, or pending (a retry)
+    error: str | None = None
+    channel: str | None = None
+    ts: str | None = None
+    sent_at: datetime | None = None
+    late: bool = False
+    run_at: datetime | None = None
+    counter: str = ""
+    plan: Any = None
+
+    def __post_init__(self) -> None:
+        self.counter = self.counter or {"sent": "sent", "dropped": "dropped", "failed": "failed", "pending": "retried"}[self.state]
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "b_id": self.row.id, "b_state": self.state, "b_error": self.error, "b_channel": self.channel,
+            "b_ts": self.ts, "b_sent_at": self.sent_at, "b_late": self.late,
+        }
+
+    def next_repeat(self) -> tuple[int, Notification] | None:
+        """The last escalation level pings again until someone acts."""
+        r = self.row
         sent = Notification(
-            kind=row.kind, clock=row.clock, at=row.due_at, due=row.deadline,  # type: ignore[arg-type]
-            level=row.level, notify=row.notify, label=row.label, repeat=row.repeat,
+            kind=r.kind, clock=r.clock, at=r.due_at, due=r.deadline,  # type: ignore[arg-type]
+            level=r.level, notify=r.notify, label=r.label, repeat=r.repeat,
         )
-        nxt = next_repeat(sent, plan.notifications)
-        if nxt is None:
-            return
-        async with self.services.sessions() as s:
-            exists = (await s.execute(select(SlaTimer.id).where(SlaTimer.ticket_id == row.ticket_id, SlaTimer.key == nxt.key))).first()
-            if exists is None:
-                s.add(timer_row(row.ticket_id, nxt))
-                await s.commit()
+        nxt = next_repeat(sent, self.plan.notifications) if self.plan is not None else None
+        return (r.ticket_id, nxt) if nxt is not None else None
 
 
 def _mention(row: SlaTimer, ticket: Ticket, plan: Any, oncall: dict[str, OnCallSetting], now: datetime) -> str:
@@ -327,10 +377,25 @@ def render_notification(
 
 
 def build_apscheduler(sla: SlaScheduler, tick_seconds: float) -> AsyncIOScheduler:
-    """APScheduler drives the short tick; the timers themselves live in the database."""
+    """APScheduler drives the scheduler: a steady poll every `tick_seconds`, plus a wake-up at the next due timer.
+
+    The poll notices timers other replicas or handlers created; the wake-up
+    keeps lateness low without a fast poll. The timers themselves live in the database.
+    """
     scheduler = AsyncIOScheduler()
     scheduler.add_job(
         sla.tick, "interval", seconds=tick_seconds, id="sla-tick", max_instances=1, coalesce=True,
         misfire_grace_time=None, next_run_time=datetime.now().astimezone(),
     )
+    poll = timedelta(seconds=tick_seconds)
+
+    def wake_at(due: datetime) -> None:
+        wait = due - sla.services.clock.now()  # on the bot's clock; APScheduler runs on the wall clock
+        if timedelta(0) < wait < poll:
+            scheduler.add_job(
+                sla.tick, "date", run_date=datetime.now().astimezone() + wait, id="sla-wake",
+                replace_existing=True, misfire_grace_time=None,
+            )
+
+    sla.on_next_due = wake_at
     return scheduler
