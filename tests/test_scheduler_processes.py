@@ -12,6 +12,7 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from bot.oncall import set_oncall
@@ -48,7 +49,7 @@ async def start_bot(slack: SlackStandIn, database_url: str, **extra: str) -> asy
         **extra,
     )
     # Logs go to a file: an undrained pipe would block the bot (and asyncio's wait()) once full.
-    log = tempfile.NamedTemporaryFile(prefix="triage-bot-", suffix=".log", delete=False)
+    log = open(Path(os.environ.get("TRIAGE_TEST_LOG_DIR", tempfile.gettempdir())) / f"triage-bot-{env['PORT']}.log", "wb")
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot.cli", "run", env=env, cwd=REPO, stdout=asyncio.subprocess.DEVNULL, stderr=log
     )
@@ -106,6 +107,11 @@ async def stop(proc: asyncio.subprocess.Process) -> None:
         except asyncio.TimeoutError:
             proc.kill()
             await proc.wait()
+
+
+@pytest.fixture(autouse=True)
+def _logs_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRIAGE_TEST_LOG_DIR", str(tmp_path))
 
 
 async def test_two_replicas_post_every_notice_exactly_once(postgres_url: str) -> None:
