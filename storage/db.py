@@ -13,7 +13,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
+_ASYNC_DRIVERS = {"postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg", "sqlite": "sqlite+aiosqlite"}
+
+
+def async_url(database_url: str) -> str:
+    """`postgresql://…` and `sqlite:///…` as people write them, with the async driver we ship."""
+    scheme, sep, rest = database_url.partition("://")
+    if not sep:
+        raise ValueError(f"DATABASE_URL {database_url!r} is not a URL (e.g. sqlite+aiosqlite:///triage.db)")
+    return f"{_ASYNC_DRIVERS.get(scheme, scheme)}://{rest}"
+
+
 def create_engine(database_url: str) -> AsyncEngine:
+    database_url = async_url(database_url)
     if database_url.startswith("sqlite"):
         engine = create_async_engine(database_url, connect_args={"timeout": 30})
 

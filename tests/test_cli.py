@@ -88,3 +88,14 @@ def test_broken_policy_folder_is_one_clear_error(tmp_path: Path) -> None:
     assert r.returncode == 2
     assert "mine.yaml: invalid policy" in r.stderr and "vendor.timezone: unknown time zone 'Mars/Olympus'" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_plain_database_urls_get_the_async_driver(tmp_path: Path) -> None:
+    from storage.db import async_url
+
+    assert async_url("postgresql://u@h/db") == "postgresql+asyncpg://u@h/db"
+    assert async_url("postgres://u@h/db") == "postgresql+asyncpg://u@h/db"
+    assert async_url("sqlite:///x.db") == "sqlite+aiosqlite:///x.db"
+    assert async_url("postgresql+asyncpg://u@h/db") == "postgresql+asyncpg://u@h/db"
+    r = run("db", "upgrade", env={"DATABASE_URL": f"sqlite:///{tmp_path}/plain.db"})
+    assert r.returncode == 0 and "database at revision" in r.stdout
