@@ -50,6 +50,7 @@ async def verify_token(settings: Settings) -> dict:
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     check_settings(settings)
     services = build_services(settings)
+    cleanups: list = []
     try:
         await upgrade(services.engine)
         identity = await verify_token(settings)
@@ -61,6 +62,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+            cleanups.append(lambda sig=sig: loop.remove_signal_handler(sig))
         scheduler = None
         if settings.scheduler_enabled:
             sla = SlaScheduler(
@@ -73,6 +75,13 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         if settings.slack_app_token:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
+            try:  # a refused app token would otherwise be retried forever inside the Socket Mode client
+                await app.client.apps_connections_open(app_token=settings.slack_app_token)
+            except SlackApiError as e:
+                raise StartupError(
+                    f"Slack refused SLACK_APP_TOKEN ({e.response.get('error')}): create an app-level token with "
+                    "connections:write (xapp-...), or unset it for HTTP mode"
+                ) from None
             handler = AsyncSocketModeHandler(app, settings.slack_app_token)
             await handler.connect_async()
             log.info("triage-bot connected as %s (Socket Mode)", identity.get("user"))
@@ -89,4 +98,6 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         if scheduler is not None:
             scheduler.shutdown(wait=False)
     finally:
+        for cleanup in cleanups:
+            cleanup()
         await services.close()

@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, cast
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 from .models import (
     Call,
@@ -117,6 +117,9 @@ class SlackStandIn:
     ) -> None:
         self.bot_token = bot_token
         self.valid_tokens: set[str] = {bot_token}
+        self.app_tokens: set[str] = {"xapp-test-token"}  # app-level tokens: only for apps.connections.open
+        self.sockets: list[web.WebSocketResponse] = []  # Socket Mode connections from the bot
+        self.socket_acks: list[JSONDict] = []  # what the bot sent back over them
         self.team_id = team_id
         self.team_name = team_name
         self.team_domain = team_domain
@@ -171,6 +174,7 @@ class SlackStandIn:
             "usergroups.users.list": self._usergroups_users_list,
             "conversations.info": self._conversations_info,
             "conversations.replies": self._conversations_replies,
+            "apps.connections.open": lambda params: {},  # answered before dispatch: it takes the app token
             "conversations.open": self._conversations_open,
             "files.upload": self._files_upload,
             "files.getUploadURLExternal": self._files_get_upload_url_external,
@@ -182,6 +186,26 @@ class SlackStandIn:
 
     # ------------------------------------------------------------------ lifecycle
 
+    async def _handle_socket(self, request: web.Request) -> web.WebSocketResponse:
+        """Socket Mode: say hello, then relay envelopes pushed with `socket_send`; record the bot's acks."""
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self.sockets.append(ws)
+        await ws.send_json({"type": "hello", "num_connections": len(self.sockets), "connection_info": {"app_id": self.app_id}})
+        try:
+            async for msg in ws:
+                if msg.type == WSMsgType.TEXT:
+                    self.socket_acks.append(json.loads(msg.data))
+        finally:
+            self.sockets.remove(ws)
+        return ws
+
+    async def socket_send(self, envelope: JSONDict) -> None:
+        """Deliver one Socket Mode envelope (events_api, slash_commands, interactive) to the connected bot."""
+        if not self.sockets:
+            raise RuntimeError("no Socket Mode connection from the bot")
+        await self.sockets[-1].send_json(envelope)
+
     async def start(self) -> None:
         """Bind 127.0.0.1 on an ephemeral port and serve (safe for parallel tests)."""
         if self._runner is not None:
@@ -190,6 +214,7 @@ class SlackStandIn:
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/response_url/{url_id}", self._handle_response_url)
         app.router.add_post("/upload/v1/{file_id}", self._handle_upload)
+        app.router.add_get("/socket", self._handle_socket)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -201,6 +226,8 @@ class SlackStandIn:
 
     async def stop(self) -> None:
         """Stop serving; recorded state stays readable."""
+        for ws in list(self.sockets):
+            await ws.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -530,6 +557,10 @@ class SlackStandIn:
             return self._reply(method, params, {"ok": False, "error": "unknown_method", "req_method": method})
         if token is None:
             return self._reply(method, params, {"ok": False, "error": "not_authed"})
+        if method == "apps.connections.open":
+            if token not in self.app_tokens:
+                return self._reply(method, params, {"ok": False, "error": "invalid_auth"})
+            return self._reply(method, params, {"ok": True, "url": f"ws://{self.host}:{self.port}/socket"})
         if token not in self.valid_tokens:
             return self._reply(method, params, {"ok": False, "error": "invalid_auth"})
 

@@ -1,0 +1,73 @@
+"""Socket Mode (SLACK_APP_TOKEN set): `serve` connects over a websocket and handles what Slack sends there."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from bot.runner import serve
+from bot.settings import Settings
+from tests.slack_standin import SlackStandIn
+from tests.test_intake_e2e import eventually
+
+
+async def test_socket_mode_slash_command_opens_the_modal(tmp_path: Path) -> None:
+    async with SlackStandIn() as slack:
+        slack.add_channel("C0INCIDENT", "incidents")
+        slack.add_user("U0REPORTER", "rita")
+        settings = Settings(
+            _env_file=None,
+            slack_bot_token=slack.bot_token,
+            slack_app_token="xapp-test-token",
+            slack_api_url=slack.api_url,
+            database_url=f"sqlite+aiosqlite:///{tmp_path}/t.db",
+            scheduler_tick_seconds=0.2,
+        )
+        stop = asyncio.Event()
+        bot = asyncio.create_task(serve(settings, stop))
+        try:
+            await eventually(lambda: slack.sockets, timeout=15)
+            payload = {
+                "token": "x", "team_id": slack.team_id, "channel_id": "C0INCIDENT", "channel_name": "incidents",
+                "user_id": "U0REPORTER", "user_name": "rita", "command": "/incident", "text": "VPN is down",
+                "api_app_id": slack.app_id, "response_url": slack.new_response_url("C0INCIDENT", "U0REPORTER"),
+                "trigger_id": slack.new_trigger_id("U0REPORTER"),
+            }
+            await slack.socket_send({"envelope_id": "env-1", "type": "slash_commands", "payload": payload, "accepts_response_payload": True})
+            await eventually(lambda: any(a.get("envelope_id") == "env-1" for a in slack.socket_acks))
+            await eventually(lambda: slack.calls_to("views.open"))
+            view = slack.last_view()
+            assert view["callback_id"] == "incident_step1"
+            assert next(b for b in view["blocks"] if b.get("block_id") == "summary")["element"]["initial_value"] == "VPN is down"
+            assert [c.method for c in slack.calls][:3] == ["auth.test", "apps.connections.open", "apps.connections.open"]
+        finally:
+            stop.set()
+            await asyncio.wait_for(bot, 30)
+
+
+async def test_wrong_app_token_is_refused_clearly(tmp_path: Path) -> None:
+    from bot.runner import StartupError, check_settings
+
+    settings = Settings(_env_file=None, slack_bot_token="xoxb-1", slack_app_token="xoxb-not-an-app-token")
+    try:
+        check_settings(settings)
+    except StartupError as e:
+        assert "SLACK_APP_TOKEN must be an app-level token starting with xapp-" in str(e)
+    else:
+        raise AssertionError("a bot token as SLACK_APP_TOKEN must be refused")
+
+
+async def test_refused_app_token_stops_the_start_with_one_line(tmp_path: Path) -> None:
+    from bot.runner import StartupError
+
+    async with SlackStandIn() as slack:
+        settings = Settings(
+            _env_file=None, slack_bot_token=slack.bot_token, slack_app_token="xapp-revoked",
+            slack_api_url=slack.api_url, database_url=f"sqlite+aiosqlite:///{tmp_path}/t.db",
+        )
+        try:
+            await asyncio.wait_for(serve(settings), 30)
+        except StartupError as e:
+            assert str(e).startswith("Slack refused SLACK_APP_TOKEN (invalid_auth)")
+        else:
+            raise AssertionError("serve() must refuse a revoked app token")
