@@ -101,15 +101,29 @@ def register(app: AsyncApp, services: Services, roles: Roles) -> None:
         else:
             await client.chat_postMessage(channel=body["user"]["id"], text=text)
 
+    def responder_button(action_id: str, what: str):
+        """A button only responders may press: ack, check the role, run; a user error is told, not raised."""
+
+        def wrap(run):
+            @app.action(action_id)
+            async def handler(ack, body, action, client: AsyncWebClient) -> None:
+                await ack()
+                if not await roles.is_responder(body["user"]["id"]):
+                    await refuse(client, body, what)
+                    return
+                try:
+                    await run(body, action, client)
+                except ServiceError as e:
+                    await tell(client, body, str(e))
+
+            return run
+
+        return wrap
+
     def direct(action_id: str, kind: str, what: str) -> None:
-        @app.action(action_id)
-        async def handler(ack, body, action, client: AsyncWebClient) -> None:
-            await ack()
-            user = body["user"]["id"]
-            if not await roles.is_responder(user):
-                await refuse(client, body, what)
-                return
-            outcome = await apply(client, user, action["value"], kind)
+        @responder_button(action_id, what)
+        async def run(body, action, client: AsyncWebClient) -> None:
+            outcome = await apply(client, body["user"]["id"], action["value"], kind)
             if isinstance(outcome, str):
                 await tell(client, body, outcome)
 
@@ -133,20 +147,12 @@ def register(app: AsyncApp, services: Services, roles: Roles) -> None:
             return
         await refresh_announcement(client, services, result)
 
-    @app.action("escalation_ack")
-    async def escalation_ack(ack, body, action, client: AsyncWebClient) -> None:
+    @responder_button("escalation_ack", "take escalations")
+    async def escalation_ack(body, action, client: AsyncWebClient) -> None:
         """Stops the repeating pings for one clock's breach; the breach itself stays on record."""
-        await ack()
         user = body["user"]["id"]
-        if not await roles.is_responder(user):
-            await refuse(client, body, "take escalations")
-            return
         key, _, clock = action["value"].partition("|")
-        try:
-            result = await record_action(services, key, "escalation_acknowledged", user, data={"clock": clock})
-        except ServiceError as e:
-            await tell(client, body, str(e))
-            return
+        result = await record_action(services, key, "escalation_acknowledged", user, data={"clock": clock})
         if result.ticket.thread_ts and result.ticket.announce_channel_id:
             await client.chat_postMessage(
                 channel=result.ticket.announce_channel_id, thread_ts=result.ticket.thread_ts,
@@ -158,19 +164,9 @@ def register(app: AsyncApp, services: Services, roles: Roles) -> None:
     direct("ticket_reopen", "reopened", "reopen tickets")
 
     def with_modal(action_id: str, what: str, render) -> None:
-        @app.action(action_id)
-        async def handler(ack, body, action, client: AsyncWebClient) -> None:
-            await ack()
-            user = body["user"]["id"]
-            if not await roles.is_responder(user):
-                await refuse(client, body, what)
-                return
-            try:
-                view = await render(action["value"])
-            except ServiceError as e:
-                await tell(client, body, str(e))
-                return
-            await client.views_open(trigger_id=body["trigger_id"], view=view)
+        @responder_button(action_id, what)
+        async def run(body, action, client: AsyncWebClient) -> None:
+            await client.views_open(trigger_id=body["trigger_id"], view=await render(action["value"]))
 
     async def render_update(key: str):
         ticket = await services.get_ticket(key)

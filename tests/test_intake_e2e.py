@@ -33,6 +33,14 @@ def select_value(value: str) -> dict:
     return {"value": {"type": "static_select", "selected_option": {"value": value}}}
 
 
+async def sla(bot, text: str, user: str) -> str:
+    """Run `/sla …` as `user` and return the bot's (ephemeral) reply."""
+    n = len(bot.slack.response_posts)
+    await bot.sender.slash_command("/sla", text, user, CHANNEL)
+    await eventually(lambda: len(bot.slack.response_posts) > n)
+    return bot.slack.response_posts[-1].body["text"]
+
+
 async def announced_ticket(bot, key: str = "INC-1"):
     """The ticket once its announcement is recorded (the post comes first, the record right after)."""
     for _ in range(250):

@@ -8,16 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.test_intake_e2e import CHANNEL, eventually, setup_workspace
+from tests.test_intake_e2e import CHANNEL, eventually, setup_workspace, sla
 
 MANAGER = "U0MANAGER"
-
-
-async def sla(bot, text: str, user: str) -> str:
-    n = len(bot.slack.response_posts)
-    await bot.sender.slash_command("/sla", text, user, CHANNEL)
-    await eventually(lambda: len(bot.slack.response_posts) > n)
-    return bot.slack.response_posts[-1].body["text"]
 
 
 async def test_managers_set_the_team_sees(bot) -> None:

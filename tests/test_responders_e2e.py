@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from storage.models import SlaClockRow
-from tests.test_intake_e2e import CHANNEL, announced_ticket, eventually, report, select_value, setup_workspace
+from tests.test_intake_e2e import CHANNEL, announced_ticket, eventually, report, select_value, setup_workspace, sla
 
 RESPONDER = "U0RESPONDER"
 STRANGER = "U0STRANGER"
@@ -153,13 +153,6 @@ async def test_assign_from_button(bot) -> None:
     ticket = await eventually_ticket(bot, lambda t: t.assignee_id == RESPONDER)
     assert ticket.events[-1].kind == "assigned"
     await eventually(lambda: f"<@{RESPONDER}>" in str(bot.slack.find_message(CHANNEL, msg.ts).blocks))
-
-
-async def sla(bot, text: str, user: str) -> str:
-    n = len(bot.slack.response_posts)
-    await bot.sender.slash_command("/sla", text, user, CHANNEL)
-    await eventually(lambda: len(bot.slack.response_posts) > n)
-    return bot.slack.response_posts[-1].body["text"]
 
 
 async def test_ticket_commands(bot) -> None:
