@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
 from rules.policy import PolicySet, UnknownIdError
 from rules.sla import ClockStatus, TicketEvent, due_notifications, evaluate, notification_schedule
@@ -203,3 +206,38 @@ def test_planned_notifications_are_finite_and_repeats_follow_one_by_one(policies
     late = evaluate(plan, "business-critical", opened, [], now=due + M)
     assert not still_applies(late, "first_response", "reminder", due)  # a reminder after its deadline is moot
     assert still_applies(late, "first_response", "escalation", due)
+
+
+# -- property: resolution deadlines with pauses, against a minute-by-minute oracle ----------------
+
+
+def _oracle_paused_deadline(cal, start: datetime, target_minutes: int, pauses: list[tuple[datetime, datetime]]) -> datetime:
+    """Walk minute by minute, counting open minutes outside pauses, until the target is used up."""
+    t, used = start, 0
+    while used < target_minutes:
+        if cal.is_open(t) and not any(b <= t < e for b, e in pauses):
+            used += 1
+        t += M
+    return t
+
+
+@hyp_settings(max_examples=60, deadline=None)
+@given(
+    start_offset=st.integers(0, 7 * 24 * 60),
+    pause_specs=st.lists(st.tuples(st.integers(1, 3000), st.integers(1, 2000)), max_size=3),
+)
+def test_paused_resolution_deadline_matches_oracle(policies: PolicySet, start_offset: int, pause_specs: list) -> None:
+    """Gold sev1: 16 business hours (Mon-Fri 09-17 Berlin); pauses placed before the deadline move it by their open time."""
+    plan = policies.plan("business-support-gold")
+    cal = plan.targets_for("sev1").calendar
+    opened = at("2026-11-30T00:00+01:00") + start_offset * M
+    events, pauses, t = [], [], opened
+    for gap, length in pause_specs:
+        begin, end = t + gap * M, t + (gap + length) * M
+        events += [TicketEvent("paused", begin), TicketEvent("resumed", end)]
+        pauses.append((begin, end))
+        t = end
+    status = evaluate(plan, "sev1", opened, events, now=t + M)
+    expected = _oracle_paused_deadline(cal, opened, 16 * 60, pauses)
+    # The walk stops at the deadline, so a pause that starts after it does not move it, as in the engine.
+    assert status.clocks["resolution"].due == expected
