@@ -273,7 +273,7 @@ def reporter_confirmation(ticket: Any, plan: Plan, status: SlaStatus, where: str
             "but the plan's response times may not apply; they will confirm with you."
         )
     elif quota_text:
-        lines.append(escape(quota_text.capitalize()) + ".")
+        lines.append(escape(quota_text[:1].upper() + quota_text[1:]) + ".")
     return "\n".join(lines)
 
 
@@ -309,7 +309,10 @@ def update_modal(ticket_key: str, default_minutes: int | None) -> dict[str, Any]
         "private_metadata": _metadata(ticket_key),
         "blocks": [
             _input("text", "Update", _text_input(None, True, 3000, "What we know, what we are doing")),
-            _input("next", "Next update", element, optional=default_minutes is None, hint="Leave empty to follow the plan's interval"),
+            _input(
+                "next", "Next update", element, optional=True,
+                hint="Leave empty to follow the plan's interval" if default_minutes else "Optional: when customers hear from us next",
+            ),
         ],
     }
 

@@ -257,3 +257,19 @@ async def test_missing_triage_channel_falls_back_to_reporting_channel(bot) -> No
     await report(bot)
     ticket = await announced_ticket(bot)
     assert ticket.announce_channel_id == CHANNEL and ticket.thread_ts
+
+
+async def test_confirmation_states_quota_use(bot) -> None:
+    setup_workspace(bot)
+    await bot.services.add_customer("Umbrella", CHANNEL, "business-support-gold")
+    await report_gold(bot)
+    confirmation = await eventually(lambda: [c for c in bot.slack.calls_to("chat.postEphemeral") if "INC-1" in c.params.get("text", "")])
+    assert "Case 1 of 4 in 2026-11 (within plan)." in confirmation[-1].params["text"]
+
+
+async def report_gold(bot) -> None:
+    view = await open_step1(bot, "Checkout slow")
+    r = await submit_step1(bot, view, "Checkout slow", {"majority_affected": "yes", "workaround": "yes", "revenue_affected": "no"})
+    step2 = r.json["view"]
+    step2["id"] = view["id"]
+    await bot.sender.view_submission(step2, REPORTER, {"severity": select_value("sev3"), "priority": select_value("p3"), "reason": {"value": ""}})
