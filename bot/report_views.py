@@ -24,7 +24,6 @@ from rules.report import (
     GroupStats,
     Rate,
     Report,
-    TicketFacts,
     Urgency,
 )
 from rules.sla import CLOCK_LABELS

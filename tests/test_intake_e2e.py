@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Callable
 
-import pytest
 from sqlalchemy import func, select
 
 from storage.models import Ticket, TicketEventRow
