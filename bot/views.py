@@ -264,8 +264,14 @@ def announcement_text(ticket: Any, plan: Plan) -> str:
     return f"{ticket.key} ({plan.severity(ticket.severity).name}): {escape(ticket.summary)}"
 
 
-def reporter_confirmation(ticket: Any, plan: Plan, status: SlaStatus, where: str, quota_text: str | None) -> str:
-    lines = [f"Your report is saved as *{ticket.key}*: {escape(ticket.summary)}", f"Announced in <#{where}>."]
+def reporter_confirmation(ticket: Any, plan: Plan, status: SlaStatus, where: str | None, quota_text: str | None) -> str:
+    announced = (
+        f"Announced in <#{where}>."
+        if where
+        else ":warning: I could not post it in this channel, so responders have not seen it here: "
+        "invite me with `/invite @triage-bot`, or report it in a channel I am in. The ticket is saved and its clocks run."
+    )
+    lines = [f"Your report is saved as *{ticket.key}*: {escape(ticket.summary)}", announced]
     lines += deadline_lines(status, plan)
     if ticket.plan_note:
         lines.append(

@@ -193,11 +193,12 @@ def register(app: AsyncApp, services: Services) -> None:
         await ack(response_action="update", view=views.done_view(f"Saved as *{ticket.key}*: {views.escape(ticket.summary)}"))
         if not opened.created:
             return  # the same submission again: the first one announced it
+        where: str | None
         try:
             where = await announce(client, services, opened)
         except SlackApiError as e:
             log.warning("announcing %s failed: %s", ticket.key, e.response.get("error"))
-            where = ticket.channel_id
+            where = None
         quota_text = opened.quota.describe() if opened.quota.limit else None
         text = views.reporter_confirmation(ticket, opened.plan, opened.status, where, quota_text)
         await _tell_user(client, ticket.channel_id, user_id, text)

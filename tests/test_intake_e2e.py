@@ -272,3 +272,13 @@ async def report_gold(bot) -> None:
     step2 = r.json["view"]
     step2["id"] = view["id"]
     await bot.sender.view_submission(step2, REPORTER, {"severity": select_value("sev3"), "priority": select_value("p3"), "reason": {"value": ""}})
+
+
+async def test_channel_the_bot_cannot_post_in_is_said_plainly(bot) -> None:
+    setup_workspace(bot)
+    bot.slack.fail_next("chat.postMessage", error="not_in_channel")
+    await report(bot)
+    told = await eventually(lambda: [c for c in bot.slack.calls if c.method in ("chat.postEphemeral", "chat.postMessage") and "INC-1" in c.params.get("text", "") and c.ok])
+    assert "could not post it in this channel" in told[-1].params["text"]
+    ticket = await bot.services.get_ticket("INC-1")
+    assert ticket.thread_ts is None  # saved, not announced
