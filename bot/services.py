@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Sequence
@@ -74,6 +75,8 @@ class Services:
     sessions: async_sessionmaker[AsyncSession]
     policies: PolicySet
     clock: Clock
+    # Opening tickets is serialized in this process (SQLite has no row locks; PostgreSQL adds one per customer).
+    _open_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -175,6 +178,10 @@ class Services:
         plan.severity(draft.severity)
         if draft.priority is not None:
             plan.priority(draft.priority)
+        async with self._open_lock:
+            return await self._open_ticket(draft, customer, plan)
+
+    async def _open_ticket(self, draft: ReportDraft, customer: Customer | None, plan: Plan) -> OpenedTicket:
         now = self.clock.now()
         async with self.sessions() as s:
             if draft.idempotency_key:
@@ -183,6 +190,9 @@ class Services:
                     return await self._opened(s, existing, plan, customer, created=False)
             earlier: list[datetime] = []
             if customer is not None:
+                if s.bind.dialect.name == "postgresql":
+                    # Cases of one customer are counted one at a time, so two replicas cannot both take the last one.
+                    await s.execute(select(Customer.id).where(Customer.id == customer.id).with_for_update())
                 earlier = list(
                     (await s.execute(select(Ticket.opened_at).where(Ticket.customer_id == customer.id))).scalars()
                 )

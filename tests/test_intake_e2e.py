@@ -282,3 +282,43 @@ async def test_channel_the_bot_cannot_post_in_is_said_plainly(bot) -> None:
     assert "could not post it in this channel" in told[-1].params["text"]
     ticket = await bot.services.get_ticket("INC-1")
     assert ticket.thread_ts is None  # saved, not announced
+
+
+async def test_concurrent_reports_do_not_overrun_the_quota(bot) -> None:
+    """Professional allows 1 incident a month: of two reports at once, exactly one is within the plan."""
+    from bot.services import ReportDraft
+
+    setup_workspace(bot)
+    await bot.services.add_customer("Tiny", CHANNEL, "business-support-professional")
+    drafts = [
+        ReportDraft(channel_id=CHANNEL, reporter_id=REPORTER, summary=f"s{i}", severity="sev4", priority="p4", idempotency_key=f"k{i}")
+        for i in range(2)
+    ]
+    opened = await asyncio.gather(*(bot.services.open_ticket(d) for d in drafts))
+    assert sorted(o.ticket.within_plan for o in opened) == [False, True]
+
+
+async def test_two_replicas_do_not_overrun_the_quota(postgres_url: str) -> None:
+    """Two bot processes (two engines, no shared lock) on one PostgreSQL: the row lock serializes the count."""
+    from datetime import datetime, timezone
+
+    from bot.services import ReportDraft, build_services
+    from bot.settings import Settings
+    from rules.clock import ManualClock
+    from storage.db import upgrade
+
+    settings = Settings(_env_file=None, database_url=postgres_url)
+    clock = ManualClock(datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc))
+    replicas = [build_services(settings, clock=clock) for _ in range(2)]
+    try:
+        await upgrade(replicas[0].engine)
+        await replicas[0].add_customer("Tiny", CHANNEL, "business-support-professional")
+        drafts = [
+            ReportDraft(channel_id=CHANNEL, reporter_id=REPORTER, summary=f"s{i}", severity="sev4", priority="p4", idempotency_key=f"k{i}")
+            for i in range(2)
+        ]
+        opened = await asyncio.gather(*(r.open_ticket(d) for r, d in zip(replicas, drafts)))
+        assert sorted(o.ticket.within_plan for o in opened) == [False, True]
+    finally:
+        for r in replicas:
+            await r.close()
