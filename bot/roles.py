@@ -18,29 +18,32 @@ class Roles:
     def __init__(self, settings: Settings, client: AsyncWebClient):
         self.settings = settings
         self.client = client
-        self._group: tuple[float, set[str]] | None = None
+        self._groups: dict[str, tuple[float, set[str]]] = {}
 
-    async def _group_members(self) -> set[str]:
-        group = self.settings.responder_group_id
+    async def _group_members(self, group: str | None) -> set[str]:
+        """Members of a Slack user group, cached for a minute; the last known members if Slack fails."""
         if not group:
             return set()
-        if self._group and time.monotonic() - self._group[0] < GROUP_CACHE_SECONDS:
-            return self._group[1]
+        cached = self._groups.get(group)
+        if cached and time.monotonic() - cached[0] < GROUP_CACHE_SECONDS:
+            return cached[1]
         try:
             users = set((await self.client.usergroups_users_list(usergroup=group))["users"])
         except SlackApiError as e:
-            log.warning("cannot read responder group %s: %s", group, e.response.get("error"))
-            return self._group[1] if self._group else set()
-        self._group = (time.monotonic(), users)
+            log.warning("cannot read user group %s: %s", group, e.response.get("error"))
+            return cached[1] if cached else set()
+        self._groups[group] = (time.monotonic(), users)
         return users
 
     def is_admin(self, user_id: str) -> bool:
         return user_id in self.settings.admin_ids
 
-    def is_manager(self, user_id: str) -> bool:
-        return user_id in self.settings.manager_ids or self.is_admin(user_id)
+    async def is_manager(self, user_id: str) -> bool:
+        if user_id in self.settings.manager_ids or self.is_admin(user_id):
+            return True
+        return user_id in await self._group_members(self.settings.manager_group_id)
 
     async def is_responder(self, user_id: str) -> bool:
-        if user_id in self.settings.responder_ids or self.is_manager(user_id):
+        if user_id in self.settings.responder_ids or await self.is_manager(user_id):
             return True
-        return user_id in await self._group_members()
+        return user_id in await self._group_members(self.settings.responder_group_id)

@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     responder_user_ids: str = Field(default="", description="Comma-separated Slack user ids of responders")
     responder_group_id: str | None = Field(default=None, description="Slack user group (S0...) whose members are responders")
     manager_user_ids: str = Field(default="", description="Comma-separated Slack user ids of managers")
+    manager_group_id: str | None = Field(default=None, description="Slack user group (S0...) whose members are managers")
     scheduler_enabled: bool = Field(default=True, description="Run the SLA scheduler in this process")
     scheduler_tick_seconds: float = Field(default=1.0, gt=0, le=60, description="How often the scheduler looks for due timers")
     scheduler_batch_size: int = Field(default=500, ge=1, description="Most timers one replica claims per tick")

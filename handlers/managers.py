@@ -177,7 +177,7 @@ def register(app: AsyncApp, sla: SlaCommand, services: Services, roles: Roles) -
         await req.reply(text, blocks)
 
     async def report(req: SlaRequest) -> None:
-        if not roles.is_manager(req.user_id):
+        if not await roles.is_manager(req.user_id):
             log.warning("refused /sla report from %s: not a manager", req.user_id)
             await req.reply(MANAGER_REFUSAL)
             return

@@ -63,7 +63,7 @@ def register(sla: SlaCommand, services: Services, roles: Roles) -> None:
         tz = services.policies.plan(services.settings.default_plan).timezone
         now = services.clock.now()
         if req.args and req.args[0] == "set":
-            if not roles.is_manager(req.user_id):
+            if not await roles.is_manager(req.user_id):
                 log.warning("refused /sla oncall set from %s: not a manager", req.user_id)
                 await req.reply("Only managers and admins can change who is on call.")
                 return

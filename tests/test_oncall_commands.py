@@ -45,3 +45,11 @@ def test_cli_oncall(tmp_path: Path) -> None:
     assert {r["role"]: r["setting"] for r in rows}["on-call"] == "<@U0OLGA>"
     r = run("set", "nobody", "--user", "U1")
     assert r.returncode == 2 and "unknown escalation role" in r.stderr
+
+
+async def test_manager_by_slack_user_group(bot) -> None:
+    setup_workspace(bot)
+    group = bot.slack.add_usergroup("S0MANAGERS", "managers", users=["U0GROUPMGR"])
+    bot.services.settings.manager_group_id = group.id
+    assert "On call as *on-call*" in await sla(bot, "oncall set on-call <@U0OLGA|olga>", "U0GROUPMGR")
+    assert "Only managers and admins" in await sla(bot, "oncall set on-call <@U0OLGA|olga>", "U0REPORTER")
