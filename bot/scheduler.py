@@ -114,7 +114,7 @@ class SlaScheduler:
             select(func.min(t.c.run_at)).where(t.c.state == state).scalar_subquery() for state in ("pending", "claimed")
         ]
         values = (await s.execute(select(*firsts))).one()
-        found = [SlaTimer.run_at.type.process_result_value(v, None) for v in values if v is not None]
+        found = [v for v in values if v is not None]  # typed by the column: aware UTC datetimes
         return min(found) if found else None
 
     async def tick(self) -> TickResult:
