@@ -298,8 +298,16 @@ def mention_prompt_blocks(summary: str) -> list[Block]:
 UPDATE_INTERVAL_CHOICES = [15, 30, 60, 120, 240, 480, 1440]
 
 
-def _metadata(ticket_key: str) -> str:
-    return json.dumps({"ticket": ticket_key})
+def _ticket_modal(callback_id: str, verb: str, ticket_key: str, blocks: list[Block]) -> dict[str, Any]:
+    """A responder's form about one ticket; the ticket travels in private_metadata."""
+    return {
+        "type": "modal",
+        "callback_id": callback_id,
+        "title": _plain(f"{verb} {ticket_key}"),
+        "submit": _plain(verb),
+        "private_metadata": json.dumps({"ticket": ticket_key}),
+        "blocks": blocks,
+    }
 
 
 def update_modal(ticket_key: str, default_minutes: int | None) -> dict[str, Any]:
@@ -307,20 +315,18 @@ def update_modal(ticket_key: str, default_minutes: int | None) -> dict[str, Any]
     element: dict[str, Any] = {"type": "static_select", "action_id": "value", "options": options}
     if default_minutes in UPDATE_INTERVAL_CHOICES:
         element["initial_option"] = options[UPDATE_INTERVAL_CHOICES.index(default_minutes)]
-    return {
-        "type": "modal",
-        "callback_id": "ticket_update_modal",
-        "title": _plain(f"Update {ticket_key}"),
-        "submit": _plain("Post update"),
-        "private_metadata": _metadata(ticket_key),
-        "blocks": [
+    return _ticket_modal(
+        "ticket_update_modal",
+        "Update",
+        ticket_key,
+        [
             _input("text", "Update", _text_input(None, True, 3000, "What we know, what we are doing")),
             _input(
                 "next", "Next update", element, optional=True,
                 hint="Leave empty to follow the plan's interval" if default_minutes else "Optional: when customers hear from us next",
             ),
         ],
-    }
+    )
 
 
 def reclassify_modal(ticket_key: str, plan: Plan, severity: str, priority: str | None) -> dict[str, Any]:
@@ -335,51 +341,30 @@ def reclassify_modal(ticket_key: str, plan: Plan, severity: str, priority: str |
     if priority:
         p = plan.priority(priority)
         pri_el["initial_option"] = _option(p.id, p.name, p.definition)
-    return {
-        "type": "modal",
-        "callback_id": "ticket_reclassify_modal",
-        "title": _plain(f"Reclassify {ticket_key}"),
-        "submit": _plain("Reclassify"),
-        "private_metadata": _metadata(ticket_key),
-        "blocks": [
+    return _ticket_modal(
+        "ticket_reclassify_modal",
+        "Reclassify",
+        ticket_key,
+        [
             _input("severity", "Severity", sev_el, hint="Deadlines are recomputed from when the ticket was opened"),
             _input("priority", "Business priority", pri_el),
             _input("reason", "Reason", _text_input(None, True, 500, "Why the change (kept in the audit log)")),
         ],
-    }
+    )
 
 
 def resolve_modal(ticket_key: str) -> dict[str, Any]:
-    return {
-        "type": "modal",
-        "callback_id": "ticket_resolve_modal",
-        "title": _plain(f"Resolve {ticket_key}"),
-        "submit": _plain("Resolve"),
-        "private_metadata": _metadata(ticket_key),
-        "blocks": [_input("note", "Resolution note", _text_input(None, True, 3000, "What fixed it"))],
-    }
+    note = _input("note", "Resolution note", _text_input(None, True, 3000, "What fixed it"))
+    return _ticket_modal("ticket_resolve_modal", "Resolve", ticket_key, [note])
 
 
 def pause_modal(ticket_key: str) -> dict[str, Any]:
-    return {
-        "type": "modal",
-        "callback_id": "ticket_pause_modal",
-        "title": _plain(f"Pause {ticket_key}"),
-        "submit": _plain("Pause"),
-        "private_metadata": _metadata(ticket_key),
-        "blocks": [_input("reason", "What are we waiting for from the customer?", _text_input(None, True, 500, "e.g. logs from the failing node"))],
-    }
+    reason = _input("reason", "What are we waiting for from the customer?", _text_input(None, True, 500, "e.g. logs from the failing node"))
+    return _ticket_modal("ticket_pause_modal", "Pause", ticket_key, [reason])
 
 
 def assign_modal(ticket_key: str, current: str | None) -> dict[str, Any]:
     element: dict[str, Any] = {"type": "users_select", "action_id": "value"}
     if current:
         element["initial_user"] = current
-    return {
-        "type": "modal",
-        "callback_id": "ticket_assign_modal",
-        "title": _plain(f"Assign {ticket_key}"),
-        "submit": _plain("Assign"),
-        "private_metadata": _metadata(ticket_key),
-        "blocks": [_input("assignee", "Owner", element)],
-    }
+    return _ticket_modal("ticket_assign_modal", "Assign", ticket_key, [_input("assignee", "Owner", element)])
