@@ -503,7 +503,3 @@ def build_services(settings: Settings, clock: Clock | None = None, policies: Pol
         clock=clock or SystemClock(),
     )
 
-
-def describe_answers(plan: Plan, answers: dict[str, Any]) -> list[str]:
-    questions = {q.id: q.text for q in plan.policy.file.classification.questions}
-    return [f"{questions.get(k, k)} {'yes' if v else 'no'}" for k, v in answers.items()]
