@@ -63,7 +63,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
             cleanups.append(lambda sig=sig: loop.remove_signal_handler(sig))
-        scheduler = None
+        scheduler = sla = None
         if settings.scheduler_enabled:
             sla = SlaScheduler(
                 services, app.client, batch_size=settings.scheduler_batch_size, lease=timedelta(seconds=settings.scheduler_lease_seconds)
@@ -95,8 +95,9 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
             log.info("triage-bot listening on :%s/slack/events as %s", settings.port, identity.get("user"))
             await stop.wait()
             await runner.cleanup()
-        if scheduler is not None:
+        if scheduler is not None and sla is not None:
             scheduler.shutdown(wait=False)
+            await sla.drain()
     finally:
         for cleanup in cleanups:
             cleanup()

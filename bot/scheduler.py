@@ -81,6 +81,7 @@ class SlaScheduler:
         self.late_after = late_after
         self.concurrency = concurrency
         self._lock = asyncio.Lock()
+        self._stopping = False
         self.next_due: datetime | None = None  # the earliest timer seen at the last claim
         self.on_next_due: Callable[[datetime], None] | None = None  # set by build_apscheduler: wake then
 
@@ -126,7 +127,7 @@ class SlaScheduler:
         """
         async with self._lock:
             result = TickResult()
-            while True:
+            while not self._stopping:
                 now = self.services.clock.now()
                 timers = await self.claim(now)
                 result.claimed += len(timers)
@@ -136,6 +137,22 @@ class SlaScheduler:
                     if self.next_due is not None and self.on_next_due is not None:
                         self.on_next_due(self.next_due)
                     return result
+            return result
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Start no new batch and wait for the one in progress, so the engine is never closed under it.
+
+        A tick abandoned mid-batch would be cancelled inside a database call
+        at shutdown; with aiosqlite that cancellation can wait forever on a
+        connection whose thread is already gone.
+        """
+        self._stopping = True
+        try:
+            await asyncio.wait_for(self._lock.acquire(), timeout)
+        except asyncio.TimeoutError:
+            log.warning("a scheduler batch was still running after %ss at shutdown; its leases bring it back", timeout)
+        else:
+            self._lock.release()
 
     # -- delivery ------------------------------------------------------------------------
     async def _deliver(self, timers: list[SlaTimer], now: datetime, result: TickResult) -> None:

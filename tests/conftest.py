@@ -132,3 +132,4 @@ async def scheduled_bot(bot: RunningBot) -> AsyncIterator[RunningBot]:
         yield bot
     finally:
         scheduler.shutdown(wait=False)
+        await sla.drain()

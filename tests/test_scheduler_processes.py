@@ -1,4 +1,9 @@
-"""Real bot processes on one PostgreSQL database: exactly once across replicas, and across kill -9."""
+"""Real bot processes on one PostgreSQL database: exactly once across replicas, and across kill -9.
+
+The processes run on a clock the test sets (`tests/shifted_clock_run.py`): time
+moves only when the test moves it, so no assertion depends on how fast this
+machine starts a process or answers a request.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import aiohttp
 import pytest
 from sqlalchemy import select
 
@@ -23,6 +29,7 @@ from rules.clock import ManualClock
 from storage.db import upgrade
 from storage.models import SlaTimer
 from tests.conftest import SIGNING_SECRET
+from tests.shifted_clock_run import FileClock
 from tests.slack_standin import SlackStandIn
 
 CHANNEL = "C0INCIDENT"
@@ -35,7 +42,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def start_bot(slack: SlackStandIn, database_url: str, **extra: str) -> asyncio.subprocess.Process:
+async def start_bot(slack: SlackStandIn, database_url: str, clock: FileClock, **extra: str) -> asyncio.subprocess.Process:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SCHEDULER_"))}
     env.update(
         SLACK_BOT_TOKEN=slack.bot_token,
@@ -50,16 +57,43 @@ async def start_bot(slack: SlackStandIn, database_url: str, **extra: str) -> asy
     )
     # Logs go to a file: an undrained pipe would block the bot (and asyncio's wait()) once full.
     log = open(Path(os.environ.get("TRIAGE_TEST_LOG_DIR", tempfile.gettempdir())) / f"triage-bot-{env['PORT']}.log", "wb")
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "run", env=env, cwd=REPO, stdout=asyncio.subprocess.DEVNULL, stderr=log
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.shifted_clock_run", str(clock.path), "run",
+        env=env, cwd=REPO, stdout=asyncio.subprocess.DEVNULL, stderr=log,
     )
+    await wait_for(lambda: serving(env["PORT"], proc))  # its scheduler starts before it serves
+    return proc
 
 
-async def open_tickets(database_url: str, count: int, seconds_to_deadline: float, thread: SlackStandIn | None = None) -> None:
-    """Comarch Premium business-critical tickets whose 30-minute deadline falls a few real seconds from now."""
+async def serving(port: str, proc: asyncio.subprocess.Process) -> bool:
+    if proc.returncode is not None:
+        raise AssertionError(f"triage-bot run exited with {proc.returncode} before serving (see its log)")
+    try:
+        async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/health") as resp:
+            return resp.status == 200
+    except aiohttp.ClientError:
+        return False
+
+
+# Comarch Premium business-critical: first response due 30 minutes after opening,
+# reminders at 50%, 75% and 90% (27 min), level-1 escalation at the deadline.
+OPENED = datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc)
+AT_90_PERCENT = OPENED + timedelta(minutes=27)
+AT_DEADLINE = OPENED + timedelta(minutes=30)
+PAST_LEASE = timedelta(seconds=3)  # SCHEDULER_LEASE_SECONDS is 2
+
+
+@pytest.fixture
+def bots_clock(tmp_path: Path) -> FileClock:
+    clock = FileClock(tmp_path / "bots-now.txt")
+    clock.set(OPENED)
+    return clock
+
+
+async def open_tickets(database_url: str, count: int, thread: SlackStandIn | None = None) -> None:
+    """Comarch Premium business-critical tickets opened at OPENED."""
     settings = Settings(_env_file=None, database_url=database_url, default_plan="comarch-cci-premium")
-    opened = datetime.now(timezone.utc) - timedelta(minutes=30) + timedelta(seconds=seconds_to_deadline)
-    services = build_services(settings, clock=ManualClock(opened))
+    services = build_services(settings, clock=ManualClock(OPENED))
     try:
         await upgrade(services.engine)
         await set_oncall(services, "on-call", "UADMIN", user_id="U0ONCALL")
@@ -114,18 +148,33 @@ def _logs_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRIAGE_TEST_LOG_DIR", str(tmp_path))
 
 
-async def test_two_replicas_post_every_notice_exactly_once(postgres_url: str) -> None:
+async def wait_in_flight(slack: SlackStandIn, method: str, count: int) -> None:
+    """Until the stand-in holds exactly `count` unanswered calls of `method`."""
+
+    async def reached() -> bool:
+        return slack.in_flight[method] == count
+
+    await wait_for(reached)
+
+
+async def test_two_replicas_post_every_notice_exactly_once(postgres_url: str, bots_clock: FileClock) -> None:
     async with SlackStandIn() as slack:
         slack.add_channel(CHANNEL, "incidents")
-        await open_tickets(postgres_url, count=60, seconds_to_deadline=12)
-        procs = [await start_bot(slack, postgres_url, SCHEDULER_BATCH_SIZE="7") for _ in range(2)]
+        await open_tickets(postgres_url, count=60)
+        procs = [await start_bot(slack, postgres_url, bots_clock, SCHEDULER_BATCH_SIZE="7") for _ in range(2)]
         try:
 
-            async def all_escalated() -> bool:
-                rows = await timer_rows(postgres_url)
-                return sum(1 for r in rows if r.label == "level 1" and r.state == "sent") == 60
+            def all_sent(label: str):
+                async def check() -> bool:
+                    rows = await timer_rows(postgres_url)
+                    return sum(1 for r in rows if r.label == label and r.state == "sent") == 60
 
-            await wait_for(all_escalated)
+                return check
+
+            bots_clock.set(AT_90_PERCENT)  # 50% and 75% are folded into the 90% reminder
+            await wait_for(all_sent("90%"))
+            bots_clock.set(AT_DEADLINE)
+            await wait_for(all_sent("level 1"))
         finally:
             for p in procs:
                 await stop(p)
@@ -139,45 +188,49 @@ async def test_two_replicas_post_every_notice_exactly_once(postgres_url: str) ->
         assert len(replicas) == 2, f"both replicas should have worked: {replicas}"
 
 
-async def test_kill_9_mid_post_then_restart_posts_once(postgres_url: str) -> None:
+async def test_kill_9_mid_post_then_restart_posts_once(postgres_url: str, bots_clock: FileClock) -> None:
     """kill -9 after Slack accepted a post but before it was recorded; then kill -9 before Slack had one."""
     async with SlackStandIn() as slack:
         slack.add_channel(CHANNEL, "incidents")
-        await open_tickets(postgres_url, count=1, seconds_to_deadline=10, thread=slack)
+        await open_tickets(postgres_url, count=1, thread=slack)
 
         async def row_in(label: str, state: str) -> bool:
             return any(r.label == label and r.state == state for r in await timer_rows(postgres_url))
 
         # 1. The overdue reminder is claimed and posted; Slack keeps it, the bot dies before recording it.
         slack.delay("chat.postMessage", 3.0)
-        first = await start_bot(slack, postgres_url)
+        first = await start_bot(slack, postgres_url, bots_clock)
+        bots_clock.set(AT_90_PERCENT)
         await wait_for(lambda: row_in("90%", "claimed"))
-        await asyncio.sleep(0.5)  # the post is in flight at the stand-in
+        await wait_in_flight(slack, "chat.postMessage", 1)  # the post is at the stand-in
         first.kill()
         await first.wait()
-        await asyncio.sleep(3.0)  # the stand-in completes the post: Slack accepted it
+        await wait_in_flight(slack, "chat.postMessage", 0)  # the stand-in completes the post: Slack accepted it
         assert sum(posted_timer_ids(slack).values()) == 1
         slack.delay("chat.postMessage", 0)
 
         # 2. A new process reclaims it after the lease, finds it in the thread, does not post it again.
-        second = await start_bot(slack, postgres_url)
+        bots_clock.advance(PAST_LEASE)
+        second = await start_bot(slack, postgres_url, bots_clock)
         try:
             await wait_for(lambda: row_in("90%", "sent"))
             assert sum(posted_timer_ids(slack).values()) == 1
             # 3. The escalation at the deadline is claimed, and the process dies before Slack has it.
             slack.fail_next("chat.postMessage", status=500)
             slack.delay("chat.postMessage", 3.0)
+            bots_clock.set(AT_DEADLINE)
             await wait_for(lambda: row_in("level 1", "claimed"))
-            await asyncio.sleep(0.5)
+            await wait_in_flight(slack, "chat.postMessage", 1)
         finally:
             second.kill()
             await second.wait()
-        await asyncio.sleep(3.0)
+        await wait_in_flight(slack, "chat.postMessage", 0)  # answered 500: Slack kept nothing
         slack.delay("chat.postMessage", 0)
         assert sum(posted_timer_ids(slack).values()) == 1  # the escalation never reached Slack
 
         # 4. The next process reclaims and posts it, once.
-        third = await start_bot(slack, postgres_url)
+        bots_clock.advance(PAST_LEASE)
+        third = await start_bot(slack, postgres_url, bots_clock)
         try:
             await wait_for(lambda: row_in("level 1", "sent"))
         finally:

@@ -24,6 +24,7 @@ import re
 import secrets
 import socket
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, cast
@@ -147,6 +148,7 @@ class SlackStandIn:
         self.calls: list[Call] = []
         self._faults: dict[str, list[Fault]] = {}
         self._delays: dict[str, float] = {}
+        self.in_flight: Counter[str] = Counter()  # method -> calls received and not yet answered
 
         self._stacks: dict[str, list[str]] = {}  # root view id -> open view ids, bottom first
         self._user_root: dict[str, str] = {}  # user id -> root view id of their open modal
@@ -548,6 +550,13 @@ class SlackStandIn:
         except SlackError as exc:
             return self._reply(method, {}, {"ok": False, "error": exc.error, **exc.extra})
 
+        self.in_flight[method] += 1
+        try:
+            return await self._answer_api(method, params, token)
+        finally:
+            self.in_flight[method] -= 1
+
+    async def _answer_api(self, method: str, params: JSONDict, token: str | None) -> web.Response:
         delay = self._delays.get(method)
         if delay:
             await asyncio.sleep(delay)
