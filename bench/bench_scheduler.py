@@ -18,7 +18,7 @@ every timer 2 h or more ahead. ``--due`` of them (default 1,000) are
 business-critical tickets opened 15 minutes before an instant T, so their 50%
 reminders are all due at exactly T. Rows are cloned (with shifted instants and
 keys) from tickets made by ``Services.open_ticket``, checked against
-``rules.sla`` and bulk-loaded with COPY.
+``rules.notifications`` and bulk-loaded with COPY.
 
 Phases, for each system: (A) 1,000 open tickets: start the process, measure
 idle CPU over ``--idle`` seconds; stop. (B) load up to ``--tickets``, start
@@ -295,8 +295,9 @@ async def make_templates(services: Any, conn: Any) -> dict[str, Template]:
 
 
 def check_clones(cloner: Cloner, specs: list[TicketSpec], policies: Any) -> None:
-    """The cloned timer rows equal what rules.sla plans for those tickets (a sample)."""
-    from rules.sla import evaluate, planned_notifications
+    """The cloned timer rows equal what rules.notifications plans for those tickets (a sample)."""
+    from rules.notifications import planned_notifications
+    from rules.sla import evaluate
 
     plan = policies.plan(PLAN)
     for spec in random.Random(7).sample(specs, min(25, len(specs))):
@@ -308,7 +309,7 @@ def check_clones(cloner: Cloner, specs: list[TicketSpec], policies: Any) -> None
         got = sorted((r[cols.index("key")], r[cols.index("due_at")], r[cols.index("deadline")]) for r in out["sla_timers"])
         status = evaluate(plan, spec.severity, spec.opened_at, [], now=spec.opened_at)
         want = sorted((n.key, n.at, n.due) for n in planned_notifications(status, plan.notifications))
-        assert got == want, f"cloned timers differ from rules.sla for {spec}: {got} != {want}"
+        assert got == want, f"cloned timers differ from rules.notifications for {spec}: {got} != {want}"
 
 
 async def copy_tickets(conn: Any, cloner: Cloner, specs: list[TicketSpec], due_ids: list[int] | None, chunk: int = 10_000) -> int:
@@ -575,8 +576,8 @@ async def bench_ours(args: argparse.Namespace, procs: Processes, slack: Any, bas
     import asyncpg
 
     import bot.scheduler
-    from bot.oncall import set_oncall
     from bot.services import build_services
+    from bot.services.oncall import set_oncall
     from bot.settings import Settings
     from rules.clock import ManualClock
     from storage.db import upgrade

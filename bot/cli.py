@@ -1,4 +1,4 @@
-"""`triage-bot` command line: for people (tables) and for scripts (`--json`)."""
+"""`triage-bot` command line: for people (tables) and for scripts (`--json`). What it shows is built in bot.text."""
 
 from __future__ import annotations
 
@@ -12,23 +12,13 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from bot.settings import Settings
+from bot.text import policies_data, timeline_data
 from rules.durations import format_timedelta
-from rules.policy import PolicyError, PolicySet, UnknownIdError, load_policies
-from rules.sla import CLOCK_LABELS, evaluate, notification_schedule
+from rules.errors import CliError, PolicyError
+from rules.policy import PolicySet, load_policies
+from rules.sla import CLOCK_LABELS
 
 EXIT_USAGE = 2
-
-
-class CliError(Exception):
-    """A user error: printed as one line, exit code 2."""
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def _minutes(value: timedelta | None) -> int | None:
-    return None if value is None else int(value.total_seconds() // 60)
 
 
 def parse_instant(text: str, option: str = "--opened-at") -> datetime:
@@ -59,44 +49,6 @@ def _target_text(td: timedelta | None, best_effort: bool, placeholder: bool) -> 
     return format_timedelta(td)
 
 
-def policies_data(policies: PolicySet) -> list[dict[str, Any]]:
-    out = []
-    for plan in policies.plans.values():
-        limits = plan.spec.limits
-        rows = []
-        for sev in plan.severity_ids:
-            t = plan.targets_for(sev)
-            rows.append(
-                {
-                    "severity": sev,
-                    "applied_severity": t.applied_severity,
-                    "calendar": t.calendar_id,
-                    "first_response_minutes": _minutes(t.first_response),
-                    "update_interval_minutes": _minutes(t.update_interval),
-                    "resolution_minutes": _minutes(t.resolution),
-                    "resolution_best_effort": t.resolution_best_effort,
-                    "placeholder": t.placeholder,
-                }
-            )
-        out.append(
-            {
-                "plan": plan.id,
-                "name": plan.spec.name,
-                "vendor": plan.policy.file.vendor.id,
-                "source": plan.policy.source,
-                "calendar": plan.spec.calendar,
-                "timezone": str(plan.timezone),
-                "cases": {"max": limits.cases.max, "per": limits.cases.per},
-                "contacts": {"max": limits.contacts.max, "min": limits.contacts.min, "note": limits.contacts.note},
-                "channels": limits.channels,
-                "priorities": [p.id for p in plan.priorities],
-                "has_placeholders": plan.has_placeholders,
-                "targets": rows,
-            }
-        )
-    return out
-
-
 def cmd_policies(args: argparse.Namespace, settings: Settings) -> int:
     policies = _load(settings)
     data = policies_data(policies)
@@ -124,66 +76,6 @@ def cmd_policies(args: argparse.Namespace, settings: Settings) -> int:
 
 
 # -- sla timeline -------------------------------------------------------------------
-
-
-def timeline_data(policies: PolicySet, plan_id: str, severity: str, opened_at: datetime) -> dict[str, Any]:
-    try:
-        plan = policies.plan(plan_id)
-        plan.severity(severity)
-    except UnknownIdError as e:
-        raise CliError(str(e)) from None
-    targets = plan.targets_for(severity)
-    status = evaluate(plan, severity, opened_at, [], now=opened_at)
-    fr, res = status.clocks["first_response"], status.clocks["resolution"]
-    dues = [c.due for c in (fr, res) if c.due is not None]
-    ladder = plan.notifications.escalation
-    last_after = ladder[-1].after.to_timedelta(timedelta(days=1)) if ladder else timedelta(0)
-    horizon = max(dues) + last_after if dues else opened_at
-    schedule = [n for n in notification_schedule(status, plan.notifications, horizon) if n.repeat == 0]
-    repeat_of = {lvl.level: lvl.repeat_every for lvl in ladder}
-    warnings = []
-    if targets.placeholder:
-        warnings.append(
-            f"{plan.id}: the vendor publishes no targets; they are placeholders to set in your policy folder"
-        )
-    if targets.applied_severity and targets.applied_severity != severity:
-        warnings.append(f"{plan.id} publishes no target for {severity}; the targets of {targets.applied_severity} apply")
-    if targets.applied_severity is None:
-        warnings.append(f"{plan.id} publishes no target for {severity} or any less urgent severity: best effort")
-    return {
-        "plan": plan.id,
-        "severity": severity,
-        "applied_severity": targets.applied_severity,
-        "opened_at": opened_at.isoformat(),
-        "calendar": targets.calendar_id,
-        "timezone": str(plan.timezone),
-        "first_response_due": _iso(fr.due),
-        "first_response_minutes": _minutes(targets.first_response),
-        "resolution_due": _iso(res.due),
-        "resolution_minutes": _minutes(targets.resolution),
-        "resolution_best_effort": targets.resolution_best_effort,
-        "update_interval_minutes": _minutes(targets.update_interval),
-        "placeholder_targets": targets.placeholder,
-        "reminders": [
-            {"clock": n.clock, "at": n.at.isoformat(), "label": n.label, "deadline": n.due.isoformat()}
-            for n in schedule
-            if n.kind == "reminder"
-        ],
-        "escalations": [
-            {
-                "clock": n.clock,
-                "level": n.level,
-                "notify": n.notify,
-                "at": n.at.isoformat(),
-                "repeat_every_minutes": _minutes(repeat_of[n.level].to_timedelta(timedelta(days=1)))
-                if repeat_of.get(n.level or 0)
-                else None,
-            }
-            for n in schedule
-            if n.kind == "escalation"
-        ],
-        "warnings": warnings,
-    }
 
 
 def cmd_timeline(args: argparse.Namespace, settings: Settings) -> int:
@@ -239,7 +131,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 def _with_services(settings: Settings, work) -> Any:
     import asyncio
 
-    from bot.services import ServiceError, build_services
+    from bot.services import build_services
+    from rules.errors import ServiceError
     from storage.db import upgrade
 
     async def go() -> Any:
@@ -317,8 +210,10 @@ def _write(path: str, data: bytes | str, what: str) -> None:
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.reporting import build_period_report
-    from rules.report import PeriodError, parse_period
+    from bot.exports import report_csv, report_dict
+    from bot.services.reporting import build_period_report
+    from rules.errors import PeriodError
+    from rules.periods import parse_period
 
     async def work(services):  # type: ignore[no-untyped-def]
         now = services.clock.now()
@@ -331,17 +226,17 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
     report, loaded = _with_services(settings, work)
     if args.csv:
-        _write(args.csv, report.to_csv(), "CSV")
+        _write(args.csv, report_csv(report), "CSV")
     if args.chart:
-        from bot.report_chart import compliance_chart_png
+        from bot.chart import compliance_chart_png
 
         _write(args.chart, compliance_chart_png(report), "chart")
     if args.json:
-        data = report.to_dict()
+        data = report_dict(report)
         data["skipped"] = loaded.skipped
         print(json.dumps(data, indent=2))
         return 0
-    from bot.report_views import report_lines
+    from bot.text import report_lines
 
     print("\n".join(report_lines(report)))
     for path, what in ((args.csv, "CSV"), (args.chart, "chart")):
@@ -353,7 +248,8 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_oncall_show(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.oncall import all_oncall, known_roles
+    from bot.services.oncall import known_roles
+    from storage.oncall import all_oncall
 
     async def work(services):
         return known_roles(services), await all_oncall(services)
@@ -372,7 +268,7 @@ def cmd_oncall_show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_oncall_set(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.oncall import set_oncall
+    from bot.services.oncall import set_oncall
 
     kwargs: dict[str, Any] = {}
     if args.user:

@@ -15,6 +15,9 @@ Exactly once, across restarts and replicas:
   into the latest, sent once and marked late.
 - Slack errors that may pass (429, 5xx, timeouts) are retried with backoff;
   others mark the timer failed with the error, for the operator.
+
+The queries are `storage.timers` (mixed in as `TimerStore`); the notices themselves
+are rendered by `bot.views.ticket.render_notification`.
 """
 
 from __future__ import annotations
@@ -30,17 +33,18 @@ from typing import Any, Callable
 
 import aiohttp
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.orm import selectinload
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import views
-from bot.oncall import OnCallSetting, all_oncall
-from bot.services import Services, evaluate_ticket, timer_row
-from rules.durations import format_timedelta
-from rules.sla import CLOCK_LABELS, Notification, SlaStatus, next_repeat, still_applies
+from bot.services import Services
+from bot.views import render_notification
+from rules.notifications import still_applies
+from rules.oncall import OnCallSetting
+from rules.sla import SlaStatus
 from storage.models import SlaTimer, Ticket
+from storage.oncall import all_oncall
+from storage.tickets import evaluate_ticket
+from storage.timers import TimerStore, _Outcome
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +66,7 @@ class TickResult:
     recovered: int = 0  # posted before a crash, found in the thread, not posted again
 
 
-class SlaScheduler:
+class SlaScheduler(TimerStore):
     def __init__(
         self,
         services: Services,
@@ -84,39 +88,6 @@ class SlaScheduler:
         self._stopping = False
         self.next_due: datetime | None = None  # the earliest timer seen at the last claim
         self.on_next_due: Callable[[datetime], None] | None = None  # set by build_apscheduler: wake then
-
-    # -- claiming ------------------------------------------------------------------------
-    async def claim(self, now: datetime) -> list[SlaTimer]:
-        async with self.services.sessions() as s:
-            query = (
-                select(SlaTimer)
-                .where(SlaTimer.state.in_(("pending", "claimed")), SlaTimer.run_at <= now)
-                .order_by(SlaTimer.run_at)
-                .limit(self.batch_size)
-            )
-            if s.bind.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            rows = list((await s.execute(query)).scalars())
-            for row in rows:
-                row.state = "claimed"
-                row.claimed_by = self.replica_id
-                row.lease_until = row.run_at = now + self.lease
-                row.attempts += 1
-            if len(rows) < self.batch_size:
-                self.next_due = await self._next_run_at(s)
-            await s.commit()
-            return rows
-
-    @staticmethod
-    async def _next_run_at(s: Any) -> datetime | None:
-        """The earliest run_at of any pending or claimed timer: one index probe per state."""
-        t = SlaTimer.__table__
-        firsts = [
-            select(func.min(t.c.run_at)).where(t.c.state == state).scalar_subquery() for state in ("pending", "claimed")
-        ]
-        values = (await s.execute(select(*firsts))).one()
-        found = [v for v in values if v is not None]  # typed by the column: aware UTC datetimes
-        return min(found) if found else None
 
     async def tick(self) -> TickResult:
         """Claim what is due and deliver it; a full batch is followed at once by the next.
@@ -207,28 +178,6 @@ class SlaScheduler:
         for o in outcomes:
             setattr(result, o.counter, getattr(result, o.counter) + 1)
 
-    async def _load(self, ticket_ids: list[int], now: datetime) -> tuple[dict[int, Ticket], dict[tuple[int, str, datetime], tuple[datetime, int]]]:
-        """The batch's tickets with their events, and per clock and deadline the latest notice already due."""
-        async with self.services.sessions() as s:
-            tickets = (
-                await s.execute(select(Ticket).where(Ticket.id.in_(ticket_ids)).options(selectinload(Ticket.events)))
-            ).scalars().all()
-            due = (
-                await s.execute(
-                    select(SlaTimer.ticket_id, SlaTimer.clock, SlaTimer.deadline, SlaTimer.due_at, SlaTimer.id).where(
-                        SlaTimer.ticket_id.in_(ticket_ids),
-                        SlaTimer.due_at <= now,
-                        SlaTimer.state.in_(("pending", "claimed", "sent")),
-                    )
-                )
-            ).all()
-        newest: dict[tuple[int, str, datetime], tuple[datetime, int]] = {}
-        for ticket_id, clock, deadline, due_at, timer_id in due:
-            key = (ticket_id, clock, deadline)
-            if key not in newest or (due_at, timer_id) > newest[key]:
-                newest[key] = (due_at, timer_id)
-        return {t.id: t for t in tickets}, newest
-
     async def _post(
         self, client: AsyncWebClient, ticket: Ticket, plan: Any, status: SlaStatus, row: SlaTimer, folded: int,
         now: datetime, oncall: dict[str, OnCallSetting],
@@ -276,121 +225,6 @@ class SlaScheduler:
         backoff = min(timedelta(seconds=5 * 2 ** min(row.attempts - 1, 6)), timedelta(minutes=5))
         log.warning("timer %s: Slack said %s; retrying in %s", row.id, error, backoff)
         return _Outcome(row, "pending", error=error, run_at=now + backoff, counter="retried")
-
-    async def _record(self, outcomes: list["_Outcome"], now: datetime) -> None:
-        """All outcomes of a batch in a few statements. Only rows this replica still holds are changed."""
-        if not outcomes:
-            return
-        t = SlaTimer.__table__
-        held = (t.c.id == bindparam("b_id")) & (t.c.claimed_by == self.replica_id) & (t.c.state == "claimed")
-        finished = [o for o in outcomes if o.state != "pending"]
-        retried = [o for o in outcomes if o.state == "pending"]
-        repeats = [n for o in outcomes if o.state == "sent" and (n := o.next_repeat()) is not None]
-        async with self.services.sessions() as s:
-            if finished:
-                await s.execute(
-                    update(t).where(held).values(
-                        state=bindparam("b_state"), error=bindparam("b_error"), lease_until=None,
-                        message_channel=bindparam("b_channel"), message_ts=bindparam("b_ts"),
-                        sent_at=bindparam("b_sent_at"), late=bindparam("b_late"),
-                    ),
-                    [o.params() for o in finished],
-                )
-            if retried:
-                await s.execute(
-                    update(t).where(held).values(state="pending", error=bindparam("b_error"), lease_until=None, run_at=bindparam("b_run_at")),
-                    [{"b_id": o.row.id, "b_error": o.error, "b_run_at": o.run_at} for o in retried],
-                )
-            if repeats:
-                keys = {(tid, n.key) for tid, n in repeats}
-                existing = set(
-                    (await s.execute(
-                        select(SlaTimer.ticket_id, SlaTimer.key).where(SlaTimer.ticket_id.in_({tid for tid, _ in repeats}))
-                    )).all()
-                )
-                s.add_all(timer_row(tid, n) for tid, n in repeats if (tid, n.key) not in existing and (tid, n.key) in keys)
-            await s.commit()
-
-
-@dataclass
-class _Outcome:
-    row: SlaTimer
-    state: str  # sent, dropped, failed, or pending (a retry)
-    error: str | None = None
-    channel: str | None = None
-    ts: str | None = None
-    sent_at: datetime | None = None
-    late: bool = False
-    run_at: datetime | None = None
-    counter: str = ""
-    plan: Any = None
-
-    def __post_init__(self) -> None:
-        self.counter = self.counter or {"sent": "sent", "dropped": "dropped", "failed": "failed", "pending": "retried"}[self.state]
-
-    def params(self) -> dict[str, Any]:
-        return {
-            "b_id": self.row.id, "b_state": self.state, "b_error": self.error, "b_channel": self.channel,
-            "b_ts": self.ts, "b_sent_at": self.sent_at, "b_late": self.late,
-        }
-
-    def next_repeat(self) -> tuple[int, Notification] | None:
-        """The last escalation level pings again until someone acts."""
-        r = self.row
-        sent = Notification(
-            kind=r.kind, clock=r.clock, at=r.due_at, due=r.deadline,  # type: ignore[arg-type]
-            level=r.level, notify=r.notify, label=r.label, repeat=r.repeat,
-        )
-        nxt = next_repeat(sent, self.plan.notifications) if self.plan is not None else None
-        return (r.ticket_id, nxt) if nxt is not None else None
-
-
-def _mention(row: SlaTimer, ticket: Ticket, plan: Any, oncall: dict[str, OnCallSetting], now: datetime) -> str:
-    role = row.notify if row.kind == "escalation" else None
-    if role is None:  # reminders go to the assignee, else to level 1
-        if ticket.assignee_id:
-            return f"<@{ticket.assignee_id}>"
-        ladder = plan.notifications.escalation
-        role = ladder[0].notify if ladder else None
-    setting = oncall.get(role or "")
-    if setting is None:
-        return f"(no one is on call as {role}: `/sla oncall set {role} @someone`)" if role else ""
-    return setting.mention(plan.timezone, now)
-
-
-def render_notification(
-    ticket: Ticket, plan: Any, status: SlaStatus, row: SlaTimer, now: datetime,
-    oncall: dict[str, OnCallSetting], late: bool, folded: int,
-) -> tuple[str, list[dict[str, Any]]]:
-    clock = status.clocks[row.clock]  # type: ignore[index]
-    label = CLOCK_LABELS[row.clock]
-    who = _mention(row, ticket, plan, oncall, now)
-    if row.kind == "reminder":
-        left = clock.remaining(now)
-        text = (
-            f":alarm_clock: {ticket.key}: {label} due {views.slack_date(row.deadline)}"
-            f" ({format_timedelta(left) if left is not None else '-'} of support time left, {row.label} of the target used). {who}"
-        )
-    else:
-        text = (
-            f":rotating_light: {ticket.key}: {label} deadline missed {views.slack_date(row.deadline)},"
-            f" {format_timedelta(now - row.deadline)} late. Escalation {row.label}: {who}"
-        )
-    if late:
-        text += f"\n_Sent late ({format_timedelta(now - row.due_at)} after it was due)"
-        text += f"; {folded} earlier notice(s) folded into this one._" if folded else "._"
-    text += f"\n{views.escape(ticket.summary)}"
-    buttons = []
-    if row.clock == "first_response":
-        buttons.append({"type": "button", "action_id": "ticket_acknowledge", "text": {"type": "plain_text", "text": "Acknowledge"}, "style": "primary", "value": ticket.key})
-    buttons.append({"type": "button", "action_id": "ticket_update", "text": {"type": "plain_text", "text": "Post update"}, "value": ticket.key})
-    if row.kind == "escalation":
-        buttons.append({"type": "button", "action_id": "escalation_ack", "text": {"type": "plain_text", "text": "I'm on it (stop pings)"}, "value": f"{ticket.key}|{row.clock}"})
-    blocks = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": text}},
-        {"type": "actions", "block_id": "timer_actions", "elements": buttons},
-    ]
-    return text.split("\n")[0], blocks
 
 
 def build_apscheduler(sla: SlaScheduler, tick_seconds: float) -> AsyncIOScheduler:

@@ -9,9 +9,10 @@ import logging
 import re
 import shlex
 
-from bot.services import ServiceError, Services
-from bot.views import escape
+from bot.services import Services
+from bot.views.blocks import escape
 from handlers.sla_command import SlaCommand, SlaRequest
+from rules.errors import ServiceError
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import views
-from bot.services import OpenedTicket, ReportDraft, ServiceError, Services
+from bot.services import OpenedTicket, ReportDraft, Services
+from rules.errors import ServiceError
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """SLA status and reports for responders and managers: `/sla status`, `/sla ticket`, `/sla report`, App Home.
 
-Thin: parse the request, check the role server-side, load through bot.reporting,
-compute with rules.report, render with bot.report_views.
+Thin: parse the request, check the role server-side, load through bot.services.reporting
+and storage.reporting, compute with rules.board and rules.compliance, render with bot.views.
 """
 
 from __future__ import annotations
@@ -17,17 +17,21 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import report_views
-from bot.report_chart import compliance_chart_png
-from bot.reporting import build_period_report, open_tickets, status_from_rows
+from bot import views
+from bot.chart import compliance_chart_png
+from bot.exports import report_csv
 from bot.roles import Roles
-from bot.services import ServiceError, Services
-from bot.views import escape
+from bot.services import Services
+from bot.services.reporting import build_period_report
+from bot.views.blocks import escape
 from handlers.sla_command import SlaCommand, SlaRequest
+from rules.board import status_board
 from rules.calendar import AlwaysOpenCalendar
-from rules.policy import UnknownIdError
-from rules.report import Period, PeriodError, Report, deadline_verdicts, parse_period, status_board
-from storage.models import Customer
+from rules.compliance import Report, deadline_verdicts
+from rules.errors import PeriodError, ServiceError, UnknownIdError
+from rules.periods import Period, parse_period
+from storage.customers import _customer_name
+from storage.reporting import open_tickets, status_from_rows
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +110,7 @@ def report_files(report: Report, png: bytes) -> list[dict]:
     suffix = re.sub(r"[^A-Za-z0-9_.-]+", "_", "".join(f"-{x}" for x in (report.customer, report.plan_id) if x))
     return [
         {"file": png, "filename": f"sla-report-{label}{suffix}.png", "title": f"SLA compliance {label}"},
-        {"content": report.to_csv(), "filename": f"sla-report-{label}{suffix}.csv", "title": f"SLA report {label} (CSV)"},
+        {"content": report_csv(report), "filename": f"sla-report-{label}{suffix}.csv", "title": f"SLA report {label} (CSV)"},
     ]
 
 
@@ -132,14 +136,6 @@ async def upload_report_files(client: AsyncWebClient, channel_id: str, user_id: 
 # -- registration ------------------------------------------------------------------------
 
 
-async def _customer_name(services: Services, customer_id: int | None) -> str | None:
-    if customer_id is None:
-        return None
-    async with services.sessions() as s:
-        c = await s.get(Customer, customer_id)
-        return c.name if c else None
-
-
 def register(app: AsyncApp, sla: SlaCommand, services: Services, roles: Roles) -> None:
     async def team_only(req: SlaRequest) -> bool:
         if await roles.is_responder(req.user_id):
@@ -155,7 +151,7 @@ def register(app: AsyncApp, sla: SlaCommand, services: Services, roles: Roles) -
             raise ServiceError("`/sla status` takes no arguments; for one ticket use `/sla ticket INC-42`.")
         now = services.clock.now()
         loaded = await open_tickets(services, now)
-        text, blocks = report_views.status_message(status_board(loaded.tickets, now), now, loaded.skipped)
+        text, blocks = views.status_message(status_board(loaded.tickets, now), now, loaded.skipped)
         await req.reply(text, blocks)
 
     async def ticket(req: SlaRequest) -> None:
@@ -171,7 +167,7 @@ def register(app: AsyncApp, sla: SlaCommand, services: Services, roles: Roles) -
         now = services.clock.now()
         status = status_from_rows(plan, row, list(row.events), now)
         business = {name: not isinstance(c.calendar, AlwaysOpenCalendar) for name, c in status.clocks.items()}
-        text, blocks = report_views.ticket_message(
+        text, blocks = views.ticket_message(
             row, plan, deadline_verdicts(status, now), await _customer_name(services, row.customer_id), now, business
         )
         await req.reply(text, blocks)
@@ -185,7 +181,7 @@ def register(app: AsyncApp, sla: SlaCommand, services: Services, roles: Roles) -
         args = parse_report_args(req.args, now)
         rep, _loaded = await build_period_report(services, args.period, now, args.customer, args.plan)
         note = "The chart (PNG) and the CSV follow in this conversation." if rep.tickets else None
-        text, blocks = report_views.report_message(rep, services.policies.plans, note)
+        text, blocks = views.report_message(rep, services.policies.plans, note)
         await req.reply(text, blocks)
         if not rep.tickets:
             return
@@ -217,8 +213,8 @@ def register(app: AsyncApp, sla: SlaCommand, services: Services, roles: Roles) -
             everyone = status_board((await open_tickets(services, now)).tickets, now)
             mine = [r for r in everyone if user in (r.ticket.reporter_id, r.ticket.assignee_id)]
             month, _ = await build_period_report(services, parse_period("this-month", now), now)
-            view = report_views.home_view(user, mine, everyone, month, now)
+            view = views.home_view(user, mine, everyone, month, now)
         else:
             mine = status_board((await open_tickets(services, now, user)).tickets, now)
-            view = report_views.home_view(user, mine, None, None, now)
+            view = views.home_view(user, mine, None, None, now)
         await client.views_publish(user_id=user, view=view)

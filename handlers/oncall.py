@@ -7,10 +7,12 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.oncall import all_oncall, known_roles, set_oncall
 from bot.roles import Roles
-from bot.services import ServiceError, Services
+from bot.services import Services
+from bot.services.oncall import known_roles, set_oncall
 from handlers.sla_command import SlaCommand, SlaRequest
+from rules.errors import ServiceError
+from storage.oncall import all_oncall
 
 log = logging.getLogger(__name__)
 

@@ -13,20 +13,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import views
 from bot.roles import Roles
-from bot.services import ActionResult, ServiceError, Services, record_action
+from bot.services import ActionResult, Services, record_action
+from bot.views import action_text
+from rules.errors import ServiceError
 
 log = logging.getLogger(__name__)
-
-VERB = {
-    "acknowledged": "acknowledged",
-    "updated": "posted an update on",
-    "reclassified": "reclassified",
-    "assigned": "assigned",
-    "paused": "paused",
-    "resumed": "resumed",
-    "resolved": "resolved",
-    "reopened": "reopened",
-}
 
 
 def _state_value(state: dict[str, Any], block_id: str) -> Any:
@@ -50,24 +41,6 @@ async def refresh_announcement(client: AsyncWebClient, services: Services, resul
         )
     except SlackApiError as e:
         log.warning("could not refresh %s: %s", ticket.key, e.response.get("error"))
-
-
-def action_text(result: ActionResult, user_id: str) -> str:
-    e, ticket, plan = result.event, result.ticket, result.plan
-    text = f"<@{user_id}> {VERB[e.kind]} {ticket.key}"
-    if e.kind == "reclassified":
-        text += f": now {views.escape(plan.severity(ticket.severity).name)}"
-        if ticket.priority:
-            text += f", {views.escape(plan.priority(ticket.priority).name)}"
-    if e.kind == "assigned":
-        text += f" to <@{ticket.assignee_id}>"
-    if e.kind == "updated":
-        text += ":\n" + views.escape(e.data.get("text", ""))
-        if e.next_update_at:
-            text += f"\nNext update by {views.slack_date(e.next_update_at)}"
-    elif e.reason:
-        text += f"\n_{'Reason' if e.kind != 'resolved' else 'Resolution'}: {views.escape(e.reason)}_"
-    return text
 
 
 async def publish(client: AsyncWebClient, services: Services, result: ActionResult, user_id: str) -> None:

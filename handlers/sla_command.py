@@ -22,8 +22,8 @@ from typing import Any, Awaitable, Callable, Sequence
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.services import ServiceError
-from bot.views import escape
+from bot.views.blocks import escape
+from rules.errors import ServiceError
 
 log = logging.getLogger(__name__)
 

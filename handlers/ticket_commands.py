@@ -7,10 +7,11 @@ import re
 from datetime import timedelta
 
 from bot.roles import Roles
-from bot.services import ServiceError, Services, record_action
+from bot.services import Services, record_action
 from handlers.responders import publish
 from handlers.sla_command import SlaCommand, SlaRequest
 from rules.durations import Duration
+from rules.errors import ServiceError
 
 log = logging.getLogger(__name__)
 _USER = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")

@@ -13,15 +13,13 @@ from functools import lru_cache
 from typing import Callable, Iterable, Protocol
 from zoneinfo import ZoneInfo
 
+from rules.errors import CalendarError
+
 UTC = timezone.utc
 ONE_DAY = timedelta(days=1)
 ZERO = timedelta(0)
 # A calendar whose open time is this far away is broken (e.g. every day a holiday).
 MAX_SEARCH_DAYS = 3 * 366
-
-
-class CalendarError(ValueError):
-    """Raised when a calendar cannot answer (no open time within years)."""
 
 
 def _require_aware(instant: datetime, what: str) -> None:

@@ -1,7 +1,9 @@
-"""Who is on call in a rotation: hand-offs at a fixed local time in the plan's time zone."""
+"""On call per escalation role: a user, a user group, or a rotation whose hand-offs are at a fixed
+local time in the plan's time zone; and who that names at an instant."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Sequence
 from zoneinfo import ZoneInfo
@@ -30,3 +32,29 @@ def on_call_in_rotation(users: Sequence[str], first_handoff: datetime, every_day
     if handoff(k) > local_now:
         k -= 1
     return users[k % len(users)]
+
+
+@dataclass(frozen=True)
+class OnCallSetting:
+    role: str
+    user_id: str | None = None
+    group_id: str | None = None
+    rotation: tuple[str, ...] = ()
+    rotation_start: datetime | None = None
+    rotation_days: int | None = None
+
+    def mention(self, tz: ZoneInfo, now: datetime) -> str:
+        if self.user_id:
+            return f"<@{self.user_id}>"
+        if self.group_id:
+            return f"<!subteam^{self.group_id}>"
+        assert self.rotation_start is not None and self.rotation_days
+        return f"<@{on_call_in_rotation(self.rotation, self.rotation_start, self.rotation_days, tz, now)}>"
+
+    def describe(self) -> str:
+        if self.user_id:
+            return f"<@{self.user_id}>"
+        if self.group_id:
+            return f"<!subteam^{self.group_id}>"
+        people = ", ".join(f"<@{u}>" for u in self.rotation)
+        return f"rotation {people}, hand-off every {self.rotation_days} d from {self.rotation_start:%Y-%m-%d %H:%M} (plan time)"

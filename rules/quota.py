@@ -1,41 +1,13 @@
-"""Plan limits: cases per period and who may open cases."""
+"""Plan limits: cases per period and who may open cases; each customer's case-quota use for a report."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime
 from typing import Iterable
 
+from rules.periods import Period, QuotaPeriod, quota_period
 from rules.policy import Plan
-
-
-@dataclass(frozen=True)
-class QuotaPeriod:
-    start: datetime
-    end: datetime
-    label: str  # "2026-Q4", "2026-11", "2026"
-
-
-def quota_period(plan: Plan, at: datetime) -> QuotaPeriod | None:
-    """The plan's counting period containing `at`, in the plan's time zone; None if unlimited."""
-    limit = plan.spec.limits.cases
-    if limit.per is None:
-        return None
-    tz = plan.timezone
-    local = at.astimezone(tz)
-    y, m = local.year, local.month
-    if limit.per == "month":
-        first, months, label = m, 1, f"{y}-{m:02d}"
-    elif limit.per == "quarter":
-        q = (m - 1) // 3
-        first, months, label = 3 * q + 1, 3, f"{y}-Q{q + 1}"
-    else:
-        first, months, label = 1, 12, f"{y}"
-    end_m = first + months
-    end_y, end_m = (y + 1, end_m - 12) if end_m > 12 else (y, end_m)
-    start = datetime.combine(local.date().replace(month=first, day=1), time(0), tz)
-    end = datetime.combine(local.date().replace(year=end_y, month=end_m, day=1), time(0), tz)
-    return QuotaPeriod(start, end, label)
 
 
 @dataclass(frozen=True)
@@ -84,3 +56,71 @@ def check_contact(plan: Plan, user_id: str, registered_contacts: Iterable[str]) 
         f"{plan.spec.name} allows cases only from its {limit} named contact(s)"
         + (f" ({plan.spec.limits.contacts.note})" if plan.spec.limits.contacts.note else ""),
     )
+
+
+# -- quota use in a report period -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CustomerCases:
+    """A customer, its current plan, and when each of its tickets was opened (any period)."""
+
+    name: str
+    plan: Plan
+    opened: tuple[datetime, ...] = ()
+
+
+@dataclass(frozen=True)
+class QuotaUse:
+    customer: str
+    plan_id: str
+    period_label: str
+    used: int
+    limit: int | None
+    complete: bool  # the counting period has ended
+
+    @property
+    def state(self) -> str:
+        if self.limit is None:
+            return "no case limit"
+        if self.used > self.limit:
+            return "over"
+        return "at limit" if self.used == self.limit else "within"
+
+    def describe(self) -> str:
+        """`ACME: 11 of 10 in 2026-Q4 (over)`."""
+        if self.limit is None:
+            return f"{self.customer}: {self.used} case{'s' if self.used != 1 else ''} in {self.period_label} (no case limit)"
+        so_far = "" if self.complete else ", so far"
+        return f"{self.customer}: {self.used} of {self.limit} in {self.period_label} ({self.state}{so_far})"
+
+
+def quota_periods(plan: Plan, period: Period, now: datetime) -> list[QuotaPeriod]:
+    """The plan's counting periods that overlap the report period and have started by `now`."""
+    start, end = period.bounds(plan.timezone)
+    out: list[QuotaPeriod] = []
+    qp = quota_period(plan, start)
+    while qp is not None and qp.start < end and qp.start <= now:
+        out.append(qp)
+        qp = quota_period(plan, qp.end)
+    return out
+
+
+def quota_use(customers: Iterable[CustomerCases], period: Period, now: datetime) -> list[QuotaUse]:
+    """Cases per customer in each of its plan's counting periods that overlap the report period.
+
+    A plan without a case limit shows the customer's cases in the report period itself.
+    """
+    out: list[QuotaUse] = []
+    for c in sorted(customers, key=lambda c: c.name.lower()):
+        limit = c.plan.spec.limits.cases.max
+        qps = quota_periods(c.plan, period, now)
+        if limit is None or not qps:
+            if limit is None:
+                used = sum(1 for t in c.opened if period.contains_local(t.astimezone(c.plan.timezone)))
+                out.append(QuotaUse(c.name, c.plan.id, period.label, used, None, now >= period.bounds(c.plan.timezone)[1]))
+            continue
+        for qp in qps:
+            used = sum(1 for t in c.opened if qp.start <= t < qp.end)
+            out.append(QuotaUse(c.name, c.plan.id, qp.label, used, limit, now >= qp.end))
+    return out

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Protocol
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from rules.policy import PolicySet
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -42,6 +45,13 @@ def create_engine(database_url: str) -> AsyncEngine:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+class StoreContext(Protocol):
+    """What storage's functions are handed (it is `bot.services.Services`): sessions, and the loaded policies."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    policies: PolicySet
 
 
 def _alembic_config(connection: Connection) -> Config:

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rules.calendar import AlwaysOpenCalendar, BusinessCalendar, CalendarError, WeeklyHours, weekly
+from rules.calendar import AlwaysOpenCalendar, BusinessCalendar, WeeklyHours, weekly
+from rules.errors import CalendarError
 
 UTC = timezone.utc
 MINUTE = timedelta(minutes=1)

@@ -13,10 +13,10 @@ import logging
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from bot.reporting import open_tickets
 from bot.services import ReportDraft, record_action
 from storage.models import Ticket
-from tests.test_intake_e2e import CHANNEL, REPORTER, eventually, mrkdwn_texts, setup_workspace
+from storage.reporting import open_tickets
+from tests.helpers import CHANNEL, REPORTER, eventually, mrkdwn_texts, setup_workspace
 
 MANAGER, RESPONDER, STRANGER = "U0MANAGER", "U0RESPONDER", "U0STRANGER"
 ACME_CHANNEL, GLOBEX_CHANNEL = "C0ACME", "C0GLOBEX"

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.test_intake_e2e import setup_workspace, sla
+from tests.helpers import setup_workspace, sla
 
 MANAGER = "U0MANAGER"
 

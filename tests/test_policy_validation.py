@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rules.policy import PolicyError, load_policies, load_policy_file
+from rules.errors import PolicyError
+from rules.policy import load_policies, load_policy_file
 
 GOOD = {
     "vendor": {"id": "acme", "name": "Acme", "timezone": "Europe/Berlin"},

@@ -5,8 +5,9 @@ from datetime import datetime, timedelta
 import pytest
 
 from rules.classification import suggest_severity
+from rules.periods import quota_period
 from rules.policy import PolicySet
-from rules.quota import check_case_quota, check_contact, quota_period
+from rules.quota import check_case_quota, check_contact
 
 
 def at(text: str) -> datetime:

@@ -1,4 +1,4 @@
-"""rules/report.py against a hand-built set of tickets whose figures are worked out by hand below.
+"""rules/periods.py, rules/board.py, rules/compliance.py, rules/quota.py and bot/exports.py against a hand-built set of tickets whose figures are worked out by hand below.
 
 The test policy has a 24/7 plan (gold) and an office-hours plan (silver), Europe/Berlin
 (UTC+1 in November). "Now" is Fri 2026-11-20 12:00 UTC unless a test says otherwise.
@@ -12,23 +12,13 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
+from bot.exports import CSV_COLUMNS, report_csv, report_dict
+from rules.board import TicketFacts, Urgency, classify, status_board
+from rules.compliance import DurationStats, Rate, build_report, deadline_verdicts
+from rules.errors import PeriodError
+from rules.periods import Period, parse_period
 from rules.policy import parse_policy
-from rules.report import (
-    CSV_COLUMNS,
-    CustomerCases,
-    DurationStats,
-    Period,
-    PeriodError,
-    Rate,
-    TicketFacts,
-    Urgency,
-    build_report,
-    classify,
-    deadline_verdicts,
-    parse_period,
-    quota_use,
-    status_board,
-)
+from rules.quota import CustomerCases, quota_use
 from rules.sla import TicketEvent, evaluate
 
 POLICY = parse_policy(
@@ -308,11 +298,11 @@ def test_empty_report() -> None:
     r = build_report([], Period(2026, 11, 1), NOW, PLANS)
     assert r.tickets == () and r.groups == () and r.total.tickets == 0 and r.total.first_response.percent is None
     assert len(r.trend) == 5 and all(p.tickets == 0 for p in r.trend)
-    assert r.to_csv().strip() == ",".join(CSV_COLUMNS)
+    assert report_csv(r).strip() == ",".join(CSV_COLUMNS)
 
 
 def test_csv_one_row_per_ticket() -> None:
-    rows = list(csv.DictReader(io.StringIO(nov_report().to_csv())))
+    rows = list(csv.DictReader(io.StringIO(report_csv(nov_report()))))
     assert [r["ticket"] for r in rows] == ["INC-6", "INC-1", "INC-2", "INC-3", "INC-8", "INC-5", "INC-4"]
     inc2 = rows[2]
     assert inc2["customer"] == "ACME" and inc2["plan"] == "gold" and inc2["severity"] == "high" and inc2["state"] == "resolved"
@@ -328,7 +318,7 @@ def test_csv_one_row_per_ticket() -> None:
 
 
 def test_json_data() -> None:
-    d = nov_report().to_dict()
+    d = report_dict(nov_report())
     assert d["period"] == "2026-11" and d["total"]["tickets"] == 7
     assert d["total"]["first_response"] == {"met": 4, "total": 6, "percent": 66.7}
     assert d["groups"][0]["time_to_acknowledge"] == {"count": 3, "median_minutes": 30.0, "p90_minutes": 90.0}

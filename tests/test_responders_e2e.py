@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from storage.models import SlaClockRow
-from tests.test_intake_e2e import CHANNEL, announced_ticket, eventually, report, select_value, setup_workspace, sla
+from tests.helpers import CHANNEL, announced_ticket, eventually, report, select_value, setup_workspace, sla
 
 RESPONDER = "U0RESPONDER"
 STRANGER = "U0STRANGER"

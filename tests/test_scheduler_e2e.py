@@ -10,10 +10,10 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.oncall import set_oncall
 from bot.scheduler import METADATA_EVENT, SlaScheduler
+from bot.services.oncall import set_oncall
 from storage.models import SlaTimer
-from tests.test_intake_e2e import CHANNEL, announced_ticket, eventually, report, setup_workspace
+from tests.helpers import CHANNEL, announced_ticket, eventually, report, setup_workspace
 
 ONCALL, LEAD, BOSS = "U0ONCALL", "U0LEAD", "U0BOSS"
 M = timedelta(minutes=1)

@@ -21,7 +21,7 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from bot.oncall import set_oncall
+from bot.services.oncall import set_oncall
 from bot.scheduler import METADATA_EVENT
 from bot.services import ReportDraft, build_services
 from bot.settings import Settings

@@ -9,8 +9,10 @@ from hypothesis import given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
-from rules.policy import PolicySet, UnknownIdError
-from rules.sla import ClockStatus, TicketEvent, due_notifications, evaluate, notification_schedule
+from rules.errors import UnknownIdError
+from rules.notifications import due_notifications, notification_schedule
+from rules.policy import PolicySet
+from rules.sla import ClockStatus, TicketEvent, evaluate
 
 M = timedelta(minutes=1)
 
@@ -179,7 +181,7 @@ def test_placeholder_plan_has_no_deadlines_and_says_so(policies: PolicySet) -> N
 
 
 def test_planned_notifications_are_finite_and_repeats_follow_one_by_one(policies: PolicySet) -> None:
-    from rules.sla import next_repeat, planned_notifications, still_applies
+    from rules.notifications import next_repeat, planned_notifications, still_applies
 
     plan = policies.plan("comarch-cci-premium")  # 30m; L1 +0 every 30m, L2 +30m every 30m, L3 +1h every 1h
     opened = at("2026-11-30T10:00+01:00")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from bot.runner import serve
 from bot.settings import Settings
+from tests.helpers import eventually
 from tests.slack_standin import SlackStandIn
-from tests.test_intake_e2e import eventually
 
 
 async def test_socket_mode_slash_command_opens_the_modal(tmp_path: Path) -> None:

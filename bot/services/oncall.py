@@ -1,16 +1,19 @@
-"""On-call per escalation role (the policy's `notify` names): set, show, and resolve to a Slack mention."""
+"""On call per escalation role (the policy's `notify` names): the roles, and setting who answers one."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from bot.services import ServiceError, Services
-from rules.oncall import on_call_in_rotation
+from rules.errors import ServiceError
+from rules.oncall import OnCallSetting
 from storage.models import OnCallEntry
+from storage.oncall import _setting
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 
 def known_roles(services: Services) -> list[str]:
@@ -21,32 +24,6 @@ def known_roles(services: Services) -> list[str]:
                 if level.notify not in roles:
                     roles.append(level.notify)
     return roles
-
-
-@dataclass(frozen=True)
-class OnCallSetting:
-    role: str
-    user_id: str | None = None
-    group_id: str | None = None
-    rotation: tuple[str, ...] = ()
-    rotation_start: datetime | None = None
-    rotation_days: int | None = None
-
-    def mention(self, tz: ZoneInfo, now: datetime) -> str:
-        if self.user_id:
-            return f"<@{self.user_id}>"
-        if self.group_id:
-            return f"<!subteam^{self.group_id}>"
-        assert self.rotation_start is not None and self.rotation_days
-        return f"<@{on_call_in_rotation(self.rotation, self.rotation_start, self.rotation_days, tz, now)}>"
-
-    def describe(self) -> str:
-        if self.user_id:
-            return f"<@{self.user_id}>"
-        if self.group_id:
-            return f"<!subteam^{self.group_id}>"
-        people = ", ".join(f"<@{u}>" for u in self.rotation)
-        return f"rotation {people}, hand-off every {self.rotation_days} d from {self.rotation_start:%Y-%m-%d %H:%M} (plan time)"
 
 
 async def set_oncall(
@@ -82,13 +59,3 @@ async def set_oncall(
         row.updated_by, row.updated_at = actor_id, services.clock.now()
         await s.commit()
     return _setting(row)
-
-
-def _setting(row: OnCallEntry) -> OnCallSetting:
-    return OnCallSetting(row.role, row.user_id, row.group_id, tuple(row.rotation or ()), row.rotation_start, row.rotation_days)
-
-
-async def all_oncall(services: Services) -> dict[str, OnCallSetting]:
-    async with services.sessions() as s:
-        rows = (await s.execute(select(OnCallEntry))).scalars().all()
-    return {r.role: _setting(r) for r in rows}

@@ -1,37 +1,35 @@
-"""Block Kit for the managers' views: `/sla status`, `/sla ticket`, `/sla report` and the App Home.
+"""Block Kit for the managers' views: `/sla status`, `/sla ticket` and `/sla report`.
 
-Small functions from the pure figures (`rules.report`) to blocks. All user text is
-escaped for mrkdwn; instants are shown with `slack_date` in each viewer's time zone.
+Small functions from the pure figures (`rules.board`, `rules.compliance`) to blocks.
+All user text is escaped for mrkdwn; instants are shown with `slack_date` in each
+viewer's time zone.
 """
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 from typing import Any, Mapping, Sequence
 
-from bot.views import escape, slack_date
-from rules.durations import format_timedelta
-from rules.policy import Plan
-from rules.report import (
-    AT_RISK_FLOOR,
-    AT_RISK_SHARE,
-    BoardRow,
-    Breach,
-    ClockWatch,
-    DeadlineVerdict,
-    DurationStats,
-    GroupStats,
-    Rate,
-    Report,
-    Urgency,
+from bot.views.blocks import (
+    Block,
+    _cap_blocks,
+    _capped,
+    _context,
+    _header,
+    _section,
+    channel_ref,
+    chunk_sections,
+    escape,
+    human,
+    owner,
+    short,
+    slack_date,
+    user_ref,
 )
+from rules.board import AT_RISK_FLOOR, AT_RISK_SHARE, BoardRow, ClockWatch, Urgency
+from rules.compliance import Breach, DeadlineVerdict, DurationStats, GroupStats, Rate, Report
+from rules.policy import Plan
 from rules.sla import CLOCK_LABELS
-
-Block = dict[str, Any]
-SECTION_MAX = 2900  # Slack allows 3000 characters in a section's text
-MAX_BLOCKS = 50  # per message; a home tab allows 100
-SUMMARY_CHARS = 80
 
 URGENCY_TITLE = {
     Urgency.BREACHED: ":red_circle: Breached",
@@ -41,68 +39,6 @@ URGENCY_TITLE = {
 }
 LINES_PER_GROUP = {Urgency.BREACHED: 40, Urgency.AT_RISK: 40, Urgency.ON_TRACK: 20, Urgency.NO_DEADLINE: 15}
 CLOCK_TITLE = {"first_response": "First response", "update": "Update", "resolution": "Resolution"}
-
-
-# -- small pieces ------------------------------------------------------------------------
-
-
-def _plain(text: str) -> dict[str, Any]:
-    return {"type": "plain_text", "text": text[:150], "emoji": True}
-
-
-def _section(text: str, block_id: str | None = None) -> Block:
-    block: Block = {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
-    if block_id:
-        block["block_id"] = block_id
-    return block
-
-
-def _context(text: str) -> Block:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:3000]}]}
-
-
-def _header(text: str) -> Block:
-    return {"type": "header", "text": _plain(text)}
-
-
-def human(td: timedelta | None, hours_only: bool = False) -> str:
-    """`1d 2h 5m`, `45m`, `<1m`; business time as hours (`25h`), since a business day is not 24 h."""
-    if td is None:
-        return "-"
-    td = abs(td)
-    if td < timedelta(minutes=1):
-        return "<1m"
-    if hours_only and td >= timedelta(days=1):
-        minutes = int(td.total_seconds() // 60)
-        h, m = divmod(minutes, 60)
-        return f"{h}h" + (f" {m}m" if m else "")
-    return format_timedelta(td)
-
-
-_SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
-_SLACK_CHANNEL = re.compile(r"^[CGD][A-Z0-9]{2,}$")
-
-
-def user_ref(user_id: str | None) -> str:
-    """A mention for a Slack user id; anything else is shown as escaped text, never parsed."""
-    if not user_id:
-        return "-"
-    return f"<@{user_id}>" if _SLACK_USER.match(user_id) else escape(user_id)
-
-
-def channel_ref(channel_id: str | None) -> str:
-    if not channel_id:
-        return "-"
-    return f"<#{channel_id}>" if _SLACK_CHANNEL.match(channel_id) else escape(channel_id)
-
-
-def owner(ticket: Any) -> str:
-    return user_ref(ticket.assignee_id) if ticket.assignee_id else "unassigned"
-
-
-def short(text: str, limit: int = SUMMARY_CHARS) -> str:
-    text = " ".join((text or "").split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def left_text(w: ClockWatch) -> str:
@@ -122,36 +58,6 @@ def durations_text(d: DurationStats) -> str:
     if d.count == 0:
         return "n/a"
     return f"median {human(d.median)}, p90 {human(d.p90)}"
-
-
-def chunk_sections(title: str, lines: Sequence[str], block_id: str | None = None) -> list[Block]:
-    """`title` then the lines, split into sections under Slack's text limit."""
-    blocks: list[Block] = []
-    current = title
-    for line in lines:
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > SECTION_MAX and current:
-            blocks.append(_section(current))
-            current = line
-        else:
-            current = candidate
-    if current:
-        blocks.append(_section(current))
-    if block_id and blocks:
-        blocks[0]["block_id"] = block_id
-    return blocks
-
-
-def _capped(lines: list[str], limit: int, more: str) -> list[str]:
-    if len(lines) <= limit:
-        return lines
-    return lines[:limit] + [f"…and {len(lines) - limit} more {more}"]
-
-
-def _cap_blocks(blocks: list[Block], limit: int = MAX_BLOCKS) -> list[Block]:
-    if len(blocks) <= limit:
-        return blocks
-    return blocks[: limit - 1] + [_context("_More than fits in one message: narrow it down, or use the CSV._")]
 
 
 # -- /sla status -----------------------------------------------------------------------
@@ -402,86 +308,3 @@ def report_message(report: Report, plans: Mapping[str, Plan], attachments_note: 
     if attachments_note:
         blocks.append(_context(attachments_note))
     return text, _cap_blocks(blocks)
-
-
-def report_lines(report: Report) -> list[str]:
-    """Plain text for the command line."""
-    def rate(r: Rate) -> str:
-        return "n/a" if r.percent is None else f"{r.percent:.0f}% ({r.met}/{r.total})"
-
-    def durs(d: DurationStats) -> str:
-        return "n/a" if d.count == 0 else f"median {human(d.median)}, p90 {human(d.p90)}"
-
-    last = report.period.end_day - timedelta(days=1)
-    scope = [f"SLA report {report.period.label}: tickets opened {report.period.first_day} to {last} (plan time zones)"]
-    if report.customer:
-        scope.append(f"customer {report.customer}")
-    if report.plan_id:
-        scope.append(f"plan {report.plan_id}")
-    out = [", ".join(scope), f"as of {report.now.isoformat(timespec='minutes')}", ""]
-    if not report.tickets:
-        out.append("no tickets in this period")
-    for g in ([report.total] if report.tickets else []) + list(report.groups):
-        if g.plan_id is None:
-            head = f"All tickets ({g.tickets})"
-        else:
-            head = f"{g.plan_id} / {g.severity} ({g.tickets})"
-        out += [
-            head,
-            f"  first response met  {rate(g.first_response)}",
-            f"  updates met         {rate(g.update)}",
-            f"  resolution met      {rate(g.resolution)}",
-            f"  time to acknowledge {durs(g.acknowledge)}",
-            f"  time to resolve     {durs(g.resolve)}",
-        ]
-        if g.plan_id is not None:
-            for b in g.breaches:
-                out.append(f"  breach              {breach_text(b)}")
-        out.append("")
-    if report.quota:
-        out.append("Case quota")
-        out += [f"  {q.describe()}" for q in report.quota]
-    return out
-
-
-# -- App Home --------------------------------------------------------------------------
-
-
-def home_view(
-    user_id: str,
-    mine: Sequence[BoardRow],
-    board: Sequence[BoardRow] | None,
-    report: Report | None,
-    now: datetime,
-) -> dict[str, Any]:
-    """The viewer's dashboard. `board` and `report` are None for people who are not responders or managers."""
-    blocks: list[Block] = [_header("SLA dashboard"), _context(f"Updated {slack_date(now)}. Open this tab again to refresh.")]
-    my_lines = [board_line(r) for r in mine]
-    blocks += chunk_sections(
-        "*Your open tickets* (you reported them or they are assigned to you)",
-        _capped(my_lines, 15, "(`/sla status` lists them all)") or ["_None._"],
-        block_id="home_mine",
-    )
-    blocks.append({"type": "divider"})
-    if board is None or report is None:
-        blocks.append(_context("The team's at-risk list and compliance figures are shown to responders and managers."))
-        return {"type": "home", "blocks": blocks}
-    urgent = [board_line(r) for r in board if r.urgency in (Urgency.BREACHED, Urgency.AT_RISK)]
-    blocks += chunk_sections(
-        "*Breached and at risk*",
-        _capped(urgent, 20, "(`/sla status` lists them all)") or ["_Nothing is breached or at risk._"],
-        block_id="home_risk",
-    )
-    blocks.append({"type": "divider"})
-    t = report.total
-    if report.tickets:
-        compliance = (
-            f"{t.tickets} ticket{'s' if t.tickets != 1 else ''} opened · first response met {rate_text(t.first_response)}"
-            f" · updates met {rate_text(t.update)} · resolution met {rate_text(t.resolution)} · {len(t.breaches)} breach"
-            + ("es" if len(t.breaches) != 1 else "")
-        )
-    else:
-        compliance = "_No tickets opened this month yet._"
-    blocks.append(_section(f"*This month's compliance* ({report.period.label})\n{compliance}", "home_compliance"))
-    blocks.append(_context("`/sla status` · `/sla ticket INC-42` · `/sla report` (managers)"))
-    return {"type": "home", "blocks": blocks[:100]}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 
-from rules.report import Report
+from rules.compliance import Report
 
 
 def compliance_chart_png(report: Report) -> bytes:

@@ -1,24 +1,29 @@
-"""Loading what the managers' views need: tickets with their SLA status, customers and quotas.
+"""Loading what the managers' views need: tickets with their SLA status, and each customer's cases.
 
-Read-only queries over the same tables as `bot.services`; the figures themselves
-come from the pure `rules.report`. Slack-free, so the CLI and the handlers share it.
+Read-only queries over the same tables as `storage.tickets`; the figures themselves
+come from the pure `rules.board`, `rules.compliance` and `rules.quota`. Slack-free,
+so the CLI and the handlers share it (through `bot.services.reporting`).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
-from bot.services import ServiceError, Services, evaluate_ticket
-from rules.policy import Plan, UnknownIdError
-from rules.report import CustomerCases, Period, Report, TicketFacts, build_report, quota_periods
+from rules.board import TicketFacts
+from rules.errors import UnknownIdError
+from rules.periods import Period
+from rules.policy import Plan
+from rules.quota import CustomerCases, quota_periods
 from rules.sla import SlaStatus
+from storage.db import StoreContext
 from storage.models import Customer, Ticket, TicketEventRow
+from storage.tickets import evaluate_ticket
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +41,12 @@ class Loaded:
     skipped: list[str]  # tickets whose plan is no longer loaded: "INC-7 (plan old-gold)"
 
 
-async def _customer_names(services: Services) -> dict[int, str]:
+async def _customer_names(services: StoreContext) -> dict[int, str]:
     async with services.sessions() as s:
         return dict((await s.execute(select(Customer.id, Customer.name))).all())  # type: ignore[arg-type]
 
 
-async def load_tickets(services: Services, now: datetime, *conditions: Any) -> Loaded:
+async def load_tickets(services: StoreContext, now: datetime, *conditions: Any) -> Loaded:
     """Tickets matching the SQL conditions, with their status at `now`."""
     names = await _customer_names(services)
     async with services.sessions() as s:
@@ -75,7 +80,7 @@ async def load_tickets(services: Services, now: datetime, *conditions: Any) -> L
     return Loaded(facts, skipped)
 
 
-async def open_tickets(services: Services, now: datetime, user_id: str | None = None) -> Loaded:
+async def open_tickets(services: StoreContext, now: datetime, user_id: str | None = None) -> Loaded:
     """Open and paused tickets; with `user_id`, only those they reported or are assigned."""
     conditions: list[Any] = [Ticket.state.in_(OPEN_STATES)]
     if user_id is not None:
@@ -83,55 +88,8 @@ async def open_tickets(services: Services, now: datetime, user_id: str | None = 
     return await load_tickets(services, now, *conditions)
 
 
-async def find_customer(services: Services, name: str) -> Customer:
-    """A customer by name, case-insensitively; unknown -> an error listing the known ones."""
-    async with services.sessions() as s:
-        customers = (await s.execute(select(Customer).order_by(Customer.name))).scalars().all()
-    for c in customers:
-        if c.name.casefold() == name.strip().casefold():
-            return c
-    known = ", ".join(c.name for c in customers) or "(none yet)"
-    raise ServiceError(f"no customer named {name!r}; known customers: {known}")
-
-
-def check_plan(services: Services, plan_id: str) -> Plan:
-    try:
-        return services.policies.plan(plan_id)
-    except UnknownIdError as e:
-        raise ServiceError(str(e)) from None
-
-
-async def build_period_report(
-    services: Services, period: Period, now: datetime, customer: str | None = None, plan_id: str | None = None
-) -> tuple[Report, Loaded]:
-    """The report for tickets opened in `period`, optionally for one customer and/or plan."""
-    customer_row = await find_customer(services, customer) if customer else None
-    if plan_id:
-        check_plan(services, plan_id)
-    # The period is read in each plan's own time zone: load a day either side, rules.report filters exactly.
-    start = period.bounds(timezone.utc)[0] - timedelta(days=1)
-    end = period.bounds(timezone.utc)[1] + timedelta(days=1)
-    conditions: list[Any] = [Ticket.opened_at >= start, Ticket.opened_at < end]
-    if customer_row is not None:
-        conditions.append(Ticket.customer_id == customer_row.id)
-    if plan_id:
-        conditions.append(Ticket.plan_id == plan_id)
-    loaded = await load_tickets(services, now, *conditions)
-    cases = await customer_cases(services, period, now, customer_row, plan_id)
-    report = build_report(
-        loaded.tickets,
-        period,
-        now,
-        services.policies.plans,
-        cases,
-        customer=customer_row.name if customer_row else None,
-        plan_id=plan_id,
-    )
-    return report, loaded
-
-
 async def customer_cases(
-    services: Services, period: Period, now: datetime, only: Customer | None, plan_id: str | None
+    services: StoreContext, period: Period, now: datetime, only: Customer | None, plan_id: str | None
 ) -> list[CustomerCases]:
     """Each customer's openings over the counting periods of its plan that overlap the report period."""
     async with services.sessions() as s:

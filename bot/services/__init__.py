@@ -1,0 +1,58 @@
+"""Application services: what handlers and the CLI call. Slack-free, so tests and scripts share them.
+
+Orchestration only; queries live in storage/, decisions in rules/. One module per domain:
+
+- intake: `ReportDraft` -> `open_ticket` (quota, contact check, clocks, timers)
+- tickets: `record_action`, a responder's action on a ticket
+- customers: channels -> customers and plans, contacts
+- oncall: who answers each escalation role
+- reporting: the period report
+
+`Services` is the composition: settings, database sessions, policies and the
+clock, with the domain methods mixed in (ticket and customer queries from
+storage.tickets and storage.customers). `build_services` makes one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.services.customers import CustomerServices
+from bot.services.intake import IntakeServices, OpenedTicket, ReportDraft
+from bot.services.tickets import ActionResult, record_action
+from bot.settings import Settings
+from rules.clock import Clock, SystemClock
+from rules.policy import PolicySet, load_policies
+from storage.customers import CustomerStore
+from storage.db import create_engine, session_factory
+from storage.tickets import TicketStore
+
+__all__ = ["ActionResult", "OpenedTicket", "ReportDraft", "Services", "build_services", "record_action"]
+
+
+@dataclass
+class Services(IntakeServices, CustomerServices, TicketStore, CustomerStore):
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    policies: PolicySet
+    clock: Clock
+    # Opening tickets is serialized in this process (SQLite has no row locks; PostgreSQL adds one per customer).
+    _open_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def build_services(settings: Settings, clock: Clock | None = None, policies: PolicySet | None = None) -> Services:
+    engine = create_engine(settings.database_url)
+    return Services(
+        settings=settings,
+        engine=engine,
+        sessions=session_factory(engine),
+        policies=policies or load_policies(settings.policy_dir),
+        clock=clock or SystemClock(),
+    )

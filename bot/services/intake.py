@@ -1,0 +1,158 @@
+"""Intake: a reporter's draft becomes a ticket with its clocks and timers, within the plan's quota."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from rules.classification import suggest_severity
+from rules.clock import Clock
+from rules.policy import Plan
+from rules.quota import ContactCheck, QuotaCheck, check_case_quota, check_contact
+from rules.sla import SlaStatus, evaluate
+from storage.models import Customer, Ticket, TicketEventRow
+from storage.timers import sync_timers
+
+
+@dataclass(frozen=True)
+class ReportDraft:
+    """Everything the reporter entered; nothing of it may be lost."""
+
+    channel_id: str
+    reporter_id: str
+    summary: str
+    description: str = ""
+    service: str | None = None
+    answers: dict[str, bool] = field(default_factory=dict)
+    suggested_severity: str | None = None
+    severity: str = ""
+    override_reason: str | None = None
+    priority: str | None = None
+    idempotency_key: str | None = None
+    source_message_ts: str | None = None
+    source_permalink: str | None = None
+
+
+@dataclass(frozen=True)
+class OpenedTicket:
+    ticket: Ticket
+    created: bool  # False: the same submission was seen before
+    plan: Plan
+    customer: Customer | None
+    status: SlaStatus
+    quota: QuotaCheck
+    contact: ContactCheck
+
+
+class IntakeServices:
+    """Opening tickets, a part of `bot.services.Services`."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    clock: Clock
+    _open_lock: asyncio.Lock
+
+    def suggest(self, plan: Plan, answers: dict[str, bool]):
+        return suggest_severity(plan, answers)
+
+    async def open_ticket(self, draft: ReportDraft) -> OpenedTicket:
+        """Store the ticket with its clocks; the same idempotency key returns the first ticket."""
+        customer, plan = await self.plan_for_channel(draft.channel_id)
+        plan.severity(draft.severity)
+        if draft.priority is not None:
+            plan.priority(draft.priority)
+        async with self._open_lock:
+            return await self._open_ticket(draft, customer, plan)
+
+    async def _open_ticket(self, draft: ReportDraft, customer: Customer | None, plan: Plan) -> OpenedTicket:
+        now = self.clock.now()
+        async with self.sessions() as s:
+            if draft.idempotency_key:
+                existing = await self._by_key(s, draft.idempotency_key)
+                if existing is not None:
+                    return await self._opened(s, existing, plan, customer, created=False)
+            earlier: list[datetime] = []
+            if customer is not None:
+                if s.bind.dialect.name == "postgresql":
+                    # Cases of one customer are counted one at a time, so two replicas cannot both take the last one.
+                    await s.execute(select(Customer.id).where(Customer.id == customer.id).with_for_update())
+                earlier = list(
+                    (await s.execute(select(Ticket.opened_at).where(Ticket.customer_id == customer.id))).scalars()
+                )
+            quota = check_case_quota(plan, now, earlier)
+            contacts = [c.slack_user_id for c in customer.contacts] if customer else []
+            contact = check_contact(plan, draft.reporter_id, contacts) if customer else ContactCheck(True, "internal")
+            notes = []
+            if not contact.allowed:
+                notes.append(contact.reason)
+            if not quota.within_plan:
+                notes.append(quota.describe())
+            targets = plan.targets_for(draft.severity)
+            ticket = Ticket(
+                idempotency_key=draft.idempotency_key,
+                customer_id=customer.id if customer else None,
+                plan_id=plan.id,
+                reporter_id=draft.reporter_id,
+                channel_id=draft.channel_id,
+                announce_channel_id=(customer.triage_channel_id if customer and customer.triage_channel_id else draft.channel_id),
+                source_message_ts=draft.source_message_ts,
+                summary=draft.summary,
+                description=draft.description,
+                service=draft.service,
+                severity=draft.severity,
+                suggested_severity=draft.suggested_severity,
+                applied_severity=targets.applied_severity,
+                priority=draft.priority,
+                state="open",
+                opened_at=now,
+                within_plan=contact.allowed and quota.within_plan,
+                plan_note="; ".join(notes) or None,
+                answers=draft.answers,
+            )
+            s.add(ticket)
+            try:
+                await s.flush()
+            except IntegrityError:
+                await s.rollback()  # the same submission raced us: return the stored one
+                existing = await self._by_key(s, draft.idempotency_key or "")
+                if existing is None:
+                    raise
+                return await self._opened(s, existing, plan, customer, created=False)
+            s.add(
+                TicketEventRow(
+                    ticket_id=ticket.id,
+                    kind="reported",
+                    at=now,
+                    actor_id=draft.reporter_id,
+                    data={"channel": draft.channel_id, "permalink": draft.source_permalink},
+                )
+            )
+            s.add(
+                TicketEventRow(
+                    ticket_id=ticket.id,
+                    kind="classified",
+                    at=now,
+                    actor_id=draft.reporter_id,
+                    severity=draft.severity,
+                    priority=draft.priority,
+                    reason=draft.override_reason,
+                    data={"suggested": draft.suggested_severity, "answers": draft.answers},
+                )
+            )
+            status = evaluate(plan, ticket.severity, now, [], now=now, priority=ticket.priority)
+            self._store_clocks(s, ticket, status, [])
+            await sync_timers(s, ticket.id, status, plan)
+            await s.commit()
+            return OpenedTicket(ticket, True, plan, customer, status, quota, contact)
+
+    async def _opened(
+        self, s: AsyncSession, ticket: Ticket, plan: Plan, customer: Customer | None, created: bool
+    ) -> OpenedTicket:
+        status = await self.status_of(ticket)
+        return OpenedTicket(
+            ticket, created, plan, customer, status, QuotaCheck(ticket.within_plan, 0, None, None), ContactCheck(True, "")
+        )

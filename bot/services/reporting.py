@@ -1,0 +1,56 @@
+"""The period report: tickets opened in a period, with their verdicts and each customer's quota use.
+
+Loading is `storage.reporting`; the figures come from the pure `rules.compliance`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from rules.compliance import Report, build_report
+from rules.errors import ServiceError, UnknownIdError
+from rules.periods import Period
+from rules.policy import Plan
+from storage.customers import find_customer
+from storage.models import Ticket
+from storage.reporting import Loaded, customer_cases, load_tickets
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+
+def check_plan(services: Services, plan_id: str) -> Plan:
+    try:
+        return services.policies.plan(plan_id)
+    except UnknownIdError as e:
+        raise ServiceError(str(e)) from None
+
+
+async def build_period_report(
+    services: Services, period: Period, now: datetime, customer: str | None = None, plan_id: str | None = None
+) -> tuple[Report, Loaded]:
+    """The report for tickets opened in `period`, optionally for one customer and/or plan."""
+    customer_row = await find_customer(services, customer) if customer else None
+    if plan_id:
+        check_plan(services, plan_id)
+    # The period is read in each plan's own time zone: load a day either side, rules.compliance filters exactly.
+    start = period.bounds(timezone.utc)[0] - timedelta(days=1)
+    end = period.bounds(timezone.utc)[1] + timedelta(days=1)
+    conditions: list[Any] = [Ticket.opened_at >= start, Ticket.opened_at < end]
+    if customer_row is not None:
+        conditions.append(Ticket.customer_id == customer_row.id)
+    if plan_id:
+        conditions.append(Ticket.plan_id == plan_id)
+    loaded = await load_tickets(services, now, *conditions)
+    cases = await customer_cases(services, period, now, customer_row, plan_id)
+    report = build_report(
+        loaded.tickets,
+        period,
+        now,
+        services.policies.plans,
+        cases,
+        customer=customer_row.name if customer_row else None,
+        plan_id=plan_id,
+    )
+    return report, loaded

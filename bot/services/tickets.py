@@ -1,0 +1,112 @@
+"""A responder's action on a ticket: checked against its state, logged, clocks and timers brought up to date."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from rules.actions import _ALLOWED_IN
+from rules.errors import ServiceError, UnknownIdError
+from rules.policy import Plan
+from rules.sla import SlaStatus
+from storage.models import Ticket, TicketEventRow
+from storage.tickets import _ticket_number, evaluate_ticket
+from storage.timers import sync_timers
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    ticket: Ticket
+    status: SlaStatus
+    plan: Plan
+    event: TicketEventRow
+
+
+async def record_action(
+    services: "Services",
+    key: str | int,
+    kind: str,
+    actor_id: str,
+    *,
+    severity: str | None = None,
+    priority: str | None = None,
+    reason: str | None = None,
+    next_update_at: datetime | None = None,
+    data: dict[str, Any] | None = None,
+) -> ActionResult:
+    """Append one responder action to a ticket's log and bring its clocks up to date."""
+    if kind not in _ALLOWED_IN:
+        raise ServiceError(f"unknown action {kind!r}")
+    now = services.clock.now()
+    ticket_id = _ticket_number(key)
+    async with services.sessions() as s:
+        query = select(Ticket).where(Ticket.id == ticket_id).options(selectinload(Ticket.events), selectinload(Ticket.clocks))
+        if s.bind.dialect.name == "postgresql":
+            query = query.with_for_update(of=Ticket)  # two responders clicking at once: one after the other
+        ticket = (await s.execute(query)).scalar_one_or_none()
+        if ticket is None:
+            raise ServiceError(f"no ticket INC-{ticket_id}")
+        if ticket.state not in _ALLOWED_IN[kind]:
+            raise ServiceError(f"{ticket.key} is {ticket.state}: cannot {kind.removesuffix('ed').removesuffix('e')} it now")
+        plan = services.policies.plan(ticket.plan_id)
+        if kind == "reclassified":
+            if not (reason or "").strip():
+                raise ServiceError("a reclassification needs a reason")
+            if severity is None and priority is None:
+                raise ServiceError("choose a new severity or priority")
+            try:
+                if severity is not None:
+                    plan.severity(severity)
+                if priority is not None:
+                    plan.priority(priority)
+            except UnknownIdError as e:
+                raise ServiceError(str(e)) from None
+            if severity == ticket.severity and priority in (None, ticket.priority):
+                raise ServiceError(f"{ticket.key} already has that severity and priority")
+        if kind == "assigned" and not (data or {}).get("assignee"):
+            raise ServiceError("say who to assign it to")
+        if kind == "updated" and next_update_at is not None and next_update_at <= now:
+            raise ServiceError("the next update must be in the future")
+        event = TicketEventRow(
+            ticket_id=ticket.id,
+            kind=kind,
+            at=now,
+            actor_id=actor_id,
+            severity=severity if kind == "reclassified" else None,
+            priority=priority if kind == "reclassified" else None,
+            reason=reason,
+            next_update_at=next_update_at,
+            data=data or {},
+        )
+        s.add(event)
+        ticket.events.append(event)
+        if kind in ("acknowledged", "updated", "resolved") and ticket.first_response_at is None:
+            ticket.first_response_at = now
+        if kind == "reclassified":
+            if severity is not None and severity != ticket.severity:
+                ticket.severity = severity
+                ticket.applied_severity = plan.targets_for(severity).applied_severity
+            if priority is not None:
+                ticket.priority = priority
+        elif kind == "assigned":
+            ticket.assignee_id = (data or {})["assignee"]
+        elif kind == "paused":
+            ticket.state = "paused"
+        elif kind in ("resumed", "reopened"):
+            ticket.state = "open"
+            if kind == "reopened":
+                ticket.resolved_at = None
+        elif kind == "resolved":
+            ticket.state, ticket.resolved_at = "resolved", now
+        status = evaluate_ticket(plan, ticket, ticket.events, now)
+        services._store_clocks(s, ticket, status, list(ticket.clocks))
+        await sync_timers(s, ticket.id, status, plan)
+        await s.commit()
+        return ActionResult(ticket, status, plan, event)

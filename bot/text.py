@@ -1,0 +1,161 @@
+"""What the command line shows: the data behind `triage-bot policies` and `triage-bot sla timeline`
+(printed as is with `--json`), and a report as plain text."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.views.blocks import human
+from bot.views.manager import breach_text
+from rules.compliance import DurationStats, Rate, Report
+from rules.errors import CliError, UnknownIdError
+from rules.notifications import notification_schedule
+from rules.policy import PolicySet
+from rules.sla import evaluate
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _minutes(value: timedelta | None) -> int | None:
+    return None if value is None else int(value.total_seconds() // 60)
+
+
+def policies_data(policies: PolicySet) -> list[dict[str, Any]]:
+    out = []
+    for plan in policies.plans.values():
+        limits = plan.spec.limits
+        rows = []
+        for sev in plan.severity_ids:
+            t = plan.targets_for(sev)
+            rows.append(
+                {
+                    "severity": sev,
+                    "applied_severity": t.applied_severity,
+                    "calendar": t.calendar_id,
+                    "first_response_minutes": _minutes(t.first_response),
+                    "update_interval_minutes": _minutes(t.update_interval),
+                    "resolution_minutes": _minutes(t.resolution),
+                    "resolution_best_effort": t.resolution_best_effort,
+                    "placeholder": t.placeholder,
+                }
+            )
+        out.append(
+            {
+                "plan": plan.id,
+                "name": plan.spec.name,
+                "vendor": plan.policy.file.vendor.id,
+                "source": plan.policy.source,
+                "calendar": plan.spec.calendar,
+                "timezone": str(plan.timezone),
+                "cases": {"max": limits.cases.max, "per": limits.cases.per},
+                "contacts": {"max": limits.contacts.max, "min": limits.contacts.min, "note": limits.contacts.note},
+                "channels": limits.channels,
+                "priorities": [p.id for p in plan.priorities],
+                "has_placeholders": plan.has_placeholders,
+                "targets": rows,
+            }
+        )
+    return out
+
+
+def timeline_data(policies: PolicySet, plan_id: str, severity: str, opened_at: datetime) -> dict[str, Any]:
+    try:
+        plan = policies.plan(plan_id)
+        plan.severity(severity)
+    except UnknownIdError as e:
+        raise CliError(str(e)) from None
+    targets = plan.targets_for(severity)
+    status = evaluate(plan, severity, opened_at, [], now=opened_at)
+    fr, res = status.clocks["first_response"], status.clocks["resolution"]
+    dues = [c.due for c in (fr, res) if c.due is not None]
+    ladder = plan.notifications.escalation
+    last_after = ladder[-1].after.to_timedelta(timedelta(days=1)) if ladder else timedelta(0)
+    horizon = max(dues) + last_after if dues else opened_at
+    schedule = [n for n in notification_schedule(status, plan.notifications, horizon) if n.repeat == 0]
+    repeat_of = {lvl.level: lvl.repeat_every for lvl in ladder}
+    warnings = []
+    if targets.placeholder:
+        warnings.append(
+            f"{plan.id}: the vendor publishes no targets; they are placeholders to set in your policy folder"
+        )
+    if targets.applied_severity and targets.applied_severity != severity:
+        warnings.append(f"{plan.id} publishes no target for {severity}; the targets of {targets.applied_severity} apply")
+    if targets.applied_severity is None:
+        warnings.append(f"{plan.id} publishes no target for {severity} or any less urgent severity: best effort")
+    return {
+        "plan": plan.id,
+        "severity": severity,
+        "applied_severity": targets.applied_severity,
+        "opened_at": opened_at.isoformat(),
+        "calendar": targets.calendar_id,
+        "timezone": str(plan.timezone),
+        "first_response_due": _iso(fr.due),
+        "first_response_minutes": _minutes(targets.first_response),
+        "resolution_due": _iso(res.due),
+        "resolution_minutes": _minutes(targets.resolution),
+        "resolution_best_effort": targets.resolution_best_effort,
+        "update_interval_minutes": _minutes(targets.update_interval),
+        "placeholder_targets": targets.placeholder,
+        "reminders": [
+            {"clock": n.clock, "at": n.at.isoformat(), "label": n.label, "deadline": n.due.isoformat()}
+            for n in schedule
+            if n.kind == "reminder"
+        ],
+        "escalations": [
+            {
+                "clock": n.clock,
+                "level": n.level,
+                "notify": n.notify,
+                "at": n.at.isoformat(),
+                "repeat_every_minutes": _minutes(repeat_of[n.level].to_timedelta(timedelta(days=1)))
+                if repeat_of.get(n.level or 0)
+                else None,
+            }
+            for n in schedule
+            if n.kind == "escalation"
+        ],
+        "warnings": warnings,
+    }
+
+
+def report_lines(report: Report) -> list[str]:
+    """Plain text for the command line."""
+    def rate(r: Rate) -> str:
+        return "n/a" if r.percent is None else f"{r.percent:.0f}% ({r.met}/{r.total})"
+
+    def durs(d: DurationStats) -> str:
+        return "n/a" if d.count == 0 else f"median {human(d.median)}, p90 {human(d.p90)}"
+
+    last = report.period.end_day - timedelta(days=1)
+    scope = [f"SLA report {report.period.label}: tickets opened {report.period.first_day} to {last} (plan time zones)"]
+    if report.customer:
+        scope.append(f"customer {report.customer}")
+    if report.plan_id:
+        scope.append(f"plan {report.plan_id}")
+    out = [", ".join(scope), f"as of {report.now.isoformat(timespec='minutes')}", ""]
+    if not report.tickets:
+        out.append("no tickets in this period")
+    for g in ([report.total] if report.tickets else []) + list(report.groups):
+        if g.plan_id is None:
+            head = f"All tickets ({g.tickets})"
+        else:
+            head = f"{g.plan_id} / {g.severity} ({g.tickets})"
+        out += [
+            head,
+            f"  first response met  {rate(g.first_response)}",
+            f"  updates met         {rate(g.update)}",
+            f"  resolution met      {rate(g.resolution)}",
+            f"  time to acknowledge {durs(g.acknowledge)}",
+            f"  time to resolve     {durs(g.resolve)}",
+        ]
+        if g.plan_id is not None:
+            for b in g.breaches:
+                out.append(f"  breach              {breach_text(b)}")
+        out.append("")
+    if report.quota:
+        out.append("Case quota")
+        out += [f"  {q.describe()}" for q in report.quota]
+    return out

@@ -1,0 +1,126 @@
+"""Periods: the calendar month or quarter a report covers, and a plan's case-quota counting period.
+
+- **Report period.** A ticket belongs to a period by its opening instant in its
+  plan's time zone (the rule case quotas use too). `this-month`, `last-month`,
+  `this-quarter` and `last-quarter` are resolved from `now` in UTC.
+- **Quota period.** The plan's counting period (month, quarter or year) that
+  contains an instant, in the plan's time zone.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timezone
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from rules.errors import PeriodError
+from rules.policy import Plan
+
+UTC = timezone.utc
+
+PERIOD_FORMS = ("this-month", "last-month", "this-quarter", "last-quarter", "YYYY-MM", "YYYY-Qn")
+PERIOD_HELP = "this-month, last-month, this-quarter, last-quarter, YYYY-MM (e.g. 2026-11) or YYYY-Qn (e.g. 2026-Q4)"
+_MONTH_RE = re.compile(r"^(\d{4})-(\d{1,2})$")
+_QUARTER_RE = re.compile(r"^(\d{4})-[qQ](\d)$")
+
+
+@dataclass(frozen=True)
+class Period:
+    """A calendar month or quarter, as dates; placed in a time zone with `bounds`."""
+
+    year: int
+    first_month: int
+    months: Literal[1, 3]
+
+    @property
+    def label(self) -> str:
+        if self.months == 1:
+            return f"{self.year}-{self.first_month:02d}"
+        return f"{self.year}-Q{(self.first_month - 1) // 3 + 1}"
+
+    @property
+    def first_day(self) -> date:
+        return date(self.year, self.first_month, 1)
+
+    @property
+    def end_day(self) -> date:
+        """The first day after the period."""
+        m = self.first_month + self.months
+        return date(self.year + (m - 1) // 12, (m - 1) % 12 + 1, 1)
+
+    def bounds(self, tz: ZoneInfo | timezone) -> tuple[datetime, datetime]:
+        """[start, end) as instants: local midnights in `tz`."""
+        return datetime.combine(self.first_day, time(0), tz), datetime.combine(self.end_day, time(0), tz)
+
+    def contains_local(self, local: datetime) -> bool:
+        """Is this instant, read in its own time zone, inside the period?"""
+        return self.first_day <= local.date() < self.end_day
+
+    def previous(self) -> "Period":
+        m = self.first_month - self.months
+        return Period(self.year - 1, m + 12, self.months) if m < 1 else Period(self.year, m, self.months)
+
+
+def _month_of(d: date) -> Period:
+    return Period(d.year, d.month, 1)
+
+
+def _quarter_of(d: date) -> Period:
+    return Period(d.year, 3 * ((d.month - 1) // 3) + 1, 3)
+
+
+def parse_period(text: str | None, now: datetime) -> Period:
+    """`this-month` (default), `last-month`, `this-quarter`, `last-quarter`, `2026-11`, `2026-Q4`."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    value = (text or "this-month").strip().lower()
+    today = now.astimezone(UTC).date()
+    relative = {
+        "this-month": lambda: _month_of(today),
+        "last-month": lambda: _month_of(today).previous(),
+        "this-quarter": lambda: _quarter_of(today),
+        "last-quarter": lambda: _quarter_of(today).previous(),
+    }
+    if value in relative:
+        return relative[value]()
+    m = _MONTH_RE.match(value)
+    if m and 1 <= int(m.group(2)) <= 12 and int(m.group(1)) >= 1970:
+        return Period(int(m.group(1)), int(m.group(2)), 1)
+    q = _QUARTER_RE.match(value)
+    if q and 1 <= int(q.group(2)) <= 4 and int(q.group(1)) >= 1970:
+        return Period(int(q.group(1)), 3 * (int(q.group(2)) - 1) + 1, 3)
+    raise PeriodError(f"{text!r} is not a period; use {PERIOD_HELP}")
+
+
+# -- quota periods ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuotaPeriod:
+    start: datetime
+    end: datetime
+    label: str  # "2026-Q4", "2026-11", "2026"
+
+
+def quota_period(plan: Plan, at: datetime) -> QuotaPeriod | None:
+    """The plan's counting period containing `at`, in the plan's time zone; None if unlimited."""
+    limit = plan.spec.limits.cases
+    if limit.per is None:
+        return None
+    tz = plan.timezone
+    local = at.astimezone(tz)
+    y, m = local.year, local.month
+    if limit.per == "month":
+        first, months, label = m, 1, f"{y}-{m:02d}"
+    elif limit.per == "quarter":
+        q = (m - 1) // 3
+        first, months, label = 3 * q + 1, 3, f"{y}-Q{q + 1}"
+    else:
+        first, months, label = 1, 12, f"{y}"
+    end_m = first + months
+    end_y, end_m = (y + 1, end_m - 12) if end_m > 12 else (y, end_m)
+    start = datetime.combine(local.date().replace(month=first, day=1), time(0), tz)
+    end = datetime.combine(local.date().replace(year=end_y, month=end_m, day=1), time(0), tz)
+    return QuotaPeriod(start, end, label)
