@@ -138,7 +138,7 @@ def _with_services(settings: Settings, work) -> Any:
     async def go() -> Any:
         services = build_services(settings, policies=_load(settings))
         try:
-            await upgrade(services.engine)
+            await upgrade(services.engine, policies=services.policies)
             return await work(services)
         finally:
             await services.close()

@@ -52,7 +52,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     services = build_services(settings)
     cleanups: list = []
     try:
-        await upgrade(services.engine)
+        await upgrade(services.engine, policies=services.policies)
         identity = await verify_token(settings)
         for plan in services.policies.plans.values():
             if plan.has_placeholders:

@@ -26,6 +26,7 @@ from typing import Literal, Sequence
 
 from rules.calendar import Calendar
 from rules.policy import Plan, TargetSet
+from rules.terms import Terms, in_force
 
 EventKind = Literal[
     "responded",  # acknowledge or any first human reply from the support side
@@ -162,23 +163,33 @@ def evaluate(
     events: Sequence[TicketEvent],
     now: datetime,
     priority: str | None = None,
+    terms: Sequence[Terms] | None = None,
 ) -> SlaStatus:
-    """The state of every SLA clock of a ticket at `now`."""
+    """The state of every SLA clock of a ticket at `now`.
+
+    `terms`: the targets frozen with the ticket (`rules.terms`); without them the
+    plan's current targets are used (a new ticket, or the CLI's what-if timeline).
+    """
     if opened_at.tzinfo is None or now.tzinfo is None:
         raise ValueError("opened_at and now must be timezone-aware")
-    plan.severity(severity)  # unknown severity -> UnknownIdError
+    if not terms:
+        plan.severity(severity)  # unknown severity -> UnknownIdError
     opened_at = opened_at.astimezone(plan.timezone)  # deadlines read in the plan's own zone
     seen = sorted((e for e in events if e.at <= now), key=lambda e: e.at)
     for e in seen:
         if e.kind == "reclassified":
             if e.severity is None:
                 raise ValueError("a reclassified event needs the new severity")
-            plan.severity(e.severity)
+            if not terms:
+                plan.severity(e.severity)
     current = _severity_at(severity, seen, now)
-    targets_now = plan.targets_for(current)
 
     def targets_at(at: datetime) -> TargetSet:
+        if terms:
+            return in_force(terms, at)
         return plan.targets_for(_severity_at(severity, seen, at))
+
+    targets_now = targets_at(now)
 
     def escalation_ack(clock: ClockName, since: datetime | None) -> datetime | None:
         for e in seen:

@@ -54,17 +54,21 @@ class StoreContext(Protocol):
     policies: PolicySet
 
 
-def _alembic_config(connection: Connection) -> Config:
+def _alembic_config(connection: Connection, policies: PolicySet | None = None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.attributes["connection"] = connection
+    cfg.attributes["policies"] = policies
     return cfg
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Apply migrations on this engine's database (`triage-bot db upgrade`, and at `run` start)."""
+async def upgrade(engine: AsyncEngine, revision: str = "head", policies: PolicySet | None = None) -> None:
+    """Apply migrations on this engine's database (`triage-bot db upgrade`, and at `run` start).
+
+    `policies`: the plans a data migration measures existing tickets by (default: presets and `POLICY_DIR`).
+    """
     async with engine.begin() as conn:
-        await conn.run_sync(lambda sync_conn: command.upgrade(_alembic_config(sync_conn), revision))
+        await conn.run_sync(lambda sync_conn: command.upgrade(_alembic_config(sync_conn, policies), revision))
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

@@ -95,6 +95,9 @@ class Ticket(Base):
     within_plan: Mapped[bool] = mapped_column(Boolean, default=True)
     plan_note: Mapped[str | None] = mapped_column(Text)  # why it is outside the plan, shown to people
     answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The targets and calendar in force: at opening, then from each reclassification (rules.terms snapshots).
+    # A policy or holiday edit applies to new tickets only. Null: evaluated with the current policy.
+    sla_terms: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
     events: Mapped[list["TicketEventRow"]] = relationship(
         back_populates="ticket", order_by="TicketEventRow.id", cascade="all, delete-orphan"
@@ -126,18 +129,35 @@ class TicketEventRow(Base):
 
 
 class SlaClockRow(Base):
-    """The current state of one SLA clock, for queries ("what is at risk") without replaying events."""
+    """The record of one SLA clock of a ticket (`rules.clock_record`), written with every change of the ticket.
+
+    status: running, paused, met, missed or none. "Breached now" is
+    `status = 'running' and due_at < now`, "at risk now" is
+    `status = 'running' and at_risk_at <= now <= due_at`: index range queries.
+    A stopped clock's verdict, deadline and stop instant are kept as measured;
+    reports read them instead of re-scoring.
+    """
 
     __tablename__ = "sla_clocks"
-    __table_args__ = (UniqueConstraint("ticket_id", "clock"),)
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "clock"),
+        Index("ix_sla_clocks_status_due", "status", "due_at"),
+        Index("ix_sla_clocks_status_at_risk", "status", "at_risk_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
     clock: Mapped[str] = mapped_column(String(30))
     status: Mapped[str] = mapped_column(String(20))
     target_minutes: Mapped[int | None] = mapped_column(Integer)
-    due_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    due_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    at_risk_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    breached_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     stopped_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    verdict: Mapped[str | None] = mapped_column(String(10))  # met, missed: once stopped
+    periods: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)  # the update clock's closed periods
+    updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     ticket: Mapped[Ticket] = relationship(back_populates="clocks")
 

@@ -22,7 +22,7 @@ from rules.policy import Plan
 from rules.quota import CustomerCases, quota_periods
 from rules.sla import SlaStatus
 from storage.db import StoreContext
-from storage.models import Customer, Ticket, TicketEventRow
+from storage.models import Customer, SlaClockRow, Ticket, TicketEventRow
 from storage.tickets import evaluate_ticket
 
 log = logging.getLogger(__name__)
@@ -30,9 +30,12 @@ log = logging.getLogger(__name__)
 OPEN_STATES = ("open", "paused")
 
 
-def status_from_rows(plan: Plan, ticket: Ticket, rows: list[TicketEventRow], now: datetime) -> SlaStatus:
-    """A ticket's SLA status from its already loaded event rows (as `Services.status_of`, without a query)."""
-    return evaluate_ticket(plan, ticket, rows, now)
+def status_from_rows(
+    plan: Plan, ticket: Ticket, rows: list[TicketEventRow], now: datetime, stored: list[SlaClockRow] | None = None
+) -> SlaStatus:
+    """A ticket's SLA status from its already loaded event rows and clock records (as `Services.status_of`,
+    without a query): stopped clocks keep their stored verdicts."""
+    return evaluate_ticket(plan, ticket, rows, now, stored)
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,10 @@ async def load_tickets(services: StoreContext, now: datetime, *conditions: Any) 
     names = await _customer_names(services)
     async with services.sessions() as s:
         rows = (
-            await s.execute(select(Ticket).where(*conditions).options(selectinload(Ticket.events)).order_by(Ticket.id))
+            await s.execute(select(Ticket)
+                .where(*conditions)
+                .options(selectinload(Ticket.events), selectinload(Ticket.clocks))
+                .order_by(Ticket.id))
         ).scalars().all()
     facts: list[TicketFacts] = []
     skipped: list[str] = []
@@ -65,7 +71,7 @@ async def load_tickets(services: StoreContext, now: datetime, *conditions: Any) 
             TicketFacts(
                 key=t.key,
                 plan_id=t.plan_id,
-                status=status_from_rows(plan, t, list(t.events), now),
+                status=status_from_rows(plan, t, list(t.events), now, list(t.clocks)),
                 customer=names.get(t.customer_id) if t.customer_id is not None else None,
                 summary=t.summary,
                 state=t.state,

@@ -18,8 +18,10 @@ from sqlalchemy.orm import selectinload
 from rules.actions import _ENGINE_KIND
 from rules.clock import Clock
 from rules.errors import ServiceError
+from rules.clock_record import FrozenVerdict, clock_records, frozen_verdicts
 from rules.policy import Plan, PolicySet
 from rules.sla import SlaStatus, TicketEvent, evaluate
+from rules.terms import Terms, restore_all, snapshot, terms_from_plan
 from storage.models import ProcessedSlackEvent, SlaClockRow, Ticket, TicketEventRow
 
 
@@ -75,24 +77,80 @@ class TicketStore:
             rows = (
                 await s.execute(select(TicketEventRow).where(TicketEventRow.ticket_id == ticket.id).order_by(TicketEventRow.id))
             ).scalars().all()
-        return evaluate_ticket(plan, ticket, rows, now or self.clock.now())
+            stored = (await s.execute(select(SlaClockRow).where(SlaClockRow.ticket_id == ticket.id))).scalars().all()
+        return evaluate_ticket(plan, ticket, rows, now or self.clock.now(), stored)
 
     def _store_clocks(self, s: AsyncSession, ticket: Ticket, status: SlaStatus, existing: list[SlaClockRow]) -> None:
-        by_name = {c.clock: c for c in existing}
-        for name, clock in status.clocks.items():
-            row = by_name.get(name) or SlaClockRow(ticket_id=ticket.id, clock=name)
-            row.status = clock.status.value
-            row.target_minutes = int(clock.target.total_seconds() // 60) if clock.target is not None else None
-            row.due_at = clock.due
-            row.stopped_at = clock.stopped_at
-            if name not in by_name:
-                s.add(row)
+        store_clocks(s, ticket.id, status, existing, self.clock.now())
 
 
-def evaluate_ticket(plan: Plan, ticket: Ticket, rows: Sequence[TicketEventRow], now: datetime) -> SlaStatus:
-    """A stored ticket's clocks: its first classification, then its event log, at `now`."""
+def store_clocks(s: AsyncSession, ticket_id: int, status: SlaStatus, existing: Sequence[SlaClockRow], now: datetime) -> None:
+    """Write each clock's record (`rules.clock_record`), in the transaction that changed the ticket.
+
+    `status` must already carry the stored verdicts (`evaluate_ticket(..., stored)`),
+    so a stopped clock is written back as it was judged.
+    """
+    by_name = {c.clock: c for c in existing}
+    for rec in clock_records(status):
+        row = by_name.get(rec.clock)
+        if row is None:
+            row = SlaClockRow(ticket_id=ticket_id, clock=rec.clock)
+            s.add(row)
+        row.status = rec.status
+        row.target_minutes = rec.target_minutes
+        row.started_at = rec.started_at
+        row.due_at = rec.due_at
+        row.at_risk_at = rec.at_risk_at
+        row.breached_at = rec.breached_at
+        row.stopped_at = rec.stopped_at
+        row.verdict = rec.verdict
+        row.periods = rec.periods_json() or None
+        row.updated_at = now
+
+
+def frozen_of(row: SlaClockRow) -> FrozenVerdict:
+    return FrozenVerdict(
+        row.clock,  # type: ignore[arg-type]
+        row.status,  # type: ignore[arg-type]
+        row.due_at,
+        row.stopped_at,
+        FrozenVerdict.periods_from_json(row.periods),
+    )
+
+
+def add_terms(plan: Plan, ticket: Ticket, rows: Sequence[TicketEventRow], terms: Terms) -> None:
+    """Freeze the targets and calendar in force from `terms.since` on the ticket.
+
+    A ticket stored without terms first gets those of its plan as it is now.
+    """
+    if ticket.sla_terms is None:
+        ticket.sla_terms = [snapshot(t) for t in terms_of_plan(plan, ticket, rows, before=terms.since)]
+    ticket.sla_terms = [*ticket.sla_terms, snapshot(terms)]
+
+
+def terms_of_plan(plan: Plan, ticket: Ticket, rows: Sequence[TicketEventRow], before: datetime | None = None) -> list[Terms]:
+    """The terms a stored ticket gets from its plan as loaded now (tickets stored before terms were frozen)."""
     first_severity = next((r.severity for r in rows if r.kind == "classified" and r.severity), ticket.severity)
-    return evaluate(plan, first_severity, ticket.opened_at, engine_events(rows), now, ticket.priority)
+    reclassified = [
+        (r.at, r.severity) for r in rows if r.kind == "reclassified" and r.severity and (before is None or r.at < before)
+    ]
+    return terms_from_plan(plan, first_severity, ticket.opened_at, reclassified)
+
+
+def evaluate_ticket(
+    plan: Plan, ticket: Ticket, rows: Sequence[TicketEventRow], now: datetime, stored: Sequence[SlaClockRow] | None = None
+) -> SlaStatus:
+    """A stored ticket's clocks: its first classification, then its event log, at `now`, on its frozen terms.
+
+    With `stored` (its `sla_clocks` rows), stopped clocks keep the verdicts they were stored with.
+    """
+    first_severity = next((r.severity for r in rows if r.kind == "classified" and r.severity), ticket.severity)
+    status = evaluate(
+        plan, first_severity, ticket.opened_at, engine_events(rows), now, ticket.priority, terms=restore_all(ticket.sla_terms)
+    )
+    if stored:
+        status = frozen_verdicts(status, [frozen_of(r) for r in stored])
+    return status
 
 
 def engine_events(rows: Sequence[TicketEventRow]) -> list[TicketEvent]:

@@ -15,6 +15,7 @@ from rules.clock import Clock
 from rules.policy import Plan
 from rules.quota import ContactCheck, QuotaCheck, check_case_quota, check_contact
 from rules.sla import SlaStatus, evaluate
+from rules.terms import Terms, snapshot
 from storage.models import Customer, Ticket, TicketEventRow
 from storage.timers import sync_timers
 
@@ -92,6 +93,7 @@ class IntakeServices:
             if not quota.within_plan:
                 notes.append(quota.describe())
             targets = plan.targets_for(draft.severity)
+            terms = Terms(now, targets)  # frozen with the ticket: later policy edits apply to new tickets
             ticket = Ticket(
                 idempotency_key=draft.idempotency_key,
                 customer_id=customer.id if customer else None,
@@ -112,6 +114,7 @@ class IntakeServices:
                 within_plan=contact.allowed and quota.within_plan,
                 plan_note="; ".join(notes) or None,
                 answers=draft.answers,
+                sla_terms=[snapshot(terms)],
             )
             s.add(ticket)
             try:
@@ -143,7 +146,7 @@ class IntakeServices:
                     data={"suggested": draft.suggested_severity, "answers": draft.answers},
                 )
             )
-            status = evaluate(plan, ticket.severity, now, [], now=now, priority=ticket.priority)
+            status = evaluate(plan, ticket.severity, now, [], now=now, priority=ticket.priority, terms=[terms])
             self._store_clocks(s, ticket, status, [])
             await sync_timers(s, ticket.id, status, plan)
             await s.commit()

@@ -14,7 +14,8 @@ from rules.errors import ServiceError, UnknownIdError
 from rules.policy import Plan
 from rules.sla import SlaStatus
 from storage.models import Ticket, TicketEventRow
-from storage.tickets import _ticket_number, evaluate_ticket
+from rules.terms import Terms
+from storage.tickets import _ticket_number, add_terms, evaluate_ticket
 from storage.timers import sync_timers
 
 if TYPE_CHECKING:
@@ -92,7 +93,9 @@ async def record_action(
         if kind == "reclassified":
             if severity is not None and severity != ticket.severity:
                 ticket.severity = severity
-                ticket.applied_severity = plan.targets_for(severity).applied_severity
+                targets = plan.targets_for(severity)
+                ticket.applied_severity = targets.applied_severity
+                add_terms(plan, ticket, ticket.events, Terms(now, targets))  # the new severity's terms, from now
             if priority is not None:
                 ticket.priority = priority
         elif kind == "assigned":
@@ -105,7 +108,7 @@ async def record_action(
                 ticket.resolved_at = None
         elif kind == "resolved":
             ticket.state, ticket.resolved_at = "resolved", now
-        status = evaluate_ticket(plan, ticket, ticket.events, now)
+        status = evaluate_ticket(plan, ticket, ticket.events, now, ticket.clocks)
         services._store_clocks(s, ticket, status, list(ticket.clocks))
         await sync_timers(s, ticket.id, status, plan)
         await s.commit()

@@ -1,0 +1,173 @@
+"""The stored record of each SLA clock (`sla_clocks`), and stopped verdicts read back from it.
+
+A record is written in the same transaction as every change of a ticket, so it
+is true until the next change: a running clock's deadline and at-risk instant
+only move when something happens to the ticket. That lets "breached now" and
+"at risk now" be index range queries instead of replaying every ticket:
+
+- breached now: `status = 'running' and due_at < now`
+- at risk now:  `status = 'running' and at_risk_at <= now <= due_at`
+
+A stopped clock's verdict (met or missed), deadline and stop instant are kept
+as measured: `frozen_verdicts` lays them over a fresh evaluation, so neither a
+policy edit nor a later change of this code re-scores them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
+from typing import Any, Literal, Mapping, Sequence
+
+from rules.board import AT_RISK_FLOOR, AT_RISK_SHARE
+from rules.sla import ClockName, ClockState, ClockStatus, SlaStatus, UpdatePeriod, _shifted_deadline
+
+UTC = timezone.utc
+TICK = timedelta(microseconds=1)
+StoredStatus = Literal["running", "paused", "met", "missed", "none"]
+
+_STORED: dict[ClockStatus, StoredStatus] = {
+    ClockStatus.RUNNING: "running",
+    ClockStatus.BREACHED: "running",  # running past its deadline: breached when due_at < now
+    ClockStatus.PAUSED: "paused",
+    ClockStatus.MET: "met",
+    ClockStatus.MISSED: "missed",
+    ClockStatus.NO_TARGET: "none",
+    ClockStatus.NOT_STARTED: "none",
+}
+
+
+def at_risk_threshold(target: timedelta | None) -> timedelta:
+    """Open time left below which a clock is at risk: 25% of its target, but at least 30 minutes."""
+    if target is None or target <= timedelta(0):
+        return AT_RISK_FLOOR
+    return max(AT_RISK_FLOOR, target * AT_RISK_SHARE)
+
+
+def at_risk_from(clock: ClockState) -> datetime | None:
+    """The first instant a running clock is at risk (`rules.board.classify` says AT_RISK or worse).
+
+    Its open time left falls to the threshold at some instant (or the next
+    opening, when that is a closing time: left stays put while closed); it is
+    under the threshold one tick (a microsecond, what the database keeps) later.
+    A target at or under the threshold is at risk from its start.
+    """
+    if not clock.active or clock.due is None or clock.started_at is None:
+        return None
+    threshold = at_risk_threshold(clock.target)
+    target = clock.target if clock.target is not None else clock.calendar.measure(clock.started_at, clock.due)
+    if threshold > target:
+        return clock.started_at.astimezone(UTC)
+    at = _shifted_deadline(clock.calendar, clock.started_at, target - threshold, clock._pauses)
+    return min(clock.calendar.next_open(at) + TICK, clock.due).astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class ClockRecord:
+    """One row of `sla_clocks`, instants in UTC."""
+
+    clock: ClockName
+    status: StoredStatus
+    target_minutes: int | None
+    started_at: datetime | None
+    due_at: datetime | None
+    at_risk_at: datetime | None
+    breached_at: datetime | None  # the deadline it passed (missed) or passes if nothing happens (running)
+    stopped_at: datetime | None
+    verdict: Literal["met", "missed"] | None  # once stopped; the update clock: over its closed periods
+    periods: tuple[UpdatePeriod, ...] = ()  # the update clock's closed periods
+
+    def periods_json(self) -> list[dict[str, Any]]:
+        return [
+            {"started_at": _iso(p.started_at), "due": _iso(p.due), "stopped_at": _iso(p.stopped_at)} for p in self.periods
+        ]
+
+
+def _iso(v: datetime | None) -> str | None:
+    return None if v is None else v.astimezone(UTC).isoformat()
+
+
+def _utc(v: datetime | None) -> datetime | None:
+    return None if v is None else v.astimezone(UTC)
+
+
+def record_of(clock: ClockState) -> ClockRecord:
+    status = _STORED[clock.status]
+    verdict: Literal["met", "missed"] | None = None
+    if status in ("met", "missed"):
+        verdict = status  # type: ignore[assignment]
+    elif clock.name == "update" and clock.history:
+        verdict = "met" if all(p.met for p in clock.history) else "missed"
+    running = status == "running"
+    return ClockRecord(
+        clock=clock.name,
+        status=status,
+        target_minutes=int(clock.target.total_seconds() // 60) if clock.target is not None else None,
+        started_at=_utc(clock.started_at),
+        due_at=_utc(clock.due),
+        at_risk_at=at_risk_from(clock) if running else None,
+        breached_at=_utc(clock.due) if status == "missed" or running else None,
+        stopped_at=_utc(clock.stopped_at),
+        verdict=verdict,
+        periods=clock.history,
+    )
+
+
+def clock_records(status: SlaStatus) -> list[ClockRecord]:
+    """What `sla_clocks` stores for a ticket's clocks."""
+    return [record_of(c) for c in status.clocks.values()]
+
+
+@dataclass(frozen=True)
+class FrozenVerdict:
+    """A stored clock as read back: what a stopped clock was judged."""
+
+    clock: ClockName
+    status: StoredStatus
+    due_at: datetime | None
+    stopped_at: datetime | None
+    periods: tuple[UpdatePeriod, ...] = ()
+
+    @staticmethod
+    def periods_from_json(data: Sequence[Mapping[str, Any]] | None) -> tuple[UpdatePeriod, ...]:
+        out = []
+        for p in data or ():
+            out.append(
+                UpdatePeriod(
+                    datetime.fromisoformat(p["started_at"]),
+                    datetime.fromisoformat(p["due"]),
+                    datetime.fromisoformat(p["stopped_at"]) if p.get("stopped_at") else None,
+                )
+            )
+        return tuple(out)
+
+
+def frozen_verdicts(status: SlaStatus, stored: Sequence[FrozenVerdict]) -> SlaStatus:
+    """`status` with the stored verdicts of its stopped clocks and closed update periods.
+
+    A clock that stopped keeps the deadline, stop instant and verdict it was
+    stored with; one that runs again (a reopen) is evaluated afresh.
+    """
+    if not stored:
+        return status
+    clocks = dict(status.clocks)
+    for f in stored:
+        c = clocks.get(f.clock)
+        if c is None:
+            continue
+        if f.clock == "update":
+            if f.periods and len(f.periods) <= len(c.history):
+                history = f.periods + c.history[len(f.periods) :]
+                new = replace(c, history=history)
+                if c.status in (ClockStatus.MET, ClockStatus.MISSED):
+                    new = replace(new, status=ClockStatus.MET if all(p.met for p in history) else ClockStatus.MISSED)
+                clocks["update"] = new
+            continue
+        if f.status in ("met", "missed") and c.status in (ClockStatus.MET, ClockStatus.MISSED):
+            clocks[f.clock] = replace(
+                c,
+                status=ClockStatus.MET if f.status == "met" else ClockStatus.MISSED,
+                due=f.due_at.astimezone(c.due.tzinfo) if f.due_at is not None and c.due is not None else f.due_at,
+                stopped_at=f.stopped_at.astimezone(c.stopped_at.tzinfo) if f.stopped_at and c.stopped_at else f.stopped_at,
+            )
+    return replace(status, clocks=clocks)
