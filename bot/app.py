@@ -13,7 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.services import Services
 from bot.settings import Settings
 from bot.roles import Roles
-from handlers import admin, intake, managers, oncall, responders, ticket_commands
+from handlers import admin, intake, managers, middleware, oncall, responders, ticket_commands
 from handlers.sla_command import SlaCommand
 
 log = logging.getLogger(__name__)
@@ -36,19 +36,15 @@ def build_app(settings: Settings, services: Services, client: AsyncWebClient | N
         process_before_response=False,
     )
     roles = Roles(settings, app.client)
+    middleware.install(app, services, roles)  # context["services"], context["roles"]; the one error handler
     sla = SlaCommand()  # the one /sla listener; subcommands: customers, contacts, status, ticket, report, oncall, ticket actions
     intake.register(app, services)
     admin.register(sla, services)
     managers.register(app, sla, services, roles)
-    oncall.register(sla, services, roles)
-    ticket_commands.register(sla, services, roles)
+    oncall.register(sla, services)
+    ticket_commands.register(sla, services)
     responders.register(app, services, roles)
     sla.register(app)
-
-    @app.error
-    async def on_error(error: Exception, body: dict) -> None:
-        log.exception("handler failed for %s", body.get("type"), exc_info=error)
-
     return app
 
 

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from bot.settings import Settings
 from bot.text import policies_data, timeline_data
 from rules.durations import format_timedelta
-from rules.errors import CliError, PolicyError
+from rules.errors import ConfigError, InvalidInput, PeriodError, TriageError
 from rules.policy import PolicySet, load_policies
 from rules.sla import CLOCK_LABELS
 
@@ -25,17 +25,14 @@ def parse_instant(text: str, option: str = "--opened-at") -> datetime:
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise CliError(f"{option} {text!r} is not an ISO 8601 instant (e.g. 2026-11-30T09:15:00+01:00)") from None
+        raise InvalidInput(f"{option} {text!r} is not an ISO 8601 instant (e.g. 2026-11-30T09:15:00+01:00)") from None
     if value.tzinfo is None:
-        raise CliError(f"{option} {text!r} needs a UTC offset (e.g. +01:00 or Z)")
+        raise InvalidInput(f"{option} {text!r} needs a UTC offset (e.g. +01:00 or Z)")
     return value
 
 
 def _load(settings: Settings) -> PolicySet:
-    try:
-        return load_policies(settings.policy_dir)
-    except PolicyError as e:
-        raise CliError(str(e)) from None
+    return load_policies(settings.policy_dir)  # a PolicyError is printed by main()
 
 
 # -- policies -----------------------------------------------------------------------
@@ -115,14 +112,12 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
     import logging
 
-    from bot.runner import StartupError, serve
+    from bot.runner import serve
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _load(settings)  # a bad policy file stops the start with its message
     try:
-        asyncio.run(serve(settings))
-    except StartupError as e:
-        raise CliError(str(e)) from None
+        asyncio.run(serve(settings))  # a StartupError is printed by main()
     except KeyboardInterrupt:
         pass
     return 0
@@ -132,7 +127,6 @@ def _with_services(settings: Settings, work) -> Any:
     import asyncio
 
     from bot.services import build_services
-    from rules.errors import ServiceError
     from storage.db import upgrade
 
     async def go() -> Any:
@@ -143,10 +137,7 @@ def _with_services(settings: Settings, work) -> Any:
         finally:
             await services.close()
 
-    try:
-        return asyncio.run(go())
-    except ServiceError as e:
-        raise CliError(str(e)) from None
+    return asyncio.run(go())
 
 
 def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
@@ -206,13 +197,12 @@ def _write(path: str, data: bytes | str, what: str) -> None:
         with open(path, "wb") as f:
             f.write(data.encode("utf-8") if isinstance(data, str) else data)
     except OSError as e:
-        raise CliError(f"cannot write the {what} to {path}: {e.strerror or e}") from None
+        raise InvalidInput(f"cannot write the {what} to {path}: {e.strerror or e}") from None
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     from bot.exports import report_csv, report_dict
     from bot.services.reporting import build_period_report
-    from rules.errors import PeriodError
     from rules.periods import parse_period
 
     async def work(services):  # type: ignore[no-untyped-def]
@@ -220,7 +210,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
         try:
             period = parse_period(args.period, now)
         except PeriodError as e:
-            raise CliError(f"--period: {e}") from None
+            raise PeriodError(f"--period: {e}") from None
         report, loaded = await build_period_report(services, period, now, args.customer, args.plan)
         return report, loaded
 
@@ -278,7 +268,7 @@ def cmd_oncall_set(args: argparse.Namespace, settings: Settings) -> int:
     if args.rotation:
         kwargs["rotation"] = [u.strip() for u in args.rotation.split(",") if u.strip()]
         if not args.start:
-            raise CliError("--rotation needs --start (the first hand-off, ISO 8601 with offset)")
+            raise InvalidInput("--rotation needs --start (the first hand-off, ISO 8601 with offset)")
         kwargs["rotation_start"] = parse_instant(args.start, "--start")
         kwargs["rotation_days"] = args.every_days
     setting = _with_services(settings, lambda s: set_oncall(s, args.role, "cli", **kwargs))
@@ -372,9 +362,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = Settings()
         except ValidationError as e:
             err = e.errors()[0]
-            raise CliError(f"setting {str(err['loc'][0]).upper()}: {err['msg']}") from None
+            raise ConfigError(f"setting {str(err['loc'][0]).upper()}: {err['msg']}") from None
         return int(args.func(args, settings) or 0)
-    except CliError as e:
+    except TriageError as e:
         print(f"triage-bot: error: {e}", file=sys.stderr)
         return EXIT_USAGE
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from enum import Enum
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -12,6 +13,14 @@ from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 GROUP_CACHE_SECONDS = 60.0
+
+
+class Role(Enum):
+    """What a request needs: each includes the ones above it (an admin is a manager, a manager a responder)."""
+
+    ADMIN = "admin"
+    MANAGER = "manager"
+    RESPONDER = "responder"
 
 
 class Roles:
@@ -47,3 +56,10 @@ class Roles:
         if user_id in self.settings.responder_ids or await self.is_manager(user_id):
             return True
         return user_id in await self._group_members(self.settings.responder_group_id)
+
+    async def has(self, user_id: str, role: Role) -> bool:
+        if role is Role.ADMIN:
+            return self.is_admin(user_id)
+        if role is Role.MANAGER:
+            return await self.is_manager(user_id)
+        return await self.is_responder(user_id)

@@ -14,12 +14,13 @@ from bot.app import build_app, build_slack_client, build_web_app
 from bot.scheduler import SlaScheduler, build_apscheduler
 from bot.services import build_services
 from bot.settings import Settings
+from rules.errors import ConfigError
 from storage.db import upgrade
 
 log = logging.getLogger(__name__)
 
 
-class StartupError(Exception):
+class StartupError(ConfigError):
     """One line telling the operator what to set."""
 
 

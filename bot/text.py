@@ -9,7 +9,6 @@ from typing import Any
 from bot.views.blocks import human
 from bot.views.manager import breach_text
 from rules.compliance import DurationStats, Rate, Report
-from rules.errors import CliError, UnknownIdError
 from rules.notifications import notification_schedule
 from rules.policy import PolicySet
 from rules.sla import evaluate
@@ -62,11 +61,8 @@ def policies_data(policies: PolicySet) -> list[dict[str, Any]]:
 
 
 def timeline_data(policies: PolicySet, plan_id: str, severity: str, opened_at: datetime) -> dict[str, Any]:
-    try:
-        plan = policies.plan(plan_id)
-        plan.severity(severity)
-    except UnknownIdError as e:
-        raise CliError(str(e)) from None
+    plan = policies.plan(plan_id)
+    plan.severity(severity)
     targets = plan.targets_for(severity)
     status = evaluate(plan, severity, opened_at, [], now=opened_at)
     fr, res = status.clocks["first_response"], status.clocks["resolution"]

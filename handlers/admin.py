@@ -1,4 +1,4 @@
-"""`/sla customers ...` and `/sla contacts ...`: customers and contacts (admins only, checked server-side).
+"""`/sla customers ...` and `/sla contacts ...`: customers and contacts (admins only, checked by `require`).
 
 The `/sla` listener itself is handlers/sla_command.py; this module adds its subcommands to it.
 """
@@ -9,10 +9,12 @@ import logging
 import re
 import shlex
 
+from bot.roles import Role
 from bot.services import Services
 from bot.views.blocks import escape
+from handlers.middleware import require
 from handlers.sla_command import SlaCommand, SlaRequest
-from rules.errors import ServiceError
+from rules.errors import InvalidInput
 
 log = logging.getLogger(__name__)
 
@@ -26,34 +28,32 @@ USAGE_LINES = {
     ],
     "contacts": ["`/sla contacts add @user Customer name [primary]` (admins)"],
 }
+REFUSAL = "Only triage-bot admins can manage customers and contacts (ask an admin to add you to ADMIN_USER_IDS)."
 USAGE = "Usage:\n" + "\n".join(f"• {line}" for lines in USAGE_LINES.values() for line in lines)
 
 
 def _channel(token: str) -> str:
     m = _CHANNEL.match(token)
     if not m:
-        raise ServiceError(f"{token!r} is not a channel: mention it as #channel")
+        raise InvalidInput(f"{token!r} is not a channel: mention it as #channel")
     return m.group(1) or m.group(3)
 
 
 def _user(token: str) -> str:
     m = _USER.match(token)
     if not m:
-        raise ServiceError(f"{token!r} is not a user: mention them as @name")
+        raise InvalidInput(f"{token!r} is not a user: mention them as @name")
     return m.group(1) or m.group(3)
 
 
-async def run_admin(services: Services, user_id: str, text: str) -> str:
-    """One `/sla` admin command; returns the reply."""
+async def run_admin(services: Services, text: str) -> str:
+    """One `/sla` admin command, from an admin; returns the reply."""
     try:
         words = shlex.split(text)
     except ValueError as e:
-        raise ServiceError(f"could not read the command: {e}") from None
+        raise InvalidInput(f"could not read the command: {e}") from None
     if len(words) < 2 or words[0] not in ("customers", "contacts"):
         return USAGE
-    if user_id not in services.settings.admin_ids:
-        log.warning("refused /sla %s from non-admin %s", words[0], user_id)
-        return "Only triage-bot admins can manage customers and contacts (ask an admin to add you to ADMIN_USER_IDS)."
     if words[:2] == ["customers", "list"]:
         customers = await services.list_customers()
         if not customers:
@@ -89,7 +89,7 @@ async def run_admin(services: Services, user_id: str, text: str) -> str:
 
 def register(sla: SlaCommand, services: Services) -> None:
     async def admin_subcommand(req: SlaRequest) -> None:
-        await req.reply(await run_admin(services, req.user_id, req.text))
+        await req.reply(await run_admin(services, req.text))
 
     for name, usage in USAGE_LINES.items():
-        sla.add(name, admin_subcommand, usage)
+        sla.add(name, admin_subcommand, usage, middleware=[require(Role.ADMIN, REFUSAL)])

@@ -17,11 +17,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import views
 from bot.services import OpenedTicket, ReportDraft, Services
-from rules.errors import ServiceError
+from handlers.middleware import errors_in, tell
 
 log = logging.getLogger(__name__)
 
 SHORTCUT_CALLBACK = "report_incident"
+SAVE_FAILED = "Could not save the ticket just now. Your text is kept: press Open ticket again."
 
 
 class Step1(BaseModel):
@@ -79,14 +80,6 @@ async def _open_modal(client: AsyncWebClient, services: Services, trigger_id: st
     await client.views_open(trigger_id=trigger_id, view=views.step1_view(plan, metadata, draft))
 
 
-async def _tell_user(client: AsyncWebClient, channel_id: str, user_id: str, text: str) -> None:
-    """Ephemeral in the channel; a DM when the bot cannot post there."""
-    try:
-        await client.chat_postEphemeral(channel=channel_id, user=user_id, text=text)
-    except SlackApiError:
-        await client.chat_postMessage(channel=user_id, text=text)
-
-
 async def announce(client: AsyncWebClient, services: Services, opened: OpenedTicket) -> str:
     """Post the ticket to its channel; returns the channel it went to."""
     ticket, plan = opened.ticket, opened.plan
@@ -108,10 +101,7 @@ def register(app: AsyncApp, services: Services) -> None:
     @app.command("/incident")
     async def incident_command(ack, body, client: AsyncWebClient) -> None:
         await ack()
-        try:
-            await _open_modal(client, services, body["trigger_id"], body["channel_id"], body["user_id"], {"summary": body.get("text", "").strip()})
-        except ServiceError as e:
-            await _tell_user(client, body["channel_id"], body["user_id"], str(e))
+        await _open_modal(client, services, body["trigger_id"], body["channel_id"], body["user_id"], {"summary": body.get("text", "").strip()})
 
     @app.shortcut(SHORTCUT_CALLBACK)
     async def report_from_message(ack, body, client: AsyncWebClient) -> None:
@@ -122,10 +112,7 @@ def register(app: AsyncApp, services: Services) -> None:
         channel_id = body["channel"]["id"]
         extra = {"source_message_ts": message.get("ts"), "source_user": message.get("user")}
         draft = {"summary": first_line[: views.SUMMARY_MAX], "description": text[: views.DESCRIPTION_MAX]}
-        try:
-            await _open_modal(client, services, body["trigger_id"], channel_id, body["user"]["id"], draft, extra)
-        except ServiceError as e:
-            await _tell_user(client, channel_id, body["user"]["id"], str(e))
+        await _open_modal(client, services, body["trigger_id"], channel_id, body["user"]["id"], draft, extra)
 
     @app.event("app_mention")
     async def mentioned(body, event, client: AsyncWebClient) -> None:
@@ -155,7 +142,8 @@ def register(app: AsyncApp, services: Services) -> None:
         metadata.update(draft=draft, suggested=suggestion.severity.id)
         await ack(response_action="update", view=views.step2_view(plan, metadata, suggestion.severity))
 
-    @app.view(views.STEP2)
+    # The reporter's text stays in the modal whatever fails: they are told, nothing is dropped.
+    @app.view(views.STEP2, middleware=[errors_in("priority", SAVE_FAILED)])
     async def step2_submitted(ack, body, view, client: AsyncWebClient) -> None:
         metadata = json.loads(view.get("private_metadata") or "{}")
         state = view["state"]["values"]
@@ -181,15 +169,7 @@ def register(app: AsyncApp, services: Services) -> None:
             idempotency_key=f"view:{view['id']}",
             source_message_ts=metadata.get("source_message_ts"),
         )
-        try:
-            opened = await services.open_ticket(draft)
-        except Exception:  # the reporter's text stays in the modal: tell them, don't drop it
-            log.exception("opening a ticket failed")
-            await ack(
-                response_action="errors",
-                errors={"priority": "Could not save the ticket just now. Your text is kept: press Open ticket again."},
-            )
-            return
+        opened = await services.open_ticket(draft)
         ticket = opened.ticket
         await ack(response_action="update", view=views.done_view(f"Saved as *{ticket.key}*: {views.escape(ticket.summary)}"))
         if not opened.created:
@@ -202,4 +182,4 @@ def register(app: AsyncApp, services: Services) -> None:
             where = None
         quota_text = opened.quota.describe() if opened.quota.limit else None
         text = views.reporter_confirmation(ticket, opened.plan, opened.status, where, quota_text)
-        await _tell_user(client, ticket.channel_id, user_id, text)
+        await tell(client, ticket.channel_id, user_id, text)

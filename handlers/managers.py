@@ -1,6 +1,6 @@
 """SLA status and reports for responders and managers: `/sla status`, `/sla ticket`, `/sla report`, App Home.
 
-Thin: parse the request, check the role server-side, load through bot.services.reporting
+Thin: parse the request (roles are checked by `require` middleware), load through bot.services.reporting
 and storage.reporting, compute with rules.board and rules.compliance, render with bot.views.
 """
 
@@ -20,15 +20,16 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import views
 from bot.chart import compliance_chart_png
 from bot.exports import report_csv
-from bot.roles import Roles
+from bot.roles import Role, Roles
 from bot.services import Services
 from bot.services.reporting import build_period_report
 from bot.views.blocks import escape
+from handlers.middleware import require
 from handlers.sla_command import SlaCommand, SlaRequest
 from rules.board import status_board
 from rules.calendar import AlwaysOpenCalendar
 from rules.compliance import Report, deadline_verdicts
-from rules.errors import PeriodError, ServiceError, UnknownIdError
+from rules.errors import ConfigError, InvalidInput, PeriodError, UnknownIdError
 from rules.periods import Period, parse_period
 from storage.customers import _customer_name
 from storage.reporting import open_tickets, status_from_rows
@@ -64,8 +65,8 @@ class ReportArgs:
 _OPTIONS = ("--period", "--customer", "--plan")
 
 
-def _usage_error(message: str) -> ServiceError:
-    return ServiceError(f"{message}\nUsage: {REPORT_USAGE.replace('`', '').removesuffix(' (managers)')}")
+def _usage_error(message: str) -> InvalidInput:
+    return InvalidInput(f"{message}\nUsage: {REPORT_USAGE.replace('`', '').removesuffix(' (managers)')}")
 
 
 def parse_report_args(words: Sequence[str], now: datetime) -> ReportArgs:
@@ -137,33 +138,22 @@ async def upload_report_files(client: AsyncWebClient, channel_id: str, user_id: 
 
 
 def register(app: AsyncApp, sla: SlaCommand, services: Services, roles: Roles) -> None:
-    async def team_only(req: SlaRequest) -> bool:
-        if await roles.is_responder(req.user_id):
-            return True
-        log.warning("refused /sla %s from %s: not a responder or manager", req.subcommand, req.user_id)
-        await req.reply(TEAM_REFUSAL)
-        return False
-
     async def status(req: SlaRequest) -> None:
-        if not await team_only(req):
-            return
         if req.args:
-            raise ServiceError("`/sla status` takes no arguments; for one ticket use `/sla ticket INC-42`.")
+            raise InvalidInput("`/sla status` takes no arguments; for one ticket use `/sla ticket INC-42`.")
         now = services.clock.now()
         loaded = await open_tickets(services, now)
         text, blocks = views.status_message(status_board(loaded.tickets, now), now, loaded.skipped)
         await req.reply(text, blocks)
 
     async def ticket(req: SlaRequest) -> None:
-        if not await team_only(req):
-            return
         if len(req.args) != 1:
-            raise ServiceError("Which ticket? Use `/sla ticket INC-42`.")
+            raise InvalidInput("Which ticket? Use `/sla ticket INC-42`.")
         row = await services.get_ticket(req.args[0])
         try:
             plan = services.policies.plan(row.plan_id)
         except UnknownIdError:
-            raise ServiceError(f"{row.key} is on plan {row.plan_id!r}, which is no longer loaded") from None
+            raise ConfigError(f"{row.key} is on plan {row.plan_id!r}, which is no longer loaded") from None
         now = services.clock.now()
         status = status_from_rows(plan, row, list(row.events), now, list(row.clocks))
         business = {name: not isinstance(c.calendar, AlwaysOpenCalendar) for name, c in status.clocks.items()}
@@ -173,10 +163,6 @@ def register(app: AsyncApp, sla: SlaCommand, services: Services, roles: Roles) -
         await req.reply(text, blocks)
 
     async def report(req: SlaRequest) -> None:
-        if not await roles.is_manager(req.user_id):
-            log.warning("refused /sla report from %s: not a manager", req.user_id)
-            await req.reply(MANAGER_REFUSAL)
-            return
         now = services.clock.now()
         args = parse_report_args(req.args, now)
         rep, _loaded = await build_period_report(services, args.period, now, args.customer, args.plan)
@@ -199,9 +185,10 @@ def register(app: AsyncApp, sla: SlaCommand, services: Services, roles: Roles) -
                 f"I could not post the chart and CSV here ({escape(fallback)}), so I sent them to you in a direct message."
             )
 
-    sla.add("status", status, USAGE["status"])
-    sla.add("ticket", ticket, USAGE["ticket"])
-    sla.add("report", report, USAGE["report"])
+    team = [require(Role.RESPONDER, TEAM_REFUSAL)]
+    sla.add("status", status, USAGE["status"], middleware=team)
+    sla.add("ticket", ticket, USAGE["ticket"], middleware=team)
+    sla.add("report", report, USAGE["report"], middleware=[require(Role.MANAGER, MANAGER_REFUSAL)])
 
     @app.event("app_home_opened")
     async def app_home_opened(event: dict, client: AsyncWebClient) -> None:

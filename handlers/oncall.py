@@ -7,11 +7,12 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.roles import Roles
+from bot.roles import Role
 from bot.services import Services
 from bot.services.oncall import known_roles, set_oncall
+from handlers.middleware import require
 from handlers.sla_command import SlaCommand, SlaRequest
-from rules.errors import ServiceError
+from rules.errors import InvalidInput
 from storage.oncall import all_oncall
 
 log = logging.getLogger(__name__)
@@ -27,16 +28,16 @@ USAGE = [
 def parse_set(words: list[str], tz: ZoneInfo, now: datetime) -> tuple[str, dict]:
     """`ROLE target...` -> role and set_oncall keyword arguments."""
     if len(words) < 2:
-        raise ServiceError("say who: `/sla oncall set on-call @user` (or a @group, or `rotation @a @b`)")
+        raise InvalidInput("say who: `/sla oncall set on-call @user` (or a @group, or `rotation @a @b`)")
     role, target, rest = words[0], words[1], words[2:]
     if target != "rotation":
         if rest:
-            raise ServiceError(f"unexpected {' '.join(rest)!r}: give one user or group, or a rotation")
+            raise InvalidInput(f"unexpected {' '.join(rest)!r}: give one user or group, or a rotation")
         if m := _USER.match(target):
             return role, {"user_id": m.group(1)}
         if m := _GROUP.match(target):
             return role, {"group_id": m.group(1)}
-        raise ServiceError(f"{target!r} is not a user or user group: mention them as @name")
+        raise InvalidInput(f"{target!r} is not a user or user group: mention them as @name")
     users: list[str] = []
     start, every = now.astimezone(tz).replace(second=0, microsecond=0), 7
     for word in rest:
@@ -46,38 +47,33 @@ def parse_set(words: list[str], tz: ZoneInfo, now: datetime) -> tuple[str, dict]
             try:
                 start = datetime.fromisoformat(word[6:])
             except ValueError:
-                raise ServiceError(f"{word!r}: write the first hand-off as start=2026-12-07T09:00") from None
+                raise InvalidInput(f"{word!r}: write the first hand-off as start=2026-12-07T09:00") from None
             start = start.replace(tzinfo=tz) if start.tzinfo is None else start
         elif word.startswith("every="):
             days = word[6:].removesuffix("d")
             if not days.isdigit() or int(days) < 1:
-                raise ServiceError(f"{word!r}: hand-offs every N days, e.g. every=7")
+                raise InvalidInput(f"{word!r}: hand-offs every N days, e.g. every=7")
             every = int(days)
         else:
-            raise ServiceError(f"{word!r} is not a user, start= or every=")
+            raise InvalidInput(f"{word!r} is not a user, start= or every=")
     if not users:
-        raise ServiceError("a rotation needs people: `rotation @a @b @c`")
+        raise InvalidInput("a rotation needs people: `rotation @a @b @c`")
     return role, {"rotation": users, "rotation_start": start, "rotation_days": every}
 
 
-def register(sla: SlaCommand, services: Services, roles: Roles) -> None:
+def register(sla: SlaCommand, services: Services) -> None:
+    async def oncall_set(req: SlaRequest) -> None:
+        tz = services.policies.plan(services.settings.default_plan).timezone
+        now = services.clock.now()
+        role, kwargs = parse_set(req.args[1:], tz, now)
+        setting = await set_oncall(services, role, req.user_id, **kwargs)
+        await req.reply(f"On call as *{role}*: {setting.describe()}; now {setting.mention(tz, now)}.")
+
     async def oncall(req: SlaRequest) -> None:
         tz = services.policies.plan(services.settings.default_plan).timezone
         now = services.clock.now()
-        if req.args and req.args[0] == "set":
-            if not await roles.is_manager(req.user_id):
-                log.warning("refused /sla oncall set from %s: not a manager", req.user_id)
-                await req.reply("Only managers and admins can change who is on call.")
-                return
-            role, kwargs = parse_set(req.args[1:], tz, now)
-            setting = await set_oncall(services, role, req.user_id, **kwargs)
-            await req.reply(f"On call as *{role}*: {setting.describe()}; now {setting.mention(tz, now)}.")
-            return
         if req.args and req.args[0] != "show":
-            raise ServiceError(f"unknown `/sla oncall {req.args[0]}`; use `/sla oncall` or `/sla oncall set ...`")
-        if not await roles.is_responder(req.user_id):
-            await req.reply("Only responders and managers can see the on-call list.")
-            return
+            raise InvalidInput(f"unknown `/sla oncall {req.args[0]}`; use `/sla oncall` or `/sla oncall set ...`")
         settings = await all_oncall(services)
         lines = []
         for role in known_roles(services):
@@ -85,4 +81,5 @@ def register(sla: SlaCommand, services: Services, roles: Roles) -> None:
             lines.append(f"• *{role}*: " + (f"{s.mention(tz, now)} ({s.describe()})" if s else "_nobody set_: `/sla oncall set " + role + " @someone`"))
         await req.reply("Escalation on-call (times in " + str(tz) + "):\n" + "\n".join(lines))
 
-    sla.add("oncall", oncall, USAGE)
+    sla.add("oncall", oncall, USAGE, middleware=[require(Role.RESPONDER, "Only responders and managers can see the on-call list.")])
+    sla.add("oncall set", oncall_set, [], middleware=[require(Role.MANAGER, "Only managers and admins can change who is on call.")])

@@ -12,10 +12,10 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import views
-from bot.roles import Roles
+from bot.roles import Role, Roles
 from bot.services import ActionResult, Services, record_action
 from bot.views import action_text
-from rules.errors import ServiceError
+from handlers.middleware import errors_in, require
 
 log = logging.getLogger(__name__)
 
@@ -54,40 +54,18 @@ async def publish(client: AsyncWebClient, services: Services, result: ActionResu
         await client.chat_postMessage(channel=ticket.channel_id, text=text)
 
 
+HINT = "Ask a triage-bot admin to add you to the responder group."
+
+
 def register(app: AsyncApp, services: Services, roles: Roles) -> None:
-    async def refuse(client: AsyncWebClient, body: dict, what: str) -> None:
-        log.warning("refused %s by %s: not a responder", what, body["user"]["id"])
-        await tell(client, body, f"Only responders can {what}. Ask a triage-bot admin to add you to the responder group.")
-
-    async def apply(client: AsyncWebClient, user_id: str, key: str, kind: str) -> ActionResult | str:
-        try:
-            result = await record_action(services, key, kind, user_id)
-        except ServiceError as e:
-            return str(e)
-        await publish(client, services, result, user_id)
-        return result
-
-    async def tell(client: AsyncWebClient, body: dict, text: str) -> None:
-        channel = (body.get("channel") or {}).get("id")
-        if channel:
-            await client.chat_postEphemeral(channel=channel, user=body["user"]["id"], text=text)
-        else:
-            await client.chat_postMessage(channel=body["user"]["id"], text=text)
-
     def responder_button(action_id: str, what: str):
-        """A button only responders may press: ack, check the role, run; a user error is told, not raised."""
+        """A button only responders may press (`require`): ack, then run; errors go to the one error handler."""
 
         def wrap(run):
-            @app.action(action_id)
+            @app.action(action_id, middleware=[require(Role.RESPONDER, f"Only responders can {what}. {HINT}")])
             async def handler(ack, body, action, client: AsyncWebClient) -> None:
                 await ack()
-                if not await roles.is_responder(body["user"]["id"]):
-                    await refuse(client, body, what)
-                    return
-                try:
-                    await run(body, action, client)
-                except ServiceError as e:
-                    await tell(client, body, str(e))
+                await run(body, action, client)
 
             return run
 
@@ -96,9 +74,8 @@ def register(app: AsyncApp, services: Services, roles: Roles) -> None:
     def direct(action_id: str, kind: str, what: str) -> None:
         @responder_button(action_id, what)
         async def run(body, action, client: AsyncWebClient) -> None:
-            outcome = await apply(client, body["user"]["id"], action["value"], kind)
-            if isinstance(outcome, str):
-                await tell(client, body, outcome)
+            user = body["user"]["id"]
+            await publish(client, services, await record_action(services, action["value"], kind, user), user)
 
     @app.event("message")
     async def thread_reply(body, event, client: AsyncWebClient) -> None:
@@ -113,11 +90,7 @@ def register(app: AsyncApp, services: Services, roles: Roles) -> None:
         if body.get("event_id") and not await services.first_time_event(body["event_id"]):
             return
         kind = "acknowledged" if ticket.first_response_at is None else "updated"
-        try:
-            result = await record_action(services, ticket.id, kind, event["user"], data={"text": event.get("text", ""), "ts": event["ts"]})
-        except ServiceError as e:
-            log.info("thread reply on %s not recorded: %s", ticket.key, e)
-            return
+        result = await record_action(services, ticket.id, kind, event["user"], data={"text": event.get("text", ""), "ts": event["ts"]})
         await refresh_announcement(client, services, result)
 
     @responder_button("escalation_ack", "take escalations")
@@ -167,20 +140,11 @@ def register(app: AsyncApp, services: Services, roles: Roles) -> None:
     with_modal("ticket_pause", "pause tickets", render_pause)
 
     def modal_submit(callback_id: str, kind: str, what: str, fields_of, error_block: str) -> None:
-        @app.view(callback_id)
+        @app.view(callback_id, middleware=[errors_in(error_block), require(Role.RESPONDER, f"Only responders can {what}.")])
         async def handler(ack, body, view, client: AsyncWebClient) -> None:
             user = body["user"]["id"]
-            if not await roles.is_responder(user):
-                log.warning("refused %s submission by %s: not a responder", callback_id, user)
-                await ack(response_action="errors", errors={error_block: f"Only responders can {what}."})
-                return
             key = json.loads(view.get("private_metadata") or "{}").get("ticket", "")
-            fields = fields_of(view["state"]["values"])
-            try:
-                result = await record_action(services, key, kind, user, **fields)
-            except ServiceError as e:
-                await ack(response_action="errors", errors={error_block: str(e)})
-                return
+            result = await record_action(services, key, kind, user, **fields_of(view["state"]["values"]))
             await ack()
             await publish(client, services, result, user)
 

@@ -6,12 +6,13 @@ import logging
 import re
 from datetime import timedelta
 
-from bot.roles import Roles
+from bot.roles import Role
 from bot.services import Services, record_action
+from handlers.middleware import require
 from handlers.responders import publish
 from handlers.sla_command import SlaCommand, SlaRequest
 from rules.durations import Duration
-from rules.errors import ServiceError
+from rules.errors import InvalidInput
 
 log = logging.getLogger(__name__)
 _USER = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
@@ -28,7 +29,7 @@ USAGE = {
 
 def _key_and_rest(req: SlaRequest) -> tuple[str, list[str]]:
     if not req.args:
-        raise ServiceError(f"which ticket? `/sla {req.subcommand} INC-42 …`")
+        raise InvalidInput(f"which ticket? `/sla {req.subcommand} INC-42 …`")
     return req.args[0], req.args[1:]
 
 
@@ -38,12 +39,12 @@ def parse(req: SlaRequest, services: Services) -> tuple[str, str, dict]:
     sub = req.subcommand
     if sub in ("ack", "resume", "reopen"):
         if rest:
-            raise ServiceError(f"`/sla {sub}` takes only the ticket id")
+            raise InvalidInput(f"`/sla {sub}` takes only the ticket id")
         return key, {"ack": "acknowledged", "resume": "resumed", "reopen": "reopened"}[sub], {}
     if sub == "assign":
         m = _USER.match(rest[0]) if len(rest) == 1 else None
         if not m:
-            raise ServiceError("assign to one person: `/sla assign INC-42 @user`")
+            raise InvalidInput("assign to one person: `/sla assign INC-42 @user`")
         return key, "assigned", {"data": {"assignee": m.group(1)}}
     if sub == "update":
         next_at = None
@@ -51,15 +52,15 @@ def parse(req: SlaRequest, services: Services) -> tuple[str, str, dict]:
             try:
                 span = Duration.parse(rest[0][5:]).to_timedelta(timedelta(days=1))
             except ValueError as e:
-                raise ServiceError(f"{rest[0]!r}: {e}") from None
+                raise InvalidInput(f"{rest[0]!r}: {e}") from None
             next_at = services.clock.now() + span
             rest = rest[1:]
         if not rest:
-            raise ServiceError("write the update: `/sla update INC-42 next=30m rolled back the deploy`")
+            raise InvalidInput("write the update: `/sla update INC-42 next=30m rolled back the deploy`")
         return key, "updated", {"data": {"text": " ".join(rest)}, "next_update_at": next_at}
     if sub in ("pause", "resolve"):
         if not rest:
-            raise ServiceError("say why: " + USAGE[sub][0])
+            raise InvalidInput("say why: " + USAGE[sub][0])
         return key, {"pause": "paused", "resolve": "resolved"}[sub], {"reason": " ".join(rest)}
     if sub == "reclassify":
         fields: dict = {}
@@ -73,21 +74,21 @@ def parse(req: SlaRequest, services: Services) -> tuple[str, str, dict]:
                 words.append(word)
         fields["reason"] = " ".join(words)
         return key, "reclassified", fields
-    raise ServiceError(f"unknown ticket command {sub!r}")
+    raise InvalidInput(f"unknown ticket command {sub!r}")
 
 
-def register(sla: SlaCommand, services: Services, roles: Roles) -> None:
+REFUSAL = "Only responders can work tickets. Ask a triage-bot admin to add you to the responder group."
+
+
+def register(sla: SlaCommand, services: Services) -> None:
     async def run(req: SlaRequest) -> None:
-        if not await roles.is_responder(req.user_id):
-            log.warning("refused /sla %s from %s: not a responder", req.subcommand, req.user_id)
-            await req.reply("Only responders can work tickets. Ask a triage-bot admin to add you to the responder group.")
-            return
         key, kind, fields = parse(req, services)
         result = await record_action(services, key, kind, req.user_id, **fields)
         await publish(req.client, services, result, req.user_id)
         await req.reply(f"Done: {result.ticket.key} {kind}.")
 
+    responders_only = [require(Role.RESPONDER, REFUSAL)]
     for name, usage in USAGE.items():
-        sla.add(name, run, usage)
-    sla.add("resume", run, [])
-    sla.add("reopen", run, [])
+        sla.add(name, run, usage, middleware=responders_only)
+    sla.add("resume", run, [], middleware=responders_only)
+    sla.add("reopen", run, [], middleware=responders_only)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
-from rules.errors import ServiceError
+from rules.errors import NotFound
 from storage.db import StoreContext
 from storage.models import Customer
 
@@ -43,7 +43,7 @@ async def find_customer(services: StoreContext, name: str) -> Customer:
         if c.name.casefold() == name.strip().casefold():
             return c
     known = ", ".join(c.name for c in customers) or "(none yet)"
-    raise ServiceError(f"no customer named {name!r}; known customers: {known}")
+    raise NotFound(f"no customer named {name!r}; known customers: {known}")
 
 
 async def _customer_name(services: StoreContext, customer_id: int | None) -> str | None:

@@ -17,8 +17,8 @@ from sqlalchemy.orm import selectinload
 
 from rules.actions import _ENGINE_KIND
 from rules.clock import Clock
-from rules.errors import ServiceError
 from rules.clock_record import FrozenVerdict, clock_records, frozen_verdicts
+from rules.errors import InvalidInput, NotFound
 from rules.policy import Plan, PolicySet
 from rules.sla import SlaStatus, TicketEvent, evaluate
 from rules.terms import Terms, restore_all, snapshot, terms_from_plan
@@ -49,7 +49,7 @@ class TicketStore:
         async with self.sessions() as s:
             ticket = await s.get(Ticket, ticket_id)
             if ticket is None:
-                raise ServiceError(f"no ticket INC-{ticket_id}")
+                raise NotFound(f"no ticket INC-{ticket_id}")
             ticket.announce_channel_id, ticket.thread_ts = channel_id, ts
             await s.commit()
 
@@ -68,7 +68,7 @@ class TicketStore:
                 )
             ).scalar_one_or_none()
             if ticket is None:
-                raise ServiceError(f"no ticket INC-{ticket_id}")
+                raise NotFound(f"no ticket INC-{ticket_id}")
             return ticket
 
     async def status_of(self, ticket: Ticket, now: datetime | None = None) -> SlaStatus:
@@ -176,5 +176,5 @@ def _ticket_number(key: str | int) -> int:
         return key
     text = key.strip().upper().removeprefix("INC-")
     if not text.isdigit():
-        raise ServiceError(f"{key!r} is not a ticket id (like INC-42)")
+        raise InvalidInput(f"{key!r} is not a ticket id (like INC-42)")
     return int(text)

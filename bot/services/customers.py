@@ -8,7 +8,7 @@ from sqlalchemy.orm import selectinload
 
 from bot.settings import Settings
 from rules.clock import Clock
-from rules.errors import ServiceError, UnknownIdError
+from rules.errors import ConfigError, Conflict, InvalidInput, NotFound, UnknownIdError
 from rules.policy import Plan, PolicySet
 from storage.models import Contact, Customer
 
@@ -27,26 +27,23 @@ class CustomerServices:
         try:
             return customer, self.policies.plan(plan_id)
         except UnknownIdError as e:
-            raise ServiceError(f"This channel's plan is not loaded: {e}") from None
+            raise ConfigError(f"This channel's plan is not loaded: {e}") from None
 
     async def add_customer(
         self, name: str, channel_id: str, plan_id: str, triage_channel_id: str | None = None
     ) -> Customer:
         name = name.strip()
         if not name:
-            raise ServiceError("a customer needs a name")
-        try:
-            self.policies.plan(plan_id)
-        except UnknownIdError as e:
-            raise ServiceError(str(e)) from None
+            raise InvalidInput("a customer needs a name")
+        self.policies.plan(plan_id)
         async with self.sessions() as s:
             existing = (
                 await s.execute(select(Customer).where((Customer.name == name) | (Customer.channel_id == channel_id)))
             ).scalars().first()
             if existing is not None:
                 if existing.name == name:
-                    raise ServiceError(f"a customer named {name!r} already exists (channel {existing.channel_id})")
-                raise ServiceError(f"channel {channel_id} already belongs to customer {existing.name!r}")
+                    raise Conflict(f"a customer named {name!r} already exists (channel {existing.channel_id})")
+                raise Conflict(f"channel {channel_id} already belongs to customer {existing.name!r}")
             customer = Customer(
                 name=name,
                 channel_id=channel_id,
@@ -67,13 +64,13 @@ class CustomerServices:
             ).scalar_one_or_none()
             if customer is None:
                 names = (await s.execute(select(Customer.name).order_by(Customer.name))).scalars().all()
-                raise ServiceError(f"no customer named {customer_name!r}; known: {', '.join(names) or '(none)'}")
+                raise NotFound(f"no customer named {customer_name!r}; known: {', '.join(names) or '(none)'}")
             if any(c.slack_user_id == slack_user_id for c in customer.contacts):
-                raise ServiceError(f"{slack_user_id} is already a contact of {customer_name}")
+                raise Conflict(f"{slack_user_id} is already a contact of {customer_name}")
             plan = self.policies.plan(customer.plan_id)
             limit = plan.spec.limits.contacts.max
             if limit is not None and len(customer.contacts) >= limit:
-                raise ServiceError(
+                raise Conflict(
                     f"{customer_name} is on {plan.spec.name}, which allows {limit} named contact(s); "
                     f"remove one first (current: {', '.join(c.slack_user_id for c in customer.contacts)})"
                 )

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from rules.errors import ServiceError
+from rules.errors import InvalidInput, NotFound
 from rules.oncall import OnCallSetting
 from storage.models import OnCallEntry
 from storage.oncall import _setting
@@ -39,14 +39,14 @@ async def set_oncall(
 ) -> OnCallSetting:
     roles = known_roles(services)
     if role not in roles:
-        raise ServiceError(f"unknown escalation role {role!r}; the policies use: {', '.join(roles)}")
+        raise NotFound(f"unknown escalation role {role!r}; the policies use: {', '.join(roles)}")
     if sum(x is not None and x != [] for x in (user_id, group_id, rotation)) != 1:
-        raise ServiceError("set exactly one of a user, a user group or a rotation")
+        raise InvalidInput("set exactly one of a user, a user group or a rotation")
     if rotation is not None:
         if rotation_start is None or rotation_start.tzinfo is None:
-            raise ServiceError("a rotation needs a start with a time zone")
+            raise InvalidInput("a rotation needs a start with a time zone")
         if rotation_days < 1:
-            raise ServiceError("hand-offs must be at least one day apart")
+            raise InvalidInput("hand-offs must be at least one day apart")
     async with services.sessions() as s:
         row = (await s.execute(select(OnCallEntry).where(OnCallEntry.role == role))).scalar_one_or_none()
         if row is None:

@@ -9,9 +9,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from rules.compliance import Report, build_report
-from rules.errors import ServiceError, UnknownIdError
 from rules.periods import Period
-from rules.policy import Plan
 from storage.customers import find_customer
 from storage.models import Ticket
 from storage.reporting import Loaded, customer_cases, load_tickets
@@ -20,20 +18,13 @@ if TYPE_CHECKING:
     from bot.services import Services
 
 
-def check_plan(services: Services, plan_id: str) -> Plan:
-    try:
-        return services.policies.plan(plan_id)
-    except UnknownIdError as e:
-        raise ServiceError(str(e)) from None
-
-
 async def build_period_report(
     services: Services, period: Period, now: datetime, customer: str | None = None, plan_id: str | None = None
 ) -> tuple[Report, Loaded]:
     """The report for tickets opened in `period`, optionally for one customer and/or plan."""
     customer_row = await find_customer(services, customer) if customer else None
     if plan_id:
-        check_plan(services, plan_id)
+        services.policies.plan(plan_id)  # an unknown plan id is the user's error, listing the valid ones
     # The period is read in each plan's own time zone: load a day either side, rules.compliance filters exactly.
     start = period.bounds(timezone.utc)[0] - timedelta(days=1)
     end = period.bounds(timezone.utc)[1] + timedelta(days=1)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from rules.actions import _ALLOWED_IN
-from rules.errors import ServiceError, UnknownIdError
+from rules.errors import Conflict, InvalidInput, NotFound
 from rules.policy import Plan
 from rules.sla import SlaStatus
 from storage.models import Ticket, TicketEventRow
@@ -44,7 +44,7 @@ async def record_action(
 ) -> ActionResult:
     """Append one responder action to a ticket's log and bring its clocks up to date."""
     if kind not in _ALLOWED_IN:
-        raise ServiceError(f"unknown action {kind!r}")
+        raise InvalidInput(f"unknown action {kind!r}")
     now = services.clock.now()
     ticket_id = _ticket_number(key)
     async with services.sessions() as s:
@@ -53,28 +53,25 @@ async def record_action(
             query = query.with_for_update(of=Ticket)  # two responders clicking at once: one after the other
         ticket = (await s.execute(query)).scalar_one_or_none()
         if ticket is None:
-            raise ServiceError(f"no ticket INC-{ticket_id}")
+            raise NotFound(f"no ticket INC-{ticket_id}")
         if ticket.state not in _ALLOWED_IN[kind]:
-            raise ServiceError(f"{ticket.key} is {ticket.state}: cannot {kind.removesuffix('ed').removesuffix('e')} it now")
+            raise Conflict(f"{ticket.key} is {ticket.state}: cannot {kind.removesuffix('ed').removesuffix('e')} it now")
         plan = services.policies.plan(ticket.plan_id)
         if kind == "reclassified":
             if not (reason or "").strip():
-                raise ServiceError("a reclassification needs a reason")
+                raise InvalidInput("a reclassification needs a reason")
             if severity is None and priority is None:
-                raise ServiceError("choose a new severity or priority")
-            try:
-                if severity is not None:
-                    plan.severity(severity)
-                if priority is not None:
-                    plan.priority(priority)
-            except UnknownIdError as e:
-                raise ServiceError(str(e)) from None
+                raise InvalidInput("choose a new severity or priority")
+            if severity is not None:
+                plan.severity(severity)
+            if priority is not None:
+                plan.priority(priority)
             if severity == ticket.severity and priority in (None, ticket.priority):
-                raise ServiceError(f"{ticket.key} already has that severity and priority")
+                raise Conflict(f"{ticket.key} already has that severity and priority")
         if kind == "assigned" and not (data or {}).get("assignee"):
-            raise ServiceError("say who to assign it to")
+            raise InvalidInput("say who to assign it to")
         if kind == "updated" and next_update_at is not None and next_update_at <= now:
-            raise ServiceError("the next update must be in the future")
+            raise InvalidInput("the next update must be in the future")
         event = TicketEventRow(
             ticket_id=ticket.id,
             kind=kind,

@@ -8,7 +8,7 @@ viewer's time zone.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from bot.views.blocks import (
     Block,
@@ -28,6 +28,7 @@ from bot.views.blocks import (
 )
 from rules.board import AT_RISK_FLOOR, AT_RISK_SHARE, BoardRow, ClockWatch, Urgency
 from rules.compliance import Breach, DeadlineVerdict, DurationStats, GroupStats, Rate, Report
+from rules.errors import UnknownIdError
 from rules.policy import Plan
 from rules.sla import CLOCK_LABELS
 
@@ -133,26 +134,26 @@ def verdict_line(v: DeadlineVerdict, business_hours: bool = False) -> str:
     return f"• {name}: best effort (no target)"
 
 
+def _name_or_id(look_up: Callable[[str], Any], id_: str | None) -> str:
+    """A severity's or priority's name; its id when the plan no longer has it (reclassified, plan edited)."""
+    if not id_:
+        return ""
+    try:
+        return escape(look_up(id_).name)
+    except UnknownIdError:
+        return escape(id_)
+
+
 def event_line(e: Any, plan: Plan) -> str:
     """One stored event: when, what, who, why."""
     who = f" by {user_ref(e.actor_id)}" if e.actor_id else ""
     data = e.data or {}
 
     def sev_name(sev: str | None) -> str:
-        if not sev:
-            return ""
-        try:
-            return escape(plan.severity(sev).name)
-        except KeyError:
-            return escape(sev)
+        return _name_or_id(plan.severity, sev)
 
     def pri_name(pri: str | None) -> str:
-        if not pri:
-            return ""
-        try:
-            return escape(plan.priority(pri).name)
-        except KeyError:
-            return escape(pri)
+        return _name_or_id(plan.priority, pri)
 
     kind = e.kind
     if kind == "reported":
@@ -196,10 +197,7 @@ def ticket_message(
 ) -> tuple[str, list[Block]]:
     """The `/sla ticket INC-42` reply: deadlines with their verdicts, then the event timeline."""
     business_hours = business_hours or {}
-    try:
-        sev = escape(plan.severity(ticket.severity).name)
-    except KeyError:
-        sev = escape(ticket.severity)
+    sev = _name_or_id(plan.severity, ticket.severity)
     plan_text = escape(plan.spec.name) + (f" ({escape(customer_name)})" if customer_name else "")
     fields = [
         {"type": "mrkdwn", "text": f"*State*\n{STATE_TEXT.get(ticket.state, escape(ticket.state))}"},

@@ -1,0 +1,162 @@
+"""What every listener shares: `services` and `roles` in `context`, who may run what, and the one
+mapping from an exception to the person's reply (Dispatch's `app_error_handler`, bolt's `middleware=`).
+
+- `install(app, services, roles)`: a global middleware puts `services` and `roles` into `context`;
+  `app.error` is `on_error`.
+- `require(role, refusal)`: listener middleware. Someone without the role is refused with
+  `refusal` and a log line naming the request, and the listener never runs.
+- `errors_in(block_id)`: listener middleware for modal submissions: which input shows an error.
+
+Listeners raise, they do not catch. `on_error` answers as the request kind needs:
+
+    slash command        ephemeral, through response_url: ":x: message"
+    button, shortcut     ephemeral in the channel (a DM when the bot cannot post there)
+    modal submission     the error under the `errors_in` input, the modal stays open with what was typed
+    event                logged only
+
+A `TriageError` is the person's (or the operator's) to fix: its message is shown as is. Anything
+else is a bug: logged with its stack, and the person told it is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Awaitable, Callable
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.roles import Role, Roles
+from bot.views.blocks import escape
+from rules.errors import ConfigError, NotAllowed, TriageError
+
+log = logging.getLogger(__name__)
+
+Middleware = Callable[..., Awaitable[None]]
+UNEXPECTED = "Something went wrong; it is logged. Try again, or tell an admin."
+
+
+def install(app: AsyncApp, services: Any, roles: Roles) -> None:
+    """Give every listener `context["services"]` and `context["roles"]`, and route every error to `on_error`."""
+
+    async def inject(context: dict[str, Any], next: Callable[[], Awaitable[None]]) -> None:
+        context["services"], context["roles"] = services, roles
+        if context.get("ack") is None or context["ack"].response is None:
+            context["ack"] = KeptAck()
+        await next()
+
+    app.use(inject)
+    app.error(on_error)
+
+
+class KeptAck(AsyncAck):
+    """An ack that stays given. With `process_before_response=False`, bolt (1.30) sets `ack.response`
+    back to None when a listener raises after `ack()`; if that happens before its dispatcher polls
+    (every 10 ms), the request counts as never acknowledged: a 3 s wait, then the next listener."""
+
+    @property  # type: ignore[override]
+    def response(self) -> BoltResponse | None:
+        return self._response
+
+    @response.setter
+    def response(self, value: BoltResponse | None) -> None:
+        if value is not None or getattr(self, "_response", None) is None:
+            self._response = value
+
+
+def user_of(body: dict[str, Any]) -> str:
+    """Who sent the request, whatever its kind."""
+    if "user_id" in body:  # slash command
+        return str(body["user_id"])
+    user = body.get("user") or (body.get("event") or {}).get("user") or ""
+    return str(user["id"] if isinstance(user, dict) else user)
+
+
+def describe(body: dict[str, Any]) -> str:
+    """The request in a log line: `/sla status from U1`, `ticket_resolve_modal submission by U1`, `ticket_acknowledge by U1`."""
+    user = user_of(body)
+    if "command" in body:
+        words = (body.get("text") or "").split()
+        name = f"{body['command']} {words[0].lower()}" if body["command"] == "/sla" and words else body["command"]
+        return f"{name} from {user}"
+    if body.get("type") == "view_submission":
+        return f"{body['view'].get('callback_id')} submission by {user}"
+    actions = body.get("actions") or [{}]
+    return f"{actions[0].get('action_id') or body.get('callback_id') or body.get('type')} by {user}"
+
+
+def require(role: Role, refusal: str) -> Middleware:
+    """Listener middleware: only people with `role` get past it; others get `refusal`, and it is logged."""
+
+    async def check_role(body: dict[str, Any], context: dict[str, Any], next: Callable[[], Awaitable[None]]) -> None:
+        if not await context["roles"].has(user_of(body), role):
+            article = "an" if role.value[0] in "aeiou" else "a"
+            log.warning("refused %s: not %s %s", describe(body), article, role.value)
+            raise NotAllowed(refusal)
+        await next()
+
+    return check_role
+
+
+def errors_in(block_id: str, unexpected: str = UNEXPECTED) -> Middleware:
+    """Listener middleware for a modal submission: errors show under `block_id`; `unexpected` is said for a bug."""
+
+    async def error_block(context: dict[str, Any], next: Callable[[], Awaitable[None]]) -> None:
+        context["error_block"], context["unexpected_error"] = block_id, unexpected
+        await next()
+
+    return error_block
+
+
+async def tell(client: AsyncWebClient, channel_id: str | None, user_id: str, text: str) -> None:
+    """Ephemeral in the channel; a DM when there is no channel or the bot cannot post there."""
+    if channel_id:
+        try:
+            await client.chat_postEphemeral(channel=channel_id, user=user_id, text=text)
+            return
+        except SlackApiError as e:
+            log.info("cannot tell %s in %s (%s): sending a DM", user_id, channel_id, e.response.get("error"))
+    await client.chat_postMessage(channel=user_id, text=text)
+
+
+async def on_error(
+    error: Exception, body: dict[str, Any], context: Any, client: AsyncWebClient, response: BoltResponse | None
+) -> BoltResponse | None:
+    """The one error-to-reply mapping. Returns the HTTP answer when the request is not acknowledged yet."""
+    expected = isinstance(error, TriageError)
+    if not expected:
+        log.error("handler failed for %s", describe(body), exc_info=error)
+    elif isinstance(error, ConfigError):
+        log.error("%s: %s", describe(body), error)
+    unacked = response is not None
+    user = user_of(body)
+
+    if body.get("type") == "view_submission":
+        text = str(error) if expected else context.get("unexpected_error", UNEXPECTED)
+        block = context.get("error_block") or _first_input(body["view"])
+        if unacked and block:
+            return BoltResponse(status=200, body={"response_action": "errors", "errors": {block: text}})
+        await tell(client, None, user, text)
+        return None
+
+    if "command" in body:
+        if isinstance(error, NotAllowed):
+            text = str(error)
+        elif expected:
+            text = f":x: {escape(str(error))}"
+        else:
+            name = describe(body).rsplit(" from ", 1)[0]
+            text = f":warning: Something went wrong running `{escape(name)}`; it is logged. Try again, or tell an admin."
+        await context.respond(text=text, response_type="ephemeral", replace_original=False)
+    elif body.get("type") in ("block_actions", "message_action", "shortcut"):
+        await tell(client, (body.get("channel") or {}).get("id"), user, str(error) if expected else UNEXPECTED)
+    elif expected:  # an event: nobody to answer
+        log.info("%s not done: %s", describe(body), error)
+    return BoltResponse(status=200, body="") if unacked else None
+
+
+def _first_input(view: dict[str, Any]) -> str | None:
+    return next((b.get("block_id") for b in view.get("blocks", []) if b.get("type") == "input"), None)
