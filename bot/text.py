@@ -66,6 +66,12 @@ def timeline_data(policies: PolicySet, plan_id: str, severity: str, opened_at: d
     targets = plan.targets_for(severity)
     status = evaluate(plan, severity, opened_at, [], now=opened_at)
     fr, res = status.clocks["first_response"], status.clocks["resolution"]
+    zone = plan.timezone
+
+    def local(v: datetime | None) -> str | None:
+        """The engine's UTC instants, shown in the plan's zone (with its offset)."""
+        return _iso(v.astimezone(zone)) if v else None
+
     dues = [c.due for c in (fr, res) if c.due is not None]
     ladder = plan.notifications.escalation
     last_after = ladder[-1].after.to_timedelta(timedelta(days=1)) if ladder else timedelta(0)
@@ -88,15 +94,15 @@ def timeline_data(policies: PolicySet, plan_id: str, severity: str, opened_at: d
         "opened_at": opened_at.isoformat(),
         "calendar": targets.calendar_id,
         "timezone": str(plan.timezone),
-        "first_response_due": _iso(fr.due),
+        "first_response_due": local(fr.due),
         "first_response_minutes": _minutes(targets.first_response),
-        "resolution_due": _iso(res.due),
+        "resolution_due": local(res.due),
         "resolution_minutes": _minutes(targets.resolution),
         "resolution_best_effort": targets.resolution_best_effort,
         "update_interval_minutes": _minutes(targets.update_interval),
         "placeholder_targets": targets.placeholder,
         "reminders": [
-            {"clock": n.clock, "at": n.at.isoformat(), "label": n.label, "deadline": n.due.isoformat()}
+            {"clock": n.clock, "at": local(n.at), "label": n.label, "deadline": local(n.due)}
             for n in schedule
             if n.kind == "reminder"
         ],
@@ -105,7 +111,7 @@ def timeline_data(policies: PolicySet, plan_id: str, severity: str, opened_at: d
                 "clock": n.clock,
                 "level": n.level,
                 "notify": n.notify,
-                "at": n.at.isoformat(),
+                "at": local(n.at),
                 "repeat_every_minutes": _minutes(repeat_of[n.level].to_timedelta(timedelta(days=1)))
                 if repeat_of.get(n.level or 0)
                 else None,

@@ -44,8 +44,8 @@ class TicketFacts:
 
     @property
     def opened_at(self) -> datetime:
-        """In the plan's time zone (as `evaluate` returns it)."""
-        return self.status.opened_at
+        """In the plan's time zone: reports count a ticket in the period it was opened in, locally."""
+        return self.status.opened_at.astimezone(self.status.zone)
 
     @property
     def severity(self) -> str:

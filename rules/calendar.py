@@ -1,6 +1,7 @@
 """Working-time calendars: when an SLA clock runs, and arithmetic on that time.
 
-All instants are timezone-aware datetimes. Business time is *elapsed* time
+All instants are timezone-aware datetimes; what a calendar returns is UTC (the
+calendar's own zone is only used to find its open intervals). Business time is *elapsed* time
 inside open intervals, so an interval that spans a DST change counts the real
 minutes that passed, and a 24/7 calendar's "24 hours" is 24 elapsed hours.
 """
@@ -54,18 +55,20 @@ class AlwaysOpenCalendar:
         _require_aware(start, "start")
         if duration < ZERO:
             raise ValueError("duration must not be negative")
-        return (start.astimezone(UTC) + duration).astimezone(start.tzinfo)
+        return start.astimezone(UTC) + duration
 
     def measure(self, start: datetime, end: datetime) -> timedelta:
         _require_aware(start, "start")
         _require_aware(end, "end")
-        return max(ZERO, end - start)
+        # In UTC: two instants of one zone subtract as wall clock times (24 h across the autumn change, not 25 h).
+        return max(ZERO, end.astimezone(UTC) - start.astimezone(UTC))
 
     def is_open(self, instant: datetime) -> bool:
         return True
 
     def next_open(self, instant: datetime) -> datetime:
-        return instant
+        _require_aware(instant, "instant")
+        return instant.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -162,12 +165,12 @@ class BusinessCalendar:
                     continue
                 if opens >= t:
                     if remaining <= length:
-                        return (opens + remaining).astimezone(start.tzinfo)
+                        return opens + remaining
                     remaining -= length
                 else:
                     available = closes - t
                     if remaining <= available:
-                        return (t + remaining).astimezone(start.tzinfo)
+                        return t + remaining
                     remaining -= available
             day += ONE_DAY
         raise CalendarError(f"{self.name}: no open time found within {MAX_SEARCH_DAYS} days after {start.isoformat()}")

@@ -7,7 +7,7 @@ notification policy; the scheduler stores the plan as timer rows.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Container, Iterator, Literal, Sequence
 
 from rules.policy_file import EscalationLevel, Notifications
@@ -29,8 +29,13 @@ class Notification:
 
     @property
     def key(self) -> str:
-        """Stable identity for de-duplication: the same reminder is never sent twice."""
-        return f"{self.clock}:{self.due.isoformat()}:{self.kind}:{self.level or 0}:{self.label}:{self.repeat}"
+        """Stable identity for de-duplication: the same reminder is never sent twice (the deadline in UTC)."""
+        return timer_key(self.clock, self.due, self.kind, self.level, self.label, self.repeat)
+
+
+def timer_key(clock: str, due: datetime, kind: str, level: int | None, label: str, repeat: int) -> str:
+    """A notification's identity; migration 0004 rewrote older keys (deadline in the plan's zone) to this form."""
+    return f"{clock}:{due.astimezone(timezone.utc).isoformat()}:{kind}:{level or 0}:{label}:{repeat}"
 
 
 def _reminders(clock: ClockState, policy: Notifications) -> Iterator[Notification]:

@@ -20,7 +20,7 @@ The reminders and escalations that follow these clocks are `rules.notifications`
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone, tzinfo
 from enum import Enum
 from typing import Literal, Sequence
 
@@ -38,6 +38,7 @@ EventKind = Literal[
     "reclassified",
     "escalation_acknowledged",
 ]
+UTC = timezone.utc
 ClockName = Literal["first_response", "update", "resolution"]
 CLOCK_NAMES: tuple[ClockName, ...] = ("first_response", "update", "resolution")
 CLOCK_LABELS = {"first_response": "first response", "update": "next update", "resolution": "resolution"}
@@ -113,6 +114,8 @@ class ClockState:
 
 @dataclass(frozen=True)
 class SlaStatus:
+    """Every instant is UTC; `zone` is the plan's time zone, for display and local dates only."""
+
     plan_id: str
     severity: str
     applied_severity: str | None
@@ -122,6 +125,7 @@ class SlaStatus:
     clocks: dict[ClockName, ClockState]
     resolved_at: datetime | None
     placeholder_targets: bool
+    zone: tzinfo = UTC
 
     @property
     def breached(self) -> list[ClockState]:
@@ -174,8 +178,10 @@ def evaluate(
         raise ValueError("opened_at and now must be timezone-aware")
     if not terms:
         plan.severity(severity)  # unknown severity -> UnknownIdError
-    opened_at = opened_at.astimezone(plan.timezone)  # deadlines read in the plan's own zone
-    seen = sorted((e for e in events if e.at <= now), key=lambda e: e.at)
+    # Instants are UTC inside the engine: an instant in the plan's zone that falls in the repeated autumn
+    # hour never compares equal to its UTC copy (PEP 495), and zoned arithmetic is wall-clock arithmetic.
+    opened_at, now = opened_at.astimezone(UTC), now.astimezone(UTC)
+    seen = sorted((e for e in map(_utc_event, events) if e.at <= now), key=lambda e: e.at)
     for e in seen:
         if e.kind == "reclassified":
             if e.severity is None:
@@ -313,6 +319,13 @@ def evaluate(
         clocks=clocks,
         resolved_at=resolved_at,
         placeholder_targets=targets_now.placeholder,
+        zone=plan.timezone,
+    )
+
+
+def _utc_event(e: TicketEvent) -> TicketEvent:
+    return replace(
+        e, at=e.at.astimezone(UTC), next_update_at=e.next_update_at.astimezone(UTC) if e.next_update_at else None
     )
 
 
