@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import timedelta
-from typing import Any
+from typing import Any, Callable
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
@@ -16,6 +16,8 @@ from bot.roles import Role, Roles
 from bot.services import ActionResult, Services, record_action
 from bot.views import action_text
 from handlers.middleware import errors_in, require
+from rules.actions import ACTIONS, check_allowed
+from storage.models import Ticket
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,7 @@ async def publish(client: AsyncWebClient, services: Services, result: ActionResu
     text = action_text(result, user_id)
     if ticket.thread_ts and ticket.announce_channel_id:
         await client.chat_postMessage(channel=ticket.announce_channel_id, thread_ts=ticket.thread_ts, text=text)
-    if result.event.kind == "updated" and ticket.channel_id != ticket.announce_channel_id:
+    if ACTIONS[result.event.kind].customer_visible and ticket.channel_id != ticket.announce_channel_id:
         await client.chat_postMessage(channel=ticket.channel_id, text=text)
 
 
@@ -58,11 +60,12 @@ HINT = "Ask a triage-bot admin to add you to the responder group."
 
 
 def register(app: AsyncApp, services: Services, roles: Roles) -> None:
-    def responder_button(action_id: str, what: str):
+    def responder_button(action_id: str, kind: str):
         """A button only responders may press (`require`): ack, then run; errors go to the one error handler."""
+        refusal = f"Only responders can {ACTIONS[kind].permission}. {HINT}"
 
         def wrap(run):
-            @app.action(action_id, middleware=[require(Role.RESPONDER, f"Only responders can {what}. {HINT}")])
+            @app.action(action_id, middleware=[require(Role.RESPONDER, refusal)])
             async def handler(ack, body, action, client: AsyncWebClient) -> None:
                 await ack()
                 await run(body, action, client)
@@ -71,8 +74,8 @@ def register(app: AsyncApp, services: Services, roles: Roles) -> None:
 
         return wrap
 
-    def direct(action_id: str, kind: str, what: str) -> None:
-        @responder_button(action_id, what)
+    def direct(action_id: str, kind: str) -> None:
+        @responder_button(action_id, kind)
         async def run(body, action, client: AsyncWebClient) -> None:
             user = body["user"]["id"]
             await publish(client, services, await record_action(services, action["value"], kind, user), user)
@@ -93,7 +96,7 @@ def register(app: AsyncApp, services: Services, roles: Roles) -> None:
         result = await record_action(services, ticket.id, kind, event["user"], data={"text": event.get("text", ""), "ts": event["ts"]})
         await refresh_announcement(client, services, result)
 
-    @responder_button("escalation_ack", "take escalations")
+    @responder_button("escalation_ack", "escalation_acknowledged")
     async def escalation_ack(body, action, client: AsyncWebClient) -> None:
         """Stops the repeating pings for one clock's breach; the breach itself stays on record."""
         user = body["user"]["id"]
@@ -102,45 +105,39 @@ def register(app: AsyncApp, services: Services, roles: Roles) -> None:
         if result.ticket.thread_ts and result.ticket.announce_channel_id:
             await client.chat_postMessage(
                 channel=result.ticket.announce_channel_id, thread_ts=result.ticket.thread_ts,
-                text=f"<@{user}> took the escalation of {result.ticket.key} ({clock.replace('_', ' ')}): pings stop.",
+                text=f"<@{user}> {ACTIONS[result.event.kind].thread_verb} {result.ticket.key} ({clock.replace('_', ' ')}): pings stop.",
             )
 
-    direct("ticket_acknowledge", "acknowledged", "acknowledge tickets")
-    direct("ticket_resume", "resumed", "resume tickets")
-    direct("ticket_reopen", "reopened", "reopen tickets")
+    direct("ticket_acknowledge", "acknowledged")
+    direct("ticket_resume", "resumed")
+    direct("ticket_reopen", "reopened")
 
-    def with_modal(action_id: str, what: str, render) -> None:
-        @responder_button(action_id, what)
+    def with_modal(action_id: str, kind: str, render: Callable[[Ticket], dict[str, Any]]) -> None:
+        """A button that opens the action's form, once the ticket's state allows the action (not after typing)."""
+
+        @responder_button(action_id, kind)
         async def run(body, action, client: AsyncWebClient) -> None:
-            await client.views_open(trigger_id=body["trigger_id"], view=await render(action["value"]))
+            ticket = await services.get_ticket(action["value"])
+            check_allowed(ACTIONS[kind], ticket.key, ticket.state)
+            await client.views_open(trigger_id=body["trigger_id"], view=render(ticket))
 
-    async def render_update(key: str):
-        ticket = await services.get_ticket(key)
+    def render_update(ticket: Ticket) -> dict[str, Any]:
         interval = services.policies.plan(ticket.plan_id).targets_for(ticket.severity).update_interval
         return views.update_modal(ticket.key, int(interval.total_seconds() // 60) if interval else None)
 
-    async def render_reclassify(key: str):
-        ticket = await services.get_ticket(key)
+    def render_reclassify(ticket: Ticket) -> dict[str, Any]:
         return views.reclassify_modal(ticket.key, services.policies.plan(ticket.plan_id), ticket.severity, ticket.priority)
 
-    async def render_resolve(key: str):
-        return views.resolve_modal((await services.get_ticket(key)).key)
+    with_modal("ticket_assign", "assigned", lambda ticket: views.assign_modal(ticket.key, ticket.assignee_id))
+    with_modal("ticket_update", "updated", render_update)
+    with_modal("ticket_reclassify", "reclassified", render_reclassify)
+    with_modal("ticket_resolve", "resolved", lambda ticket: views.resolve_modal(ticket.key))
+    with_modal("ticket_pause", "paused", lambda ticket: views.pause_modal(ticket.key))
 
-    async def render_pause(key: str):
-        return views.pause_modal((await services.get_ticket(key)).key)
+    def modal_submit(callback_id: str, kind: str, fields_of, error_block: str) -> None:
+        refusal = f"Only responders can {ACTIONS[kind].permission}."
 
-    async def render_assign(key: str):
-        ticket = await services.get_ticket(key)
-        return views.assign_modal(ticket.key, ticket.assignee_id)
-
-    with_modal("ticket_assign", "assign tickets", render_assign)
-    with_modal("ticket_update", "post updates", render_update)
-    with_modal("ticket_reclassify", "reclassify tickets", render_reclassify)
-    with_modal("ticket_resolve", "resolve tickets", render_resolve)
-    with_modal("ticket_pause", "pause tickets", render_pause)
-
-    def modal_submit(callback_id: str, kind: str, what: str, fields_of, error_block: str) -> None:
-        @app.view(callback_id, middleware=[errors_in(error_block), require(Role.RESPONDER, f"Only responders can {what}.")])
+        @app.view(callback_id, middleware=[errors_in(error_block), require(Role.RESPONDER, refusal)])
         async def handler(ack, body, view, client: AsyncWebClient) -> None:
             user = body["user"]["id"]
             key = json.loads(view.get("private_metadata") or "{}").get("ticket", "")
@@ -162,8 +159,11 @@ def register(app: AsyncApp, services: Services, roles: Roles) -> None:
         action = next(iter(state.get("assignee", {}).values()), None) or {}
         return {"data": {"assignee": action.get("selected_user")}}
 
-    modal_submit("ticket_assign_modal", "assigned", "assign tickets", assign_fields, "assignee")
-    modal_submit("ticket_update_modal", "updated", "post updates", update_fields, "text")
-    modal_submit("ticket_reclassify_modal", "reclassified", "reclassify tickets", reclassify_fields, "reason")
-    modal_submit("ticket_resolve_modal", "resolved", "resolve tickets", lambda st: {"reason": (_state_value(st, "note") or "").strip()}, "note")
-    modal_submit("ticket_pause_modal", "paused", "pause tickets", lambda st: {"reason": (_state_value(st, "reason") or "").strip()}, "reason")
+    def reason_in(block_id: str):
+        return lambda state: {"reason": (_state_value(state, block_id) or "").strip()}
+
+    modal_submit("ticket_assign_modal", "assigned", assign_fields, "assignee")
+    modal_submit("ticket_update_modal", "updated", update_fields, "text")
+    modal_submit("ticket_reclassify_modal", "reclassified", reclassify_fields, "reason")
+    modal_submit("ticket_resolve_modal", "resolved", reason_in("note"), "note")
+    modal_submit("ticket_pause_modal", "paused", reason_in("reason"), "reason")

@@ -11,13 +11,14 @@ from bot.services import Services, record_action
 from handlers.middleware import require
 from handlers.responders import publish
 from handlers.sla_command import SlaCommand, SlaRequest
+from rules.actions import BY_COMMAND
 from rules.durations import Duration
 from rules.errors import InvalidInput
 
 log = logging.getLogger(__name__)
 _USER = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 
-USAGE = {
+USAGE = {  # per command of rules.actions; resume and reopen are listed with pause and resolve
     "ack": ["`/sla ack INC-42` (first response)"],
     "update": ["`/sla update INC-42 [next=30m] what changed`"],
     "assign": ["`/sla assign INC-42 @user`"],
@@ -34,19 +35,17 @@ def _key_and_rest(req: SlaRequest) -> tuple[str, list[str]]:
 
 
 def parse(req: SlaRequest, services: Services) -> tuple[str, str, dict]:
-    """-> (ticket key, event kind, record_action keyword arguments)."""
+    """-> (ticket key, event kind, record_action keyword arguments); the kind is the command's row in rules.actions."""
     key, rest = _key_and_rest(req)
-    sub = req.subcommand
-    if sub in ("ack", "resume", "reopen"):
-        if rest:
-            raise InvalidInput(f"`/sla {sub}` takes only the ticket id")
-        return key, {"ack": "acknowledged", "resume": "resumed", "reopen": "reopened"}[sub], {}
-    if sub == "assign":
+    act = BY_COMMAND.get(req.subcommand)
+    if act is None:
+        raise InvalidInput(f"unknown ticket command {req.subcommand!r}")
+    if act.kind == "assigned":
         m = _USER.match(rest[0]) if len(rest) == 1 else None
         if not m:
             raise InvalidInput("assign to one person: `/sla assign INC-42 @user`")
-        return key, "assigned", {"data": {"assignee": m.group(1)}}
-    if sub == "update":
+        return key, act.kind, {"data": {"assignee": m.group(1)}}
+    if act.kind == "updated":
         next_at = None
         if rest and rest[0].startswith("next="):
             try:
@@ -57,12 +56,8 @@ def parse(req: SlaRequest, services: Services) -> tuple[str, str, dict]:
             rest = rest[1:]
         if not rest:
             raise InvalidInput("write the update: `/sla update INC-42 next=30m rolled back the deploy`")
-        return key, "updated", {"data": {"text": " ".join(rest)}, "next_update_at": next_at}
-    if sub in ("pause", "resolve"):
-        if not rest:
-            raise InvalidInput("say why: " + USAGE[sub][0])
-        return key, {"pause": "paused", "resolve": "resolved"}[sub], {"reason": " ".join(rest)}
-    if sub == "reclassify":
+        return key, act.kind, {"data": {"text": " ".join(rest)}, "next_update_at": next_at}
+    if act.kind == "reclassified":
         fields: dict = {}
         words = []
         for word in rest:
@@ -73,8 +68,14 @@ def parse(req: SlaRequest, services: Services) -> tuple[str, str, dict]:
             else:
                 words.append(word)
         fields["reason"] = " ".join(words)
-        return key, "reclassified", fields
-    raise InvalidInput(f"unknown ticket command {sub!r}")
+        return key, act.kind, fields
+    if act.asks_reason:
+        if not rest:
+            raise InvalidInput("say why: " + USAGE[act.command or ""][0])
+        return key, act.kind, {"reason": " ".join(rest)}
+    if rest:
+        raise InvalidInput(f"`/sla {req.subcommand}` takes only the ticket id")
+    return key, act.kind, {}
 
 
 REFUSAL = "Only responders can work tickets. Ask a triage-bot admin to add you to the responder group."
@@ -88,7 +89,5 @@ def register(sla: SlaCommand, services: Services) -> None:
         await req.reply(f"Done: {result.ticket.key} {kind}.")
 
     responders_only = [require(Role.RESPONDER, REFUSAL)]
-    for name, usage in USAGE.items():
-        sla.add(name, run, usage, middleware=responders_only)
-    sla.add("resume", run, [], middleware=responders_only)
-    sla.add("reopen", run, [], middleware=responders_only)
+    for name in BY_COMMAND:
+        sla.add(name, run, USAGE.get(name, []), middleware=responders_only)

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
-from rules.actions import _ENGINE_KIND
+from rules.actions import ENGINE_KIND
 from rules.clock import Clock
 from rules.clock_record import FrozenVerdict, clock_records, frozen_verdicts
 from rules.errors import InvalidInput, NotFound
@@ -156,7 +156,7 @@ def evaluate_ticket(
 def engine_events(rows: Sequence[TicketEventRow]) -> list[TicketEvent]:
     out = []
     for r in rows:
-        kind = _ENGINE_KIND.get(r.kind)
+        kind = ENGINE_KIND.get(r.kind)  # reported, classified, assigned: audit only
         if kind is None:
             continue
         out.append(

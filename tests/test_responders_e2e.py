@@ -189,3 +189,26 @@ async def test_forged_modal_submission_from_non_responder_is_refused_and_logged(
     assert any("refused ticket_resolve_modal submission by U0STRANGER" in rec.getMessage() for rec in caplog.records)
     ticket = await bot.services.get_ticket("INC-1")
     assert ticket.state == "open" and [e.kind for e in ticket.events] == ["reported", "classified"]
+
+
+async def test_buttons_on_a_resolved_ticket_say_in_words_what_cannot_be_done(bot) -> None:
+    """The words come from the one table of actions (it used to say "cannot acknowledg it now", "updat", "paus")."""
+    msg = await opened_ticket(bot)
+    assert "Done: INC-1 resolved" in await sla(bot, "resolve INC-1 cache flushed", RESPONDER)
+    modals = len(bot.slack.calls_to("views.open"))
+
+    def told() -> list[str]:
+        return [c.params["text"] for c in bot.slack.calls_to("chat.postEphemeral") if c.params.get("user") == RESPONDER]
+
+    for action_id in ("ticket_acknowledge", "ticket_update", "ticket_pause"):
+        n = len(told())
+        await click(bot, action_id, RESPONDER, msg)
+        await eventually(lambda: len(told()) > n)
+    assert told() == [
+        "INC-1 is resolved: cannot acknowledge it now",
+        "INC-1 is resolved: cannot post an update on it now",
+        "INC-1 is resolved: cannot pause it now",
+    ]
+    assert len(bot.slack.calls_to("views.open")) == modals  # no form to fill in vain
+    assert await sla(bot, "update INC-1 rolled back", RESPONDER) == ":x: INC-1 is resolved: cannot post an update on it now"
+    assert await sla(bot, "resume INC-1", RESPONDER) == ":x: INC-1 is resolved: cannot resume it now"

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from rules.actions import _ALLOWED_IN
+from rules.actions import action, check_allowed
 from rules.errors import Conflict, InvalidInput, NotFound
 from rules.policy import Plan
 from rules.sla import SlaStatus
@@ -43,8 +43,7 @@ async def record_action(
     data: dict[str, Any] | None = None,
 ) -> ActionResult:
     """Append one responder action to a ticket's log and bring its clocks up to date."""
-    if kind not in _ALLOWED_IN:
-        raise InvalidInput(f"unknown action {kind!r}")
+    act = action(kind)
     now = services.clock.now()
     ticket_id = _ticket_number(key)
     async with services.sessions() as s:
@@ -54,12 +53,11 @@ async def record_action(
         ticket = (await s.execute(query)).scalar_one_or_none()
         if ticket is None:
             raise NotFound(f"no ticket INC-{ticket_id}")
-        if ticket.state not in _ALLOWED_IN[kind]:
-            raise Conflict(f"{ticket.key} is {ticket.state}: cannot {kind.removesuffix('ed').removesuffix('e')} it now")
+        check_allowed(act, ticket.key, ticket.state)
+        if act.reason_required and not (reason or "").strip():
+            raise InvalidInput(act.reason_required)
         plan = services.policies.plan(ticket.plan_id)
         if kind == "reclassified":
-            if not (reason or "").strip():
-                raise InvalidInput("a reclassification needs a reason")
             if severity is None and priority is None:
                 raise InvalidInput("choose a new severity or priority")
             if severity is not None:
@@ -85,8 +83,11 @@ async def record_action(
         )
         s.add(event)
         ticket.events.append(event)
-        if kind in ("acknowledged", "updated", "resolved") and ticket.first_response_at is None:
+        if act.first_response and ticket.first_response_at is None:
             ticket.first_response_at = now
+        if act.leads_to is not None:
+            ticket.state = act.leads_to
+            ticket.resolved_at = now if act.leads_to == "resolved" else None
         if kind == "reclassified":
             if severity is not None and severity != ticket.severity:
                 ticket.severity = severity
@@ -97,14 +98,6 @@ async def record_action(
                 ticket.priority = priority
         elif kind == "assigned":
             ticket.assignee_id = (data or {})["assignee"]
-        elif kind == "paused":
-            ticket.state = "paused"
-        elif kind in ("resumed", "reopened"):
-            ticket.state = "open"
-            if kind == "reopened":
-                ticket.resolved_at = None
-        elif kind == "resolved":
-            ticket.state, ticket.resolved_at = "resolved", now
         status = evaluate_ticket(plan, ticket, ticket.events, now, ticket.clocks)
         services._store_clocks(s, ticket, status, list(ticket.clocks))
         await sync_timers(s, ticket.id, status, plan)

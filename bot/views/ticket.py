@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.views.blocks import Block, _input, _option, _plain, _text_input, escape, slack_date
-from rules.actions import VERB
+from rules.actions import ACTIONS
 from rules.durations import format_timedelta
 from rules.oncall import OnCallSetting
 from rules.policy import Plan
@@ -183,7 +183,7 @@ def assign_modal(ticket_key: str, current: str | None) -> dict[str, Any]:
 
 def action_text(result: ActionResult, user_id: str) -> str:
     e, ticket, plan = result.event, result.ticket, result.plan
-    text = f"<@{user_id}> {VERB[e.kind]} {ticket.key}"
+    text = f"<@{user_id}> {ACTIONS[e.kind].thread_verb} {ticket.key}"
     if e.kind == "reclassified":
         text += f": now {escape(plan.severity(ticket.severity).name)}"
         if ticket.priority:

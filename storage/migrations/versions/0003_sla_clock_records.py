@@ -93,7 +93,7 @@ def _aware(v: datetime | None) -> datetime | None:
 
 
 def _backfill() -> None:
-    from rules.actions import _ENGINE_KIND
+    from rules.actions import ENGINE_KIND
     from rules.clock_record import clock_records
     from rules.errors import UnknownIdError
     from rules.policy import load_policies
@@ -125,14 +125,14 @@ def _backfill() -> None:
             continue
         events = [
             TicketEvent(
-                kind=_ENGINE_KIND[r.kind],  # type: ignore[arg-type]
+                kind=ENGINE_KIND[r.kind],  # type: ignore[arg-type]
                 at=_aware(r.at),  # type: ignore[arg-type]
                 severity=r.severity,
                 next_update_at=_aware(r.next_update_at),
                 clock=(r.data or {}).get("clock"),
             )
             for r in rows
-            if r.kind in _ENGINE_KIND
+            if r.kind in ENGINE_KIND
         ]
         status = evaluate(plan, first, opened_at, events, now, t.priority, terms=terms)
         conn.execute(_tickets.update().where(_tickets.c.id == t.id).values(sla_terms=[snapshot(x) for x in terms]))
