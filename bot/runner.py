@@ -54,6 +54,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     cleanups: list = []
     try:
         await upgrade(services.engine, policies=services.policies)
+        await services.load_channel_plans()  # report modals open from memory, never after a query
         identity = await verify_token(settings)
         for plan in services.policies.plans.values():
             if plan.has_placeholders:

@@ -75,7 +75,7 @@ def parse_step1(view: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
 
 
 async def _open_modal(client: AsyncWebClient, services: Services, trigger_id: str, channel_id: str, user_id: str, draft: dict[str, Any], extra: dict[str, Any] | None = None) -> None:
-    _customer, plan = await services.plan_for_channel(channel_id)
+    plan = await services.modal_plan(channel_id)  # from memory: no database work before views.open
     metadata = {"channel_id": channel_id, "plan_id": plan.id, **(extra or {})}
     await client.views_open(trigger_id=trigger_id, view=views.step1_view(plan, metadata, draft))
 

@@ -29,11 +29,26 @@ def check_case_quota(plan: Plan, opened_at: datetime, earlier_openings: Iterable
 
     Over quota the ticket is still opened, marked as outside the plan.
     """
-    period = quota_period(plan, opened_at)
+    period = case_counting_period(plan, opened_at)
+    if period is None:
+        return QuotaCheck(True, 0, None, None)
+    return check_case_count(plan, opened_at, sum(1 for t in earlier_openings if period.start <= t < period.end and t <= opened_at))
+
+
+def case_counting_period(plan: Plan, opened_at: datetime) -> QuotaPeriod | None:
+    """The counting period a case opened at `opened_at` falls in; None when the plan does not limit cases."""
+    if plan.spec.limits.cases.max is None:
+        return None
+    return quota_period(plan, opened_at)
+
+
+def check_case_count(plan: Plan, opened_at: datetime, earlier: int) -> QuotaCheck:
+    """As `check_case_quota`, given how many earlier cases fall in `case_counting_period` (one SQL COUNT)."""
+    period = case_counting_period(plan, opened_at)
     limit = plan.spec.limits.cases.max
     if period is None or limit is None:
         return QuotaCheck(True, 0, None, None)
-    used = 1 + sum(1 for t in earlier_openings if period.start <= t < period.end and t <= opened_at)
+    used = 1 + earlier
     return QuotaCheck(used <= limit, used, limit, period)
 
 

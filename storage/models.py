@@ -69,6 +69,8 @@ class Contact(Base):
 
 class Ticket(Base):
     __tablename__ = "tickets"
+    # A customer's tickets by opening: the quota COUNT at intake and per-customer reports.
+    __table_args__ = (Index("ix_tickets_customer_opened", "customer_id", "opened_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # Submitting the same modal twice must open one ticket.

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
@@ -135,6 +135,14 @@ def terms_of_plan(plan: Plan, ticket: Ticket, rows: Sequence[TicketEventRow], be
         (r.at, r.severity) for r in rows if r.kind == "reclassified" and r.severity and (before is None or r.at < before)
     ]
     return terms_from_plan(plan, first_severity, ticket.opened_at, reclassified)
+
+
+async def count_openings(s: AsyncSession, customer_id: int, start: datetime, end: datetime) -> int:
+    """How many of a customer's tickets were opened in [start, end]: one COUNT on ix_tickets_customer_opened."""
+    query = select(func.count()).select_from(Ticket).where(
+        Ticket.customer_id == customer_id, Ticket.opened_at >= start, Ticket.opened_at <= end
+    )
+    return int((await s.execute(query)).scalar_one())
 
 
 def evaluate_ticket(

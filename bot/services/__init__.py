@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.services.customers import CustomerServices
-from bot.services.intake import IntakeServices, OpenedTicket, ReportDraft
+from bot.services.intake import IntakeServices, KeyedLocks, OpenedTicket, ReportDraft
 from bot.services.tickets import ActionResult, record_action
 from bot.settings import Settings
 from rules.clock import Clock, SystemClock
@@ -40,8 +40,12 @@ class Services(IntakeServices, CustomerServices, TicketStore, CustomerStore):
     sessions: async_sessionmaker[AsyncSession]
     policies: PolicySet
     clock: Clock
-    # Opening tickets is serialized in this process (SQLite has no row locks; PostgreSQL adds one per customer).
-    _open_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+    # One customer's tickets are opened one at a time in this process (SQLite has no row locks; PostgreSQL adds one).
+    customer_locks: KeyedLocks = field(default_factory=KeyedLocks, repr=False)
+    # Channel -> plan id of every customer, so a report modal opens before any database work (bot.services.customers).
+    _channel_plans: dict[str, str] | None = field(default=None, repr=False)
+    _channel_plans_at: float = field(default=0.0, repr=False)
+    _channel_plans_refresh: asyncio.Task | None = field(default=None, repr=False)
 
     async def close(self) -> None:
         await self.engine.dispose()

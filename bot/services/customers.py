@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
@@ -12,6 +16,12 @@ from rules.errors import ConfigError, Conflict, InvalidInput, NotFound, UnknownI
 from rules.policy import Plan, PolicySet
 from storage.models import Contact, Customer
 
+log = logging.getLogger(__name__)
+
+# How old the in-memory channel -> plan map may get before it is re-read (in the background) for
+# customers added by another process (the shell, another replica); this process's own changes apply at once.
+CHANNEL_PLANS_TTL = 30.0
+
 
 class CustomerServices:
     """Customers and contacts, a part of `bot.services.Services`."""
@@ -20,6 +30,44 @@ class CustomerServices:
     sessions: async_sessionmaker[AsyncSession]
     policies: PolicySet
     clock: Clock
+    _channel_plans: dict[str, str] | None
+    _channel_plans_at: float
+    _channel_plans_refresh: asyncio.Task | None
+
+    async def load_channel_plans(self) -> dict[str, str]:
+        """Read every customer's channels and plan into memory (a few hundred rows at most)."""
+        async with self.sessions() as s:
+            rows = (await s.execute(select(Customer.channel_id, Customer.triage_channel_id, Customer.plan_id))).all()
+        plans: dict[str, str] = {}
+        for channel_id, triage_channel_id, plan_id in rows:
+            plans[channel_id] = plan_id
+        for channel_id, triage_channel_id, plan_id in rows:
+            if triage_channel_id:
+                plans.setdefault(triage_channel_id, plan_id)
+        self._channel_plans, self._channel_plans_at = plans, time.monotonic()
+        return plans
+
+    async def modal_plan(self, channel_id: str) -> Plan:
+        """The plan whose questions a new report's modal asks, from memory: the trigger_id expires in 3 s,
+        so the modal opens before any database work. The map is loaded at start and re-read in the
+        background once older than CHANNEL_PLANS_TTL; the ticket itself reads the customer afresh."""
+        plans = self._channel_plans
+        if plans is None:
+            plans = await self.load_channel_plans()
+        elif time.monotonic() - self._channel_plans_at > CHANNEL_PLANS_TTL and self._channel_plans_refresh is None:
+            self._channel_plans_refresh = asyncio.create_task(self._refresh_channel_plans())
+        try:
+            return self.policies.plan(plans.get(channel_id, self.settings.default_plan))
+        except UnknownIdError as e:
+            raise ServiceError(f"This channel's plan is not loaded: {e}") from None
+
+    async def _refresh_channel_plans(self) -> None:
+        try:
+            await self.load_channel_plans()
+        except Exception:  # noqa: BLE001 - the old map stays; the next modal tries again
+            log.exception("could not re-read the customers' channels")
+        finally:
+            self._channel_plans_refresh = None
 
     async def plan_for_channel(self, channel_id: str) -> tuple[Customer | None, Plan]:
         customer = await self.customer_for_channel(channel_id)
@@ -53,6 +101,7 @@ class CustomerServices:
             )
             s.add(customer)
             await s.commit()
+            self._channel_plans = None  # re-read on the next modal
             return customer
 
     async def add_contact(self, customer_name: str, slack_user_id: str, primary: bool = False) -> Contact:

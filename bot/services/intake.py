@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Hashable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -13,11 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from rules.classification import suggest_severity
 from rules.clock import Clock
 from rules.policy import Plan
-from rules.quota import ContactCheck, QuotaCheck, check_case_quota, check_contact
+from rules.notifications import planned_notifications
+from rules.quota import ContactCheck, QuotaCheck, case_counting_period, check_case_count, check_contact
 from rules.sla import SlaStatus, evaluate
 from rules.terms import Terms, snapshot
 from storage.models import Customer, Ticket, TicketEventRow
-from storage.timers import sync_timers
+from storage.tickets import count_openings
+from storage.timers import timer_row
 
 
 @dataclass(frozen=True)
@@ -50,12 +53,38 @@ class OpenedTicket:
     contact: ContactCheck
 
 
+class KeyedLocks:
+    """One asyncio.Lock per key (a customer), forgotten when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[Hashable, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: Hashable) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (None, 0))
+        lock = lock or asyncio.Lock()
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    def held(self, key: Hashable) -> bool:
+        entry = self._locks.get(key)
+        return entry is not None and entry[0].locked()
+
+
 class IntakeServices:
     """Opening tickets, a part of `bot.services.Services`."""
 
     sessions: async_sessionmaker[AsyncSession]
     clock: Clock
-    _open_lock: asyncio.Lock
+    customer_locks: KeyedLocks
 
     def suggest(self, plan: Plan, answers: dict[str, bool]):
         return suggest_severity(plan, answers)
@@ -66,7 +95,10 @@ class IntakeServices:
         plan.severity(draft.severity)
         if draft.priority is not None:
             plan.priority(draft.priority)
-        async with self._open_lock:
+        if customer is None:  # no quota to count: nothing to serialize (the idempotency key is unique)
+            return await self._open_ticket(draft, customer, plan)
+        # One customer's cases are counted one at a time (in this process; PostgreSQL adds a row lock across replicas).
+        async with self.customer_locks.hold(customer.id):
             return await self._open_ticket(draft, customer, plan)
 
     async def _open_ticket(self, draft: ReportDraft, customer: Customer | None, plan: Plan) -> OpenedTicket:
@@ -76,15 +108,14 @@ class IntakeServices:
                 existing = await self._by_key(s, draft.idempotency_key)
                 if existing is not None:
                     return await self._opened(s, existing, plan, customer, created=False)
-            earlier: list[datetime] = []
-            if customer is not None:
+            earlier = 0
+            counting = case_counting_period(plan, now) if customer is not None else None
+            if customer is not None and counting is not None:
                 if s.bind.dialect.name == "postgresql":
                     # Cases of one customer are counted one at a time, so two replicas cannot both take the last one.
                     await s.execute(select(Customer.id).where(Customer.id == customer.id).with_for_update())
-                earlier = list(
-                    (await s.execute(select(Ticket.opened_at).where(Ticket.customer_id == customer.id))).scalars()
-                )
-            quota = check_case_quota(plan, now, earlier)
+                earlier = await count_openings(s, customer.id, counting.start, min(counting.end, now))
+            quota = check_case_count(plan, now, earlier)
             contacts = [c.slack_user_id for c in customer.contacts] if customer else []
             contact = check_contact(plan, draft.reporter_id, contacts) if customer else ContactCheck(True, "internal")
             notes = []
@@ -148,7 +179,8 @@ class IntakeServices:
             )
             status = evaluate(plan, ticket.severity, now, [], now=now, priority=ticket.priority, terms=[terms])
             self._store_clocks(s, ticket, status, [])
-            await sync_timers(s, ticket.id, status, plan)
+            # A new ticket has no timer rows yet: add what its clocks plan (no look-up, as sync_timers would do).
+            s.add_all(timer_row(ticket.id, n) for n in planned_notifications(status, plan.notifications))
             await s.commit()
             return OpenedTicket(ticket, True, plan, customer, status, quota, contact)
 

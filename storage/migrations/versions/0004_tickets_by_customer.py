@@ -1,0 +1,20 @@
+"""tickets by customer: an index on (customer_id, opened_at) for the quota COUNT and per-customer reports
+
+Revision ID: 0004_tickets_by_customer
+Revises: 0003_sla_clock_records
+"""
+from alembic import op
+
+
+revision = "0004_tickets_by_customer"
+down_revision = "0003_sla_clock_records"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_index("ix_tickets_customer_opened", "tickets", ["customer_id", "opened_at"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_tickets_customer_opened", table_name="tickets")
