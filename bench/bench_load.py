@@ -515,19 +515,25 @@ async def timed_op(t: Target, slack: Any, op: str, bg_rate: float, timeout: floa
     stop, acks = asyncio.Event(), []
     bg = asyncio.create_task(background(t, bg_rate, stop, acks))
     await asyncio.sleep(1.0)  # the stream runs first
-    if op == "home":
-        before = len(slack.publishes.get(BOSS, []))
-        t0 = await t.sender.home_opened(BOSS)
-        await until(lambda: len(slack.publishes.get(BOSS, [])) > before, timeout, "views.publish")
-        t1 = slack.publishes[BOSS][-1]
-    else:
-        t0, _, _, url_id = await t.sender.command("/sla", "status" if op == "status" else "report", BOSS, channel_of(0))
-        t1 = await until(lambda: slack.responses.get(url_id), timeout, f"/sla {op}'s answer")
+    took: float | None
+    try:
+        if op == "home":
+            before = len(slack.publishes.get(BOSS, []))
+            t0 = await t.sender.home_opened(BOSS)
+            await until(lambda: len(slack.publishes.get(BOSS, [])) > before, timeout, "views.publish")
+            t1 = slack.publishes[BOSS][-1]
+        else:
+            t0, _, _, url_id = await t.sender.command("/sla", "status" if op == "status" else "report", BOSS, channel_of(0))
+            t1 = await until(lambda: slack.responses.get(url_id), timeout, f"/sla {op}'s answer")
+        took = t1 - t0
+    except RuntimeError as e:  # no answer within --op-timeout: reported as such
+        say(f"{t.name}: {e}")
+        t1, took = time.time(), None
     await asyncio.sleep(0.5)
     stop.set()
     await bg
     during = [a for s, a in acks if t0 <= s <= t1 + 0.5]
-    return t1 - t0, during
+    return took, during
 
 
 async def stream_only(t: Target, bg_rate: float, seconds: float) -> list[float]:
@@ -561,11 +567,13 @@ def cli_report(url: str) -> dict[str, float]:
 
 # ----------------------------------------------------------------------------- printing
 def ms(x: float | None) -> str:
+    if x == math.inf:
+        return "no answer"
     return "-" if x is None else f"{1000 * x:,.0f} ms"
 
 
 def ratio(a: float | None, b: float | None) -> str:
-    if a is None or not b:
+    if a is None or not b or a == math.inf:
         return "-"
     return f"{a / b:.1f}x"
 
@@ -640,17 +648,20 @@ async def run(args: argparse.Namespace) -> int:
                     rss.reset()
                     for _ in range(args.repeat):
                         took, during = await timed_op(ours, slack, op, args.bg_rate, args.op_timeout)
-                        times.append(took)
+                        times.append(math.inf if took is None else took)
                         acks += during
+                        if took is None:
+                            await asyncio.sleep(args.op_timeout)  # let the bot finish before the next measurement
+                            break
                     out["ops"][(size, op)] = {"time": statistics.median(times), "acks": acks, "rss": rss.max}
-                    say(f"ours at {size:,} open tickets: {op} {ms(statistics.median(times))} (median of {args.repeat}); "
+                    say(f"ours at {size:,} open tickets: {op} {ms(statistics.median(times))} (median of {len(times)}); "
                         f"others' ack p99 meanwhile {ms(pct(acks, .99))}; RSS max {rss.max:.0f} MB")
             out["bare_op"] = {}
             for op in args.ops:
                 times, acks = [], []
                 for _ in range(args.repeat):
                     took, during = await timed_op(bare, slack, op, args.bg_rate, args.op_timeout)
-                    times.append(took)
+                    times.append(math.inf if took is None else took)
                     acks += during
                 out["bare_op"][op] = {"time": statistics.median(times), "acks": acks}
             out["cli"] = await asyncio.to_thread(cli_report, url)
