@@ -1,13 +1,13 @@
 """tickets by customer: an index on (customer_id, opened_at) for the quota COUNT and per-customer reports
 
-Revision ID: 0004_tickets_by_customer
-Revises: 0003_sla_clock_records
+Revision ID: 0005_tickets_by_customer
+Revises: 0004_utc_timer_keys
 """
 from alembic import op
 
 
-revision = "0004_tickets_by_customer"
-down_revision = "0003_sla_clock_records"
+revision = "0005_tickets_by_customer"
+down_revision = "0004_utc_timer_keys"
 branch_labels = None
 depends_on = None
 
