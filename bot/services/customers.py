@@ -59,7 +59,7 @@ class CustomerServices:
         try:
             return self.policies.plan(plans.get(channel_id, self.settings.default_plan))
         except UnknownIdError as e:
-            raise ServiceError(f"This channel's plan is not loaded: {e}") from None
+            raise ConfigError(f"This channel's plan is not loaded: {e}") from None
 
     async def _refresh_channel_plans(self) -> None:
         try:
