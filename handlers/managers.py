@@ -22,17 +22,17 @@ from bot.chart import compliance_chart_png
 from bot.exports import report_csv
 from bot.roles import Role, Roles
 from bot.services import Services
-from bot.services.reporting import build_period_report
+from bot.services.reporting import board_page, build_period_report
 from bot.views.blocks import escape
 from handlers.middleware import require
 from handlers.sla_command import SlaCommand, SlaRequest
-from rules.board import status_board
+from rules.board import Urgency
 from rules.calendar import AlwaysOpenCalendar
 from rules.compliance import Report, deadline_verdicts
 from rules.errors import ConfigError, InvalidInput, PeriodError, UnknownIdError
 from rules.periods import Period, parse_period
 from storage.customers import _customer_name
-from storage.reporting import open_tickets, status_from_rows
+from storage.reporting import status_from_rows
 
 log = logging.getLogger(__name__)
 
@@ -137,13 +137,17 @@ async def upload_report_files(client: AsyncWebClient, channel_id: str, user_id: 
 # -- registration ------------------------------------------------------------------------
 
 
+HOME_MINE, HOME_URGENT = 15, 20  # rows the App Home lists (views.home_view caps them the same)
+
+
 def register(app: AsyncApp, sla: SlaCommand, services: Services, roles: Roles) -> None:
     async def status(req: SlaRequest) -> None:
         if req.args:
             raise InvalidInput("`/sla status` takes no arguments; for one ticket use `/sla ticket INC-42`.")
         now = services.clock.now()
-        loaded = await open_tickets(services, now)
-        text, blocks = views.status_message(status_board(loaded.tickets, now), now, loaded.skipped)
+        # The first rows of each group, chosen in SQL from the stored clock state; "next 20" buttons for the rest.
+        page = await board_page(services, now, per_urgency=dict(views.manager.LINES_PER_GROUP))
+        text, blocks = views.status_message(page.rows, now, page.skipped, page.counts)
         await req.reply(text, blocks)
 
     async def ticket(req: SlaRequest) -> None:
@@ -190,18 +194,32 @@ def register(app: AsyncApp, sla: SlaCommand, services: Services, roles: Roles) -
     sla.add("ticket", ticket, USAGE["ticket"], middleware=team)
     sla.add("report", report, USAGE["report"], middleware=[require(Role.MANAGER, MANAGER_REFUSAL)])
 
+    @app.action(views.STATUS_MORE, middleware=team)
+    async def status_more(ack, body, action, respond) -> None:
+        """The next page of one group of `/sla status`."""
+        await ack()
+        name, _, offset = (action.get("value") or "").partition(":")
+        try:
+            urgency, start = Urgency(name), max(0, int(offset))
+        except ValueError:
+            raise InvalidInput("That button is out of date: run `/sla status` again.") from None
+        now = services.clock.now()
+        page = await board_page(services, now, urgencies=(urgency,), offset=start, limit=views.STATUS_PAGE)
+        text, blocks = views.status_page_message(page.rows, urgency, start, page.counts[urgency], now)
+        await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
+
     @app.event("app_home_opened")
     async def app_home_opened(event: dict, client: AsyncWebClient) -> None:
         if event.get("tab", "home") != "home":
             return
         user = event["user"]
         now = services.clock.now()
+        # Only the rows the tab shows are read and evaluated (stored clock state, in SQL).
+        mine = await board_page(services, now, user_id=user, limit=HOME_MINE + 1)
         if await roles.is_responder(user):
-            everyone = status_board((await open_tickets(services, now)).tickets, now)
-            mine = [r for r in everyone if user in (r.ticket.reporter_id, r.ticket.assignee_id)]
+            urgent = await board_page(services, now, urgencies=(Urgency.BREACHED, Urgency.AT_RISK), limit=HOME_URGENT + 1)
             month, _ = await build_period_report(services, parse_period("this-month", now), now)
-            view = views.home_view(user, mine, everyone, month, now)
+            view = views.home_view(user, mine.rows, urgent.rows, month, now, mine.total, urgent.counts)
         else:
-            mine = status_board((await open_tickets(services, now, user)).tickets, now)
-            view = views.home_view(user, mine, None, None, now)
+            view = views.home_view(user, mine.rows, None, None, now, mine.total)
         await client.views_publish(user_id=user, view=view)

@@ -5,11 +5,14 @@ Loading is `storage.reporting`; the figures come from the pure `rules.compliance
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
+from rules.board import BoardRow, Urgency, board_row
 from rules.compliance import Report, build_report
 from rules.periods import Period
+from storage.board import board_ids, mine
 from storage.customers import find_customer
 from storage.models import Ticket
 from storage.reporting import Loaded, customer_cases, load_tickets
@@ -45,3 +48,37 @@ async def build_period_report(
         plan_id=plan_id,
     )
     return report, loaded
+
+
+@dataclass(frozen=True)
+class BoardPage:
+    """Rows of the status board as shown (board order), with how many open tickets each urgency has."""
+
+    rows: list[BoardRow]
+    counts: dict[Urgency, int]
+    skipped: list[str]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+async def board_page(
+    services: Services,
+    now: datetime,
+    *,
+    user_id: str | None = None,
+    urgencies: tuple[Urgency, ...] = tuple(Urgency),
+    offset: int = 0,
+    limit: int = 20,
+    per_urgency: dict[Urgency, int] | None = None,
+) -> BoardPage:
+    """The board's rows in SQL from the stored clock records; only those rows are loaded and evaluated."""
+    conditions = (mine(user_id),) if user_id else ()
+    found = await board_ids(
+        services, now, *conditions, urgencies=urgencies, offset=offset, limit=limit, per_urgency=per_urgency
+    )
+    loaded = await load_tickets(services, now, Ticket.id.in_(found.ids)) if found.ids else Loaded([], [])
+    by_key = {t.key: t for t in loaded.tickets}
+    rows = [board_row(by_key[f"INC-{i}"], now) for i in found.ids if f"INC-{i}" in by_key]
+    return BoardPage(rows, found.counts, loaded.skipped)

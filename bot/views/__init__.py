@@ -22,7 +22,7 @@ from bot.views.intake import (
     step1_view,
     step2_view,
 )
-from bot.views.manager import report_message, status_message, ticket_message
+from bot.views.manager import STATUS_MORE, STATUS_PAGE, report_message, status_message, status_page_message, ticket_message
 from bot.views.ticket import (
     action_text,
     announcement_blocks,
@@ -56,6 +56,9 @@ __all__ = [
     "resolve_modal",
     "slack_date",
     "status_message",
+    "status_page_message",
+    "STATUS_MORE",
+    "STATUS_PAGE",
     "step1_view",
     "step2_view",
     "ticket_message",

@@ -38,6 +38,7 @@ URGENCY_TITLE = {
     Urgency.ON_TRACK: ":large_green_circle: On track",
     Urgency.NO_DEADLINE: ":white_circle: No deadline running",
 }
+URGENCY_NAME = {Urgency.BREACHED: "breached", Urgency.AT_RISK: "at risk", Urgency.ON_TRACK: "on track", Urgency.NO_DEADLINE: "no deadline"}
 LINES_PER_GROUP = {Urgency.BREACHED: 40, Urgency.AT_RISK: 40, Urgency.ON_TRACK: 20, Urgency.NO_DEADLINE: 15}
 CLOCK_TITLE = {"first_response": "First response", "update": "Update", "resolution": "Resolution"}
 
@@ -78,16 +79,28 @@ def board_line(row: BoardRow) -> str:
     return line
 
 
-def status_message(rows: Sequence[BoardRow], now: datetime, skipped: Sequence[str] = ()) -> tuple[str, list[Block]]:
-    """The `/sla status` reply: text fallback and blocks."""
-    if not rows:
+STATUS_PAGE = 20  # rows per "next 20" page
+STATUS_MORE = "status_more"  # the "next 20" button's action id; its value is "<urgency>:<offset>"
+
+
+def status_message(
+    rows: Sequence[BoardRow], now: datetime, skipped: Sequence[str] = (), counts: Mapping[Urgency, int] | None = None
+) -> tuple[str, list[Block]]:
+    """The `/sla status` reply: text fallback and blocks.
+
+    `counts`: how many open tickets each urgency has, when `rows` are only the first of each
+    (read from stored clock state); a group with more gets a "next 20" button.
+    """
+    shown = {u: sum(1 for r in rows if r.urgency is u) for u in Urgency}
+    counts = {u: max(shown[u], (counts or {}).get(u, 0)) for u in Urgency}
+    total = sum(counts.values())
+    if not total:
         text = "No open tickets right now: nothing is waiting on a deadline."
         return text, [_section(text, "status_empty")]
-    counts = {u: sum(1 for r in rows if r.urgency is u) for u in Urgency}
     summary = ", ".join(f"{counts[u]} {u.value.replace('_', ' ')}" for u in Urgency if counts[u])
-    text = f"SLA status: {len(rows)} open ticket{'s' if len(rows) != 1 else ''} ({summary})"
+    text = f"SLA status: {total} open ticket{'s' if total != 1 else ''} ({summary})"
     blocks: list[Block] = [
-        _header(f"SLA status: {len(rows)} open ticket{'s' if len(rows) != 1 else ''}"),
+        _header(f"SLA status: {total} open ticket{'s' if total != 1 else ''}"),
         _context(
             f"As of {slack_date(now)}. Breached first, then at risk (under {AT_RISK_SHARE:.0%} of the target "
             f"or {int(AT_RISK_FLOOR.total_seconds() // 60)} min left), then by deadline."
@@ -95,13 +108,47 @@ def status_message(rows: Sequence[BoardRow], now: datetime, skipped: Sequence[st
     ]
     for u in Urgency:
         group = [board_line(r) for r in rows if r.urgency is u]
-        if group:
-            blocks += chunk_sections(
-                f"*{URGENCY_TITLE[u]} ({len(group)})*", _capped(group, LINES_PER_GROUP[u], "(see the App Home or narrow down)"),
-                block_id=f"status_{u.value}",
-            )
+        if not group and not counts[u]:
+            continue
+        lines = _capped(group, LINES_PER_GROUP[u], "(see the App Home or narrow down)")
+        more = counts[u] - min(len(group), LINES_PER_GROUP[u])
+        if more > 0 and len(group) <= LINES_PER_GROUP[u]:
+            lines.append(f"…and {more} more")
+        blocks += chunk_sections(f"*{URGENCY_TITLE[u]} ({counts[u]})*", lines, block_id=f"status_{u.value}")
+        if more > 0:
+            blocks.append(next_page_button(u, min(len(group), LINES_PER_GROUP[u])))
     if skipped:
         blocks.append(_context(f":warning: Left out, their plan is no longer loaded: {escape(', '.join(skipped))}"))
+    return text, _cap_blocks(blocks)
+
+
+def next_page_button(urgency: Urgency, offset: int) -> Block:
+    return {
+        "type": "actions",
+        "block_id": f"status_more_{urgency.value}",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": STATUS_MORE,
+                "text": {"type": "plain_text", "text": f"Next {STATUS_PAGE} {URGENCY_NAME[urgency]}"},
+                "value": f"{urgency.value}:{offset}",
+            }
+        ],
+    }
+
+
+def status_page_message(rows: Sequence[BoardRow], urgency: Urgency, offset: int, total: int, now: datetime) -> tuple[str, list[Block]]:
+    """One "next 20" page of a status group: its rows from `offset`, and a button for the next page."""
+    title, name = URGENCY_TITLE[urgency], URGENCY_NAME[urgency]
+    if not rows:
+        text = f"No more tickets {name} (now {total})."
+        return text, [_section(text, f"status_{urgency.value}")]
+    last = offset + len(rows)
+    text = f"SLA status, {name}: {offset + 1}-{last} of {total}"
+    blocks = chunk_sections(f"*{title} ({offset + 1}-{last} of {total})*", [board_line(r) for r in rows], block_id=f"status_{urgency.value}")
+    blocks.append(_context(f"As of {slack_date(now)}."))
+    if last < total:
+        blocks.append(next_page_button(urgency, last))
     return text, _cap_blocks(blocks)
 
 
