@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -10,6 +11,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler, AsyncServerErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.delivery import Delivery, delivery_client
 from bot.services import Services
 from bot.settings import Settings
 from bot.roles import Roles
@@ -21,13 +23,24 @@ log = logging.getLogger(__name__)
 
 def build_slack_client(settings: Settings) -> AsyncWebClient:
     """The Web API client: our base URL, with rate-limit (429) and 5xx retries switched on."""
-    client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
+    client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=settings.slack_timeout_seconds)  # type: ignore[arg-type]
     client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=3))
     client.retry_handlers.append(AsyncServerErrorRetryHandler(max_retry_count=2))
     return client
 
 
-def build_app(settings: Settings, services: Services, client: AsyncWebClient | None = None) -> AsyncApp:
+def build_delivery(settings: Settings, services: Services) -> Delivery:
+    """Durable delivery of owed posts, on a client that never repeats a post on its own (see bot.delivery)."""
+    return Delivery(
+        services, delivery_client(settings.slack_bot_token, settings.slack_api_url, settings.slack_timeout_seconds),
+        lease=timedelta(seconds=settings.scheduler_lease_seconds),
+    )
+
+
+def build_app(
+    settings: Settings, services: Services, client: AsyncWebClient | None = None, delivery: Delivery | None = None
+) -> AsyncApp:
+    delivery = delivery or build_delivery(settings, services)
     app = AsyncApp(
         client=client or build_slack_client(settings),
         token=settings.slack_bot_token,
@@ -38,12 +51,12 @@ def build_app(settings: Settings, services: Services, client: AsyncWebClient | N
     roles = Roles(settings, app.client)
     middleware.install(app, services, roles)  # context["services"], context["roles"]; the one error handler
     sla = SlaCommand()  # the one /sla listener; subcommands: customers, contacts, status, ticket, report, oncall, ticket actions
-    intake.register(app, services)
+    intake.register(app, services, delivery)
     admin.register(sla, services)
     managers.register(app, sla, services, roles)
     oncall.register(sla, services)
-    ticket_commands.register(sla, services)
-    responders.register(app, services, roles)
+    ticket_commands.register(sla, services, delivery)
+    responders.register(app, services, roles, delivery)
     sla.register(app)
     return app
 

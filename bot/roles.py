@@ -9,6 +9,7 @@ from enum import Enum
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.delivery import slack_error_code
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -38,8 +39,9 @@ class Roles:
             return cached[1]
         try:
             users = set((await self.client.usergroups_users_list(usergroup=group))["users"])
-        except SlackApiError as e:
-            log.warning("cannot read user group %s: %s", group, e.response.get("error"))
+        except Exception as e:  # noqa: BLE001 - Slack refused, a proxy's text/plain 502, no answer: last known members
+            why = slack_error_code(e) if isinstance(e, SlackApiError) else f"{type(e).__name__}: {e}"
+            log.warning("cannot read user group %s (%s); using the last known members", group, why)
             return cached[1] if cached else set()
         self._groups[group] = (time.monotonic(), users)
         return users

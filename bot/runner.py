@@ -10,7 +10,8 @@ from datetime import timedelta
 from aiohttp import web
 from slack_sdk.errors import SlackApiError
 
-from bot.app import build_app, build_slack_client, build_web_app
+from bot.app import build_app, build_delivery, build_slack_client, build_web_app
+from bot.delivery import slack_error_code
 from bot.scheduler import SlaScheduler, build_apscheduler
 from bot.services import build_services
 from bot.settings import Settings
@@ -42,7 +43,7 @@ async def verify_token(settings: Settings) -> dict:
         return (await client.auth_test()).data  # type: ignore[return-value]
     except SlackApiError as e:
         raise StartupError(
-            f"Slack refused SLACK_BOT_TOKEN ({e.response.get('error')}): set a valid bot token (xoxb-...) for this workspace"
+            f"Slack refused SLACK_BOT_TOKEN ({slack_error_code(e)}): set a valid bot token (xoxb-...) for this workspace"
         ) from None
     except Exception as e:  # network: wrong SLACK_API_URL, no route
         raise StartupError(f"cannot reach Slack at {settings.slack_api_url} ({type(e).__name__}: {e}): check SLACK_API_URL and the network") from None
@@ -59,7 +60,8 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         for plan in services.policies.plans.values():
             if plan.has_placeholders:
                 log.warning("plan %s has placeholder targets: its tickets get no deadlines until you set them", plan.id)
-        app = build_app(settings, services)
+        delivery = build_delivery(settings, services)
+        app = build_app(settings, services, delivery=delivery)
         stop = stop or asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -68,7 +70,8 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         scheduler = sla = None
         if settings.scheduler_enabled:
             sla = SlaScheduler(
-                services, app.client, batch_size=settings.scheduler_batch_size, lease=timedelta(seconds=settings.scheduler_lease_seconds)
+                services, app.client, batch_size=settings.scheduler_batch_size, lease=timedelta(seconds=settings.scheduler_lease_seconds),
+                delivery=delivery,
             )
             logging.getLogger("apscheduler").setLevel(logging.ERROR)  # not a line per tick, nor per tick skipped while a long one runs
             scheduler = build_apscheduler(sla, settings.scheduler_tick_seconds)
@@ -81,7 +84,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 await app.client.apps_connections_open(app_token=settings.slack_app_token)
             except SlackApiError as e:
                 raise StartupError(
-                    f"Slack refused SLACK_APP_TOKEN ({e.response.get('error')}): create an app-level token with "
+                    f"Slack refused SLACK_APP_TOKEN ({slack_error_code(e)}): create an app-level token with "
                     "connections:write (xapp-...), or unset it for HTTP mode"
                 ) from None
             handler = AsyncSocketModeHandler(app, settings.slack_app_token)

@@ -36,6 +36,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.delivery import Delivery, delivery_client, slack_error_code
 from bot.services import Services
 from bot.views import render_notification
 from rules.notifications import still_applies
@@ -64,6 +65,7 @@ class TickResult:
     retried: int = 0
     failed: int = 0
     recovered: int = 0  # posted before a crash, found in the thread, not posted again
+    outbox: int = 0  # owed posts tried (see bot.delivery)
 
 
 class SlaScheduler(TimerStore):
@@ -76,6 +78,7 @@ class SlaScheduler(TimerStore):
         lease: timedelta = timedelta(seconds=60),
         late_after: timedelta = timedelta(seconds=60),
         concurrency: int = 32,
+        delivery: Delivery | None = None,
     ):
         self.services = services
         self.client = client
@@ -88,6 +91,10 @@ class SlaScheduler(TimerStore):
         self._stopping = False
         self.next_due: datetime | None = None  # the earliest timer seen at the last claim
         self.on_next_due: Callable[[datetime], None] | None = None  # set by build_apscheduler: wake then
+        # Owed posts (announcements, action posts) that did not go out at once are retried on the same tick.
+        self.delivery = delivery or Delivery(
+            services, delivery_client(client.token, client.base_url), replica_id=self.replica_id, lease=lease
+        )
 
     async def tick(self) -> TickResult:
         """Claim what is due and deliver it; a full batch is followed at once by the next.
@@ -107,6 +114,7 @@ class SlaScheduler(TimerStore):
                 if len(timers) < self.batch_size:
                     if self.next_due is not None and self.on_next_due is not None:
                         self.on_next_due(self.next_due)
+                    result.outbox = await self.delivery.tick()
                     return result
             return result
 
@@ -198,7 +206,7 @@ class SlaScheduler(TimerStore):
                 metadata={"event_type": METADATA_EVENT, "event_payload": {"timer_id": row.id, "ticket": ticket.key}},
             )
         except SlackApiError as e:
-            error = str(e.response.get("error"))
+            error = slack_error_code(e)
             if error in PERMANENT_ERRORS:
                 log.error("timer %s of %s failed for good: %s", row.id, ticket.key, error)
                 return _Outcome(row, "failed", error=error)
@@ -213,7 +221,7 @@ class SlaScheduler(TimerStore):
         try:
             resp = await client.conversations_replies(channel=channel, ts=thread_ts, include_all_metadata=True, limit=1000)
         except SlackApiError as e:
-            log.warning("cannot check thread %s for timer %s: %s", thread_ts, timer_id, e.response.get("error"))
+            log.warning("cannot check thread %s for timer %s: %s", thread_ts, timer_id, slack_error_code(e))
             return None
         for m in resp.get("messages", []):
             meta = m.get("metadata") or {}

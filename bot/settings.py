@@ -17,6 +17,7 @@ class Settings(BaseSettings):
     slack_signing_secret: str | None = Field(default=None, description="Signing secret for HTTP mode")
     slack_app_token: str | None = Field(default=None, description="App-level token (xapp-...): enables Socket Mode")
     slack_api_url: str = Field(default="https://slack.com/api/", description="Slack Web API base URL")
+    slack_timeout_seconds: float = Field(default=30, gt=0, le=300, description="How long a Slack Web API call may take before it counts as no answer")
     database_url: str = Field(default="sqlite+aiosqlite:///triage.db", description="SQLAlchemy async URL")
     port: int = Field(default=3000, ge=1, le=65535, description="HTTP port for /slack/events")
     policy_dir: Path | None = Field(default=None, description="Folder with your own policy YAML files")

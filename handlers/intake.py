@@ -12,10 +12,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import views
+from bot.delivery import Delivery
 from bot.services import OpenedTicket, ReportDraft, Services
 from handlers.middleware import errors_in, tell
 
@@ -80,24 +80,19 @@ async def _open_modal(client: AsyncWebClient, services: Services, trigger_id: st
     await client.views_open(trigger_id=trigger_id, view=views.step1_view(plan, metadata, draft))
 
 
-async def announce(client: AsyncWebClient, services: Services, opened: OpenedTicket) -> str:
-    """Post the ticket to its channel; returns the channel it went to."""
-    ticket, plan = opened.ticket, opened.plan
-    channel = ticket.announce_channel_id or ticket.channel_id
-    blocks = views.announcement_blocks(ticket, plan, opened.status, opened.customer.name if opened.customer else None)
-    try:
-        resp = await client.chat_postMessage(channel=channel, text=views.announcement_text(ticket, plan), blocks=blocks)
-    except SlackApiError as e:
-        if channel == ticket.channel_id:
-            raise
-        log.warning("announcing %s in %s failed (%s); announcing where it was reported", ticket.key, channel, e.response.get("error"))
-        channel = ticket.channel_id
-        resp = await client.chat_postMessage(channel=channel, text=views.announcement_text(ticket, plan), blocks=blocks)
-    await services.set_announcement(ticket.id, resp["channel"], resp["ts"])
-    return resp["channel"]
+async def confirm(client: AsyncWebClient, delivery: Delivery, opened: OpenedTicket, user_id: str) -> None:
+    """Announce a new ticket (its outbox row) and tell the reporter truthfully where it stands."""
+    ticket = opened.ticket
+    delivered = await delivery.deliver(opened.post_ids)
+    state = delivered[0] if delivered else None
+    where = state.channel if state is not None and state.state == "sent" else None
+    waiting = state is not None and state.state == "pending"
+    quota_text = opened.quota.describe() if opened.quota.limit else None
+    text = views.reporter_confirmation(ticket, opened.plan, opened.status, where, quota_text, waiting=waiting)
+    await tell(client, ticket.channel_id, user_id, text)
 
 
-def register(app: AsyncApp, services: Services) -> None:
+def register(app: AsyncApp, services: Services, delivery: Delivery) -> None:
     @app.command("/incident")
     async def incident_command(ack, body, client: AsyncWebClient) -> None:
         await ack()
@@ -174,12 +169,4 @@ def register(app: AsyncApp, services: Services) -> None:
         await ack(response_action="update", view=views.done_view(f"Saved as *{ticket.key}*: {views.escape(ticket.summary)}"))
         if not opened.created:
             return  # the same submission again: the first one announced it
-        where: str | None
-        try:
-            where = await announce(client, services, opened)
-        except SlackApiError as e:
-            log.warning("announcing %s failed: %s", ticket.key, e.response.get("error"))
-            where = None
-        quota_text = opened.quota.describe() if opened.quota.limit else None
-        text = views.reporter_confirmation(ticket, opened.plan, opened.status, where, quota_text)
-        await tell(client, ticket.channel_id, user_id, text)
+        await confirm(client, delivery, opened, user_id)

@@ -19,6 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import views
 from bot.chart import compliance_chart_png
+from bot.delivery import slack_error_code
 from bot.exports import report_csv
 from bot.roles import Role, Roles
 from bot.services import Services
@@ -127,7 +128,7 @@ async def upload_report_files(client: AsyncWebClient, channel_id: str, user_id: 
         await client.files_upload_v2(file_uploads=files, channel=channel_id, initial_comment=comment)
         return None
     except (SlackApiError, SlackRequestError) as e:
-        reason = e.response.get("error") if isinstance(e, SlackApiError) else str(e)
+        reason = slack_error_code(e) if isinstance(e, SlackApiError) else str(e)
         log.warning("could not post the report files in %s (%s): sending them to %s directly", channel_id, reason, user_id)
     dm = (await client.conversations_open(users=user_id))["channel"]["id"]
     await client.files_upload_v2(file_uploads=files, channel=dm, initial_comment=comment)

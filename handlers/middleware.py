@@ -29,6 +29,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.delivery import slack_error_code
 from bot.roles import Role, Roles
 from bot.views.blocks import escape
 from rules.errors import ConfigError, NotAllowed, TriageError
@@ -112,14 +113,20 @@ def errors_in(block_id: str, unexpected: str = UNEXPECTED) -> Middleware:
 
 
 async def tell(client: AsyncWebClient, channel_id: str | None, user_id: str, text: str) -> None:
-    """Ephemeral in the channel; a DM when there is no channel or the bot cannot post there."""
+    """Ephemeral in the channel; a DM when there is no channel or the bot cannot post there; a log line when
+    Slack takes neither (it is down: a 5xx, a proxy's text/plain page, no answer)."""
     if channel_id:
         try:
             await client.chat_postEphemeral(channel=channel_id, user=user_id, text=text)
             return
-        except SlackApiError as e:
-            log.info("cannot tell %s in %s (%s): sending a DM", user_id, channel_id, e.response.get("error"))
-    await client.chat_postMessage(channel=user_id, text=text)
+        except Exception as e:  # noqa: BLE001 - whatever Slack did, the DM may still pass
+            why = slack_error_code(e) if isinstance(e, SlackApiError) else f"{type(e).__name__}: {e}"
+            log.info("cannot tell %s in %s (%s): sending a DM", user_id, channel_id, why)
+    try:
+        await client.chat_postMessage(channel=user_id, text=text)
+    except Exception as e:  # noqa: BLE001 - nothing else to try; what they would have been told is logged
+        why = slack_error_code(e) if isinstance(e, SlackApiError) else f"{type(e).__name__}: {e}"
+        log.warning("cannot tell %s at all (%s): %s", user_id, why, text.splitlines()[0] if text else "")
 
 
 async def on_error(

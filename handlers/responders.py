@@ -8,14 +8,13 @@ from datetime import timedelta
 from typing import Any, Callable
 
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import views
+from bot.delivery import Delivery
 from bot.roles import Role, Roles
 from bot.services import ActionResult, Services, record_action
-from bot.views import action_text
-from handlers.middleware import errors_in, require
+from handlers.middleware import errors_in, require, tell
 from rules.actions import ACTIONS, check_allowed
 from storage.models import Ticket
 
@@ -41,25 +40,29 @@ async def refresh_announcement(client: AsyncWebClient, services: Services, resul
             text=views.announcement_text(ticket, result.plan),
             blocks=views.announcement_blocks(ticket, result.plan, result.status, customer.name if customer else None),
         )
-    except SlackApiError as e:
-        log.warning("could not refresh %s: %s", ticket.key, e.response.get("error"))
+    except Exception as e:  # noqa: BLE001 - the buttons' refresh is cosmetic; the next action refreshes again
+        log.warning("could not refresh %s: %s", ticket.key, e)
 
 
-async def publish(client: AsyncWebClient, services: Services, result: ActionResult, user_id: str) -> None:
-    """After an action: refresh the announcement, say it in the thread; updates reach the customer's channel too."""
+def owed_posts(user_id: str):
+    """The posts an action by `user_id` owes (stored with it as outbox rows)."""
+    return lambda result: views.action_posts(result, user_id)
+
+
+async def publish(client: AsyncWebClient, services: Services, delivery: Delivery, result: ActionResult) -> str | None:
+    """After an action: refresh the announcement, deliver what it owes (thread post, the customer's copy).
+
+    Returns a line for the responder when something did not go out at once (it is retried), else None.
+    """
     await refresh_announcement(client, services, result)
-    ticket = result.ticket
-    text = action_text(result, user_id)
-    if ticket.thread_ts and ticket.announce_channel_id:
-        await client.chat_postMessage(channel=ticket.announce_channel_id, thread_ts=ticket.thread_ts, text=text)
-    if ACTIONS[result.event.kind].customer_visible and ticket.channel_id != ticket.announce_channel_id:
-        await client.chat_postMessage(channel=ticket.channel_id, text=text)
+    delivered = await delivery.deliver(result.post_ids)
+    return views.delivery_note(result.ticket.key, delivered)
 
 
 HINT = "Ask a triage-bot admin to add you to the responder group."
 
 
-def register(app: AsyncApp, services: Services, roles: Roles) -> None:
+def register(app: AsyncApp, services: Services, roles: Roles, delivery: Delivery) -> None:
     def responder_button(action_id: str, kind: str):
         """A button only responders may press (`require`): ack, then run; errors go to the one error handler."""
         refusal = f"Only responders can {ACTIONS[kind].permission}. {HINT}"
@@ -78,7 +81,10 @@ def register(app: AsyncApp, services: Services, roles: Roles) -> None:
         @responder_button(action_id, kind)
         async def run(body, action, client: AsyncWebClient) -> None:
             user = body["user"]["id"]
-            await publish(client, services, await record_action(services, action["value"], kind, user), user)
+            result = await record_action(services, action["value"], kind, user, posts=owed_posts(user))
+            note = await publish(client, services, delivery, result)
+            if note:
+                await tell(client, (body.get("channel") or {}).get("id"), user, note)
 
     @app.event("message")
     async def thread_reply(body, event, client: AsyncWebClient) -> None:
@@ -101,12 +107,13 @@ def register(app: AsyncApp, services: Services, roles: Roles) -> None:
         """Stops the repeating pings for one clock's breach; the breach itself stays on record."""
         user = body["user"]["id"]
         key, _, clock = action["value"].partition("|")
-        result = await record_action(services, key, "escalation_acknowledged", user, data={"clock": clock})
-        if result.ticket.thread_ts and result.ticket.announce_channel_id:
-            await client.chat_postMessage(
-                channel=result.ticket.announce_channel_id, thread_ts=result.ticket.thread_ts,
-                text=f"<@{user}> {ACTIONS[result.event.kind].thread_verb} {result.ticket.key} ({clock.replace('_', ' ')}): pings stop.",
-            )
+        result = await record_action(
+            services, key, "escalation_acknowledged", user, data={"clock": clock},
+            posts=lambda r: [("thread", None, f"<@{user}> {ACTIONS[r.event.kind].thread_verb} {r.ticket.key} ({clock.replace('_', ' ')}): pings stop.")],
+        )
+        note = views.delivery_note(result.ticket.key, await delivery.deliver(result.post_ids))
+        if note:
+            await tell(client, (body.get("channel") or {}).get("id"), user, note)
 
     direct("ticket_acknowledge", "acknowledged")
     direct("ticket_resume", "resumed")
@@ -141,9 +148,11 @@ def register(app: AsyncApp, services: Services, roles: Roles) -> None:
         async def handler(ack, body, view, client: AsyncWebClient) -> None:
             user = body["user"]["id"]
             key = json.loads(view.get("private_metadata") or "{}").get("ticket", "")
-            result = await record_action(services, key, kind, user, **fields_of(view["state"]["values"]))
+            result = await record_action(services, key, kind, user, posts=owed_posts(user), **fields_of(view["state"]["values"]))
             await ack()
-            await publish(client, services, result, user)
+            note = await publish(client, services, delivery, result)
+            if note:
+                await tell(client, None, user, note)
 
     def update_fields(state: dict) -> dict:
         minutes = _state_value(state, "next")

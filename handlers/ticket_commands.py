@@ -6,10 +6,11 @@ import logging
 import re
 from datetime import timedelta
 
+from bot.delivery import Delivery
 from bot.roles import Role
 from bot.services import Services, record_action
 from handlers.middleware import require
-from handlers.responders import publish
+from handlers.responders import owed_posts, publish
 from handlers.sla_command import SlaCommand, SlaRequest
 from rules.actions import BY_COMMAND
 from rules.durations import Duration
@@ -81,12 +82,12 @@ def parse(req: SlaRequest, services: Services) -> tuple[str, str, dict]:
 REFUSAL = "Only responders can work tickets. Ask a triage-bot admin to add you to the responder group."
 
 
-def register(sla: SlaCommand, services: Services) -> None:
+def register(sla: SlaCommand, services: Services, delivery: Delivery) -> None:
     async def run(req: SlaRequest) -> None:
         key, kind, fields = parse(req, services)
-        result = await record_action(services, key, kind, req.user_id, **fields)
-        await publish(req.client, services, result, req.user_id)
-        await req.reply(f"Done: {result.ticket.key} {kind}.")
+        result = await record_action(services, key, kind, req.user_id, posts=owed_posts(req.user_id), **fields)
+        note = await publish(req.client, services, delivery, result)
+        await req.reply(f"Done: {result.ticket.key} {kind}." + (f"\n{note}" if note else ""))
 
     responders_only = [require(Role.RESPONDER, REFUSAL)]
     for name in BY_COMMAND:

@@ -222,3 +222,34 @@ class ProcessedSlackEvent(Base):
 
     event_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class OutboxPost(Base):
+    """A post the bot owes Slack (an announcement, a thread post after an action, the customer's copy of an update).
+
+    Written in the transaction that makes it owed, so nothing stored goes unannounced; delivered
+    like a timer: claimed with a lease, posted with message metadata naming the row, retried with
+    backoff, and on a retry first looked for in the channel or thread (a post Slack accepted but
+    whose answer was lost is recorded, not posted again).
+    States: pending -> claimed -> sent; or failed (Slack refused it for good; `error` says why).
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_runnable", "state", "run_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("ticket_events.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))  # announcement, thread, customer
+    channel_id: Mapped[str | None] = mapped_column(String(40))  # announcement, customer; a thread post takes the ticket's
+    text: Mapped[str | None] = mapped_column(Text)  # rendered when owed; an announcement is rendered when posted
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    run_at: Mapped[datetime] = mapped_column(UtcDateTime())  # when it may next be tried
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    message_channel: Mapped[str | None] = mapped_column(String(40))
+    message_ts: Mapped[str | None] = mapped_column(String(40))

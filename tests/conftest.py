@@ -81,12 +81,13 @@ class RunningBot:
     clock: ManualClock
     url: str
     client: object = None  # the bot's AsyncWebClient
+    delivery: object = None  # the bot's bot.delivery.Delivery (owed posts)
 
 
 @pytest.fixture
 async def bot(database_url: str) -> AsyncIterator[RunningBot]:
     """The real bot over HTTP on an ephemeral port, talking to the Slack stand-in."""
-    from bot.app import build_app, build_web_app
+    from bot.app import build_app, build_delivery, build_web_app
     from bot.services import build_services
     from bot.settings import Settings
     from storage.db import upgrade
@@ -105,7 +106,8 @@ async def bot(database_url: str) -> AsyncIterator[RunningBot]:
         clock = ManualClock(datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc))
         services = build_services(settings, clock=clock)
         await upgrade(services.engine)
-        app = build_app(settings, services)
+        delivery = build_delivery(settings, services)
+        app = build_app(settings, services, delivery=delivery)
         runner = web.AppRunner(build_web_app(app))
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -113,7 +115,7 @@ async def bot(database_url: str) -> AsyncIterator[RunningBot]:
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         url = f"http://127.0.0.1:{port}/slack/events"
         try:
-            yield RunningBot(slack, SlackSender(url, SIGNING_SECRET, slack=slack), services, clock, url, app.client)
+            yield RunningBot(slack, SlackSender(url, SIGNING_SECRET, slack=slack), services, clock, url, app.client, delivery)
         finally:
             await runner.cleanup()
             await services.close()
@@ -124,7 +126,7 @@ async def scheduled_bot(bot: RunningBot) -> AsyncIterator[RunningBot]:
     """The bot with its real APScheduler ticking fast; tests move `bot.clock` instead of sleeping."""
     from bot.scheduler import SlaScheduler, build_apscheduler
 
-    sla = SlaScheduler(bot.services, bot.client, replica_id="test-replica", late_after=timedelta(seconds=60))
+    sla = SlaScheduler(bot.services, bot.client, replica_id="test-replica", late_after=timedelta(seconds=60), delivery=bot.delivery)
     scheduler = build_apscheduler(sla, 0.05)
     scheduler.start()
     bot.sla = sla  # type: ignore[attr-defined]

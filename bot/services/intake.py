@@ -21,6 +21,7 @@ from rules.terms import Terms, snapshot
 from storage.models import Customer, Ticket, TicketEventRow
 from storage.tickets import count_openings
 from storage.timers import timer_row
+from storage.outbox import owe
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class OpenedTicket:
     status: SlaStatus
     quota: QuotaCheck
     contact: ContactCheck
+    post_ids: list[int] = field(default_factory=list)  # owed posts (outbox rows): the announcement
 
 
 class KeyedLocks:
@@ -181,8 +183,9 @@ class IntakeServices:
             self._store_clocks(s, ticket, status, [])
             # A new ticket has no timer rows yet: add what its clocks plan (no look-up, as sync_timers would do).
             s.add_all(timer_row(ticket.id, n) for n in planned_notifications(status, plan.notifications))
+            announcement = owe(s, ticket.id, "announcement", now, channel_id=ticket.announce_channel_id)
             await s.commit()
-            return OpenedTicket(ticket, True, plan, customer, status, quota, contact)
+            return OpenedTicket(ticket, True, plan, customer, status, quota, contact, [announcement.id])
 
     async def _opened(
         self, s: AsyncSession, ticket: Ticket, plan: Plan, customer: Customer | None, created: bool

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -15,6 +15,7 @@ from rules.policy import Plan
 from rules.sla import SlaStatus
 from storage.models import Ticket, TicketEventRow
 from rules.terms import Terms
+from storage.outbox import owe
 from storage.tickets import _ticket_number, add_terms, evaluate_ticket
 from storage.timers import sync_timers
 
@@ -28,6 +29,10 @@ class ActionResult:
     status: SlaStatus
     plan: Plan
     event: TicketEventRow
+    post_ids: list[int] = field(default_factory=list)  # the posts this action owes (outbox rows)
+
+
+OwedPosts = Callable[[ActionResult], Sequence[tuple[str, "str | None", str]]]
 
 
 async def record_action(
@@ -41,8 +46,13 @@ async def record_action(
     reason: str | None = None,
     next_update_at: datetime | None = None,
     data: dict[str, Any] | None = None,
+    posts: OwedPosts | None = None,
 ) -> ActionResult:
-    """Append one responder action to a ticket's log and bring its clocks up to date."""
+    """Append one responder action to a ticket's log and bring its clocks up to date.
+
+    `posts` renders what the action owes Slack, as (kind, channel, text): stored
+    as outbox rows in the same transaction, so a recorded action is never left unposted.
+    """
     act = action(kind)
     now = services.clock.now()
     ticket_id = _ticket_number(key)
@@ -101,5 +111,11 @@ async def record_action(
         status = evaluate_ticket(plan, ticket, ticket.events, now, ticket.clocks)
         services._store_clocks(s, ticket, status, list(ticket.clocks))
         await sync_timers(s, ticket.id, status, plan)
+        result = ActionResult(ticket, status, plan, event)
+        if posts is not None:
+            await s.flush()
+            rows = [owe(s, ticket.id, kind, now, channel_id=channel, text=text, event_id=event.id) for kind, channel, text in posts(result)]
+            await s.flush()
+            result.post_ids.extend(r.id for r in rows)
         await s.commit()
-        return ActionResult(ticket, status, plan, event)
+        return result

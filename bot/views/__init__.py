@@ -24,10 +24,12 @@ from bot.views.intake import (
 )
 from bot.views.manager import STATUS_MORE, STATUS_PAGE, report_message, status_message, status_page_message, ticket_message
 from bot.views.ticket import (
+    action_posts,
     action_text,
     announcement_blocks,
     announcement_text,
     assign_modal,
+    delivery_note,
     pause_modal,
     reclassify_modal,
     render_notification,
@@ -40,10 +42,12 @@ __all__ = [
     "STEP1",
     "STEP2",
     "SUMMARY_MAX",
+    "action_posts",
     "action_text",
     "announcement_blocks",
     "announcement_text",
     "assign_modal",
+    "delivery_note",
     "done_view",
     "escape",
     "home_view",

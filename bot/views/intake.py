@@ -133,13 +133,22 @@ def done_view(text: str) -> dict[str, Any]:
     }
 
 
-def reporter_confirmation(ticket: Any, plan: Plan, status: SlaStatus, where: str | None, quota_text: str | None) -> str:
-    announced = (
-        f"Announced in <#{where}>."
-        if where
-        else ":warning: I could not post it in this channel, so responders have not seen it here: "
-        "invite me with `/invite @triage-bot`, or report it in a channel I am in. The ticket is saved and its clocks run."
-    )
+def reporter_confirmation(
+    ticket: Any, plan: Plan, status: SlaStatus, where: str | None, quota_text: str | None, waiting: bool = False
+) -> str:
+    """`where` the ticket was announced; `waiting`: Slack did not take the announcement yet (it is retried)."""
+    if where:
+        announced = f"Announced in <#{where}>."
+    elif waiting:
+        announced = (
+            ":hourglass: Slack did not answer when I announced it: it is announced in the channel as soon as Slack "
+            "answers (I keep trying; nothing to do). The ticket is saved and its clocks run."
+        )
+    else:
+        announced = (
+            ":warning: I could not post it in this channel, so responders have not seen it here: "
+            "invite me with `/invite @triage-bot`, or report it in a channel I am in. The ticket is saved and its clocks run."
+        )
     lines = [f"Your report is saved as *{ticket.key}*: {escape(ticket.summary)}", announced]
     lines += deadline_lines(status, plan)
     if ticket.plan_note:

@@ -199,6 +199,32 @@ def action_text(result: ActionResult, user_id: str) -> str:
     return text
 
 
+def action_posts(result: ActionResult, user_id: str) -> list[tuple[str, str | None, str]]:
+    """What an action owes Slack, as (kind, channel, text): the thread post, and an update's copy for the customer."""
+    ticket = result.ticket
+    text = action_text(result, user_id)
+    posts: list[tuple[str, str | None, str]] = [("thread", None, text)]
+    if ACTIONS[result.event.kind].customer_visible and ticket.channel_id != ticket.announce_channel_id:
+        posts.append(("customer", ticket.channel_id, text))
+    return posts
+
+
+def delivery_note(key: str, delivered: list[Any]) -> str | None:
+    """One line for the responder when a post an action owes did not go out at once (None when all did)."""
+    where = {"thread": "the ticket's thread", "customer": "the customer's channel", "announcement": "the channel"}
+    waiting = [where.get(d.kind, "Slack") for d in delivered if d.state == "pending"]
+    failed = [(where.get(d.kind, "Slack"), d.error) for d in delivered if d.state == "failed"]
+    lines = []
+    if waiting:
+        lines.append(
+            f":hourglass: {key}: saved, but Slack did not take the post in {' and '.join(waiting)} yet; "
+            "it is posted as soon as Slack answers (do not repeat the action)."
+        )
+    for place, error in failed:
+        lines.append(f":warning: {key}: saved, but Slack refused the post in {place} ({escape(error or 'error')}).")
+    return "\n".join(lines) or None
+
+
 def _mention(row: SlaTimer, ticket: Ticket, plan: Any, oncall: dict[str, OnCallSetting], now: datetime) -> str:
     role = row.notify if row.kind == "escalation" else None
     if role is None:  # reminders go to the assignee, else to level 1

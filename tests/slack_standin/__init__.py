@@ -8,9 +8,10 @@
 
 from .models import Call, Channel, Message, ResponseUrlPost, Trigger, UploadedFile, User, UserGroup
 from .sender import SenderResponse, SlackSender, slack_signature
-from .server import SlackError, SlackStandIn
+from .server import FOREVER, SlackError, SlackStandIn
 
 __all__ = [
+    "FOREVER",
     "Call",
     "Channel",
     "Message",

@@ -266,6 +266,9 @@ class Fault:
     error: str | None = None
     retry_after: int | None = None
     times: int = 1
+    plain_text: str | None = None  # answer this text/plain body instead of JSON (a proxy's 502 page)
+    accept: bool = False  # perform the call (the message is posted), then answer the fault anyway
+    stall: float = 0.0  # seconds to wait before answering (past the client's timeout: no answer at all)
 
 
 @dataclass

@@ -52,6 +52,7 @@ _JSON_ARGS = frozenset({"blocks", "attachments", "view", "files", "metadata", "u
 _TRIGGER_RE = re.compile(r"^\d+\.\d+\.[0-9a-f]+$")
 _MAX_VIEW_STACK = 3  # a modal plus two pushed views (views.push docs)
 _MAX_TEXT = 40_000
+FOREVER = 10**9  # fail_next(times=FOREVER): Slack stays down until clear_faults()
 
 
 class SlackError(Exception):
@@ -176,6 +177,7 @@ class SlackStandIn:
             "usergroups.users.list": self._usergroups_users_list,
             "conversations.info": self._conversations_info,
             "conversations.replies": self._conversations_replies,
+            "conversations.history": self._conversations_history,
             "apps.connections.open": lambda params: {},  # answered before dispatch: it takes the app token
             "conversations.open": self._conversations_open,
             "files.upload": self._files_upload,
@@ -385,13 +387,22 @@ class SlackStandIn:
         error: str | None = None,
         retry_after: int | None = None,
         times: int = 1,
+        plain_text: str | None = None,
+        accept: bool = False,
+        stall: float = 0.0,
     ) -> None:
         """Make the next ``times`` calls of ``method`` fail.
 
         ``status=429`` answers HTTP 429, ``Retry-After: retry_after`` (default 1)
         and ``{"ok": false, "error": "ratelimited"}``; ``status=5xx`` answers that
         status; ``error="..."`` answers HTTP 200 ``{"ok": false, "error": ...}``.
-        Failed calls have no side effects. Queued faults apply in order.
+        ``plain_text="Bad Gateway"`` answers that body as text/plain (a proxy in
+        front of Slack). ``stall=s`` answers only after ``s`` seconds (a Slack that
+        does not answer: the client times out first). Failed calls have no side
+        effects, unless ``accept=True``: the call is performed (a message is
+        posted) and the fault answered anyway, as when Slack accepts a post and a
+        proxy or timeout loses the answer. ``times=FOREVER`` fails until
+        ``clear_faults()`` (Slack down until it comes back). Queued faults apply in order.
         """
         if status is None and error is None:
             raise ValueError("give status= and/or error=")
@@ -400,7 +411,10 @@ class SlackStandIn:
         resolved_status = status if status is not None else 200
         if resolved_status == 429 and retry_after is None:
             retry_after = 1
-        fault = Fault(status=resolved_status, error=error, retry_after=retry_after, times=times)
+        fault = Fault(
+            status=resolved_status, error=error, retry_after=retry_after, times=times,
+            plain_text=plain_text, accept=accept, stall=stall,
+        )
         self._faults.setdefault(method, []).append(fault)
 
     def delay(self, method: str, seconds: float) -> None:
@@ -575,6 +589,15 @@ class SlackStandIn:
 
         fault = self._take_fault(method)
         if fault is not None:
+            if fault.stall:
+                await asyncio.sleep(fault.stall)
+            if fault.accept:
+                try:
+                    result = handler(params)
+                    if inspect.isawaitable(result):
+                        await result
+                except SlackError:
+                    pass
             return self._fault_reply(method, params, fault)
 
         try:
@@ -610,6 +633,8 @@ class SlackStandIn:
             body = {"ok": False, "error": fault.error or "fatal_error"}
         self.calls.append(Call(method=method, params=params, response=body, status=fault.status))
         headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else None
+        if fault.plain_text is not None:
+            return web.Response(text=fault.plain_text, status=fault.status, headers=headers, content_type="text/plain")
         return web.json_response(body, status=fault.status, headers=headers)
 
     async def _handle_response_url(self, request: web.Request) -> web.Response:
@@ -1080,6 +1105,24 @@ class SlackStandIn:
                 data.pop("metadata", None)
             out.append(data)
         return {"messages": out, "has_more": False, "response_metadata": {"next_cursor": ""}}
+
+    def _conversations_history(self, params: JSONDict) -> JSONDict:
+        """A channel's top-level messages, newest first, from ``oldest`` on; metadata only with include_all_metadata."""
+        ref = _as_str(params.get("channel"))
+        channel = self.channels.get(ref) if ref else None
+        if channel is None:
+            raise SlackError("channel_not_found")
+        oldest = float(params.get("oldest") or 0)
+        limit = int(params.get("limit") or 100)
+        with_metadata = _as_bool(params.get("include_all_metadata", False))
+        found = [m for m in self.messages_in(channel.id) if float(m.ts) >= oldest]
+        out = []
+        for m in reversed(found[-limit:] if limit else found):
+            data = m.to_api()
+            if not with_metadata:
+                data.pop("metadata", None)
+            out.append(data)
+        return {"messages": out, "has_more": len(found) > limit, "response_metadata": {"next_cursor": ""}}
 
     def _conversations_open(self, params: JSONDict) -> JSONDict:
         channel_ref = _as_str(params.get("channel"))
