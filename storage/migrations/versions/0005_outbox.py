@@ -1,14 +1,14 @@
 """outbox: posts the bot owes Slack, delivered like timers
 
-Revision ID: 0004_outbox
-Revises: 0003_sla_clock_records
+Revision ID: 0005_outbox
+Revises: 0004_utc_timer_keys
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0004_outbox'
-down_revision = '0003_sla_clock_records'
+revision = '0005_outbox'
+down_revision = '0004_utc_timer_keys'
 branch_labels = None
 depends_on = None
 
