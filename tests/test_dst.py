@@ -227,7 +227,13 @@ async def test_timer_keys_move_to_utc_so_no_notice_is_planned_twice(tmp_path) ->
     services = build_services(Settings(_env_file=None, database_url=url, default_plan="comarch-cci-premium"), clock=clock)
     try:
         await upgrade(services.engine, "0003_sla_clock_records")
+        from storage.models import OutboxPost  # today's open_ticket also owes its announcement (a later migration's table)
+
+        async with services.engine.begin() as conn:
+            await conn.run_sync(OutboxPost.__table__.create)
         t = (await services.open_ticket(ReportDraft("C1", "U1", "down", severity="business-critical"))).ticket
+        async with services.engine.begin() as conn:
+            await conn.run_sync(OutboxPost.__table__.drop)
         warsaw = ZoneInfo("Europe/Warsaw")
         async with services.sessions() as s:
             rows = (await s.execute(sa.select(SlaTimer).where(SlaTimer.ticket_id == t.id))).scalars().all()
