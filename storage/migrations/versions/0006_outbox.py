@@ -1,14 +1,14 @@
 """outbox: posts the bot owes Slack, delivered like timers
 
-Revision ID: 0005_outbox
-Revises: 0004_utc_timer_keys
+Revision ID: 0006_outbox
+Revises: 0005_tickets_by_customer
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0005_outbox'
-down_revision = '0004_utc_timer_keys'
+revision = '0006_outbox'
+down_revision = '0005_tickets_by_customer'
 branch_labels = None
 depends_on = None
 
