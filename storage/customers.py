@@ -19,15 +19,13 @@ class CustomerStore:
 
     sessions: async_sessionmaker[AsyncSession]
 
-    async def customer_for_channel(self, channel_id: str) -> Customer | None:
+    async def customer_for_channel(self, channel_id: str, contacts: bool = True) -> Customer | None:
+        """The customer of a channel (its own or its triage channel); `contacts=False` skips loading them."""
+        query = select(Customer).where((Customer.channel_id == channel_id) | (Customer.triage_channel_id == channel_id))
+        if contacts:
+            query = query.options(selectinload(Customer.contacts))
         async with self.sessions() as s:
-            return (
-                await s.execute(
-                    select(Customer)
-                    .where((Customer.channel_id == channel_id) | (Customer.triage_channel_id == channel_id))
-                    .options(selectinload(Customer.contacts))
-                )
-            ).scalar_one_or_none()
+            return (await s.execute(query)).scalar_one_or_none()
 
     async def list_customers(self) -> list[Customer]:
         async with self.sessions() as s:

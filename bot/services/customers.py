@@ -69,8 +69,8 @@ class CustomerServices:
         finally:
             self._channel_plans_refresh = None
 
-    async def plan_for_channel(self, channel_id: str) -> tuple[Customer | None, Plan]:
-        customer = await self.customer_for_channel(channel_id)
+    async def plan_for_channel(self, channel_id: str, contacts: bool = True) -> tuple[Customer | None, Plan]:
+        customer = await self.customer_for_channel(channel_id, contacts)
         plan_id = customer.plan_id if customer else self.settings.default_plan
         try:
             return customer, self.policies.plan(plan_id)

@@ -18,7 +18,7 @@ from rules.notifications import planned_notifications
 from rules.quota import ContactCheck, QuotaCheck, case_counting_period, check_case_count, check_contact
 from rules.sla import SlaStatus, evaluate
 from rules.terms import Terms, snapshot
-from storage.models import Customer, Ticket, TicketEventRow
+from storage.models import Contact, Customer, Ticket, TicketEventRow
 from storage.tickets import count_openings
 from storage.timers import timer_row
 from storage.outbox import owe
@@ -93,7 +93,7 @@ class IntakeServices:
 
     async def open_ticket(self, draft: ReportDraft) -> OpenedTicket:
         """Store the ticket with its clocks; the same idempotency key returns the first ticket."""
-        customer, plan = await self.plan_for_channel(draft.channel_id)
+        customer, plan = await self.plan_for_channel(draft.channel_id, contacts=False)
         plan.severity(draft.severity)
         if draft.priority is not None:
             plan.priority(draft.priority)
@@ -106,10 +106,7 @@ class IntakeServices:
     async def _open_ticket(self, draft: ReportDraft, customer: Customer | None, plan: Plan) -> OpenedTicket:
         now = self.clock.now()
         async with self.sessions() as s:
-            if draft.idempotency_key:
-                existing = await self._by_key(s, draft.idempotency_key)
-                if existing is not None:
-                    return await self._opened(s, existing, plan, customer, created=False)
+            # A repeated submission (same idempotency key) is caught by the unique index at the insert below.
             earlier = 0
             counting = case_counting_period(plan, now) if customer is not None else None
             if customer is not None and counting is not None:
@@ -118,8 +115,12 @@ class IntakeServices:
                     await s.execute(select(Customer.id).where(Customer.id == customer.id).with_for_update())
                 earlier = await count_openings(s, customer.id, counting.start, min(counting.end, now))
             quota = check_case_count(plan, now, earlier)
-            contacts = [c.slack_user_id for c in customer.contacts] if customer else []
-            contact = check_contact(plan, draft.reporter_id, contacts) if customer else ContactCheck(True, "internal")
+            contact = ContactCheck(True, "internal")
+            if customer is not None:
+                contacts: list[str] = []
+                if plan.spec.limits.contacts.max is not None:  # only plans that name their contacts need them
+                    contacts = list((await s.execute(select(Contact.slack_user_id).where(Contact.customer_id == customer.id))).scalars())
+                contact = check_contact(plan, draft.reporter_id, contacts)
             notes = []
             if not contact.allowed:
                 notes.append(contact.reason)
