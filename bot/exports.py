@@ -34,6 +34,9 @@ def _durations_dict(d: DurationStats) -> dict[str, Any]:
     return {"count": d.count, "median_minutes": _minutes(d.median), "p90_minutes": _minutes(d.p90)}
 
 
+BREACHES_LISTED = 200  # per group in --json: a bounded document at any size (breach_count says how many there are)
+
+
 def _breach_dict(b: Breach) -> dict[str, Any]:
     return {
         "ticket": b.ticket,
@@ -58,7 +61,8 @@ def _group_dict(g: GroupStats) -> dict[str, Any]:
         "resolution": _rate_dict(g.resolution),
         "time_to_acknowledge": _durations_dict(g.acknowledge),
         "time_to_resolve": _durations_dict(g.resolve),
-        "breaches": [_breach_dict(b) for b in g.breaches],
+        "breach_count": len(g.breaches),
+        "breaches": [_breach_dict(b) for b in g.breaches[:BREACHES_LISTED]],  # earliest deadlines first; the CSV has all
     }
 
 

@@ -121,8 +121,8 @@ async def upload_report_files(client: AsyncWebClient, channel_id: str, user_id: 
 
     Returns None when they went to the channel, else the reason they went to the DM.
     """
-    png = await asyncio.to_thread(compliance_chart_png, report)
-    files = report_files(report, png)
+    # The chart and the CSV grow with the period's tickets: drawn and written off the event loop.
+    files = await asyncio.to_thread(lambda: report_files(report, compliance_chart_png(report)))
     comment = f"SLA report {report.period.label}: compliance chart and CSV (one row per ticket)."
     try:
         await client.files_upload_v2(file_uploads=files, channel=channel_id, initial_comment=comment)
@@ -138,6 +138,7 @@ async def upload_report_files(client: AsyncWebClient, channel_id: str, user_id: 
 # -- registration ------------------------------------------------------------------------
 
 
+LONG_REPORT = 5_000  # tickets from which `/sla report` first says it is working on it
 HOME_MINE, HOME_URGENT = 15, 20  # rows the App Home lists (views.home_view caps them the same)
 
 
@@ -170,7 +171,14 @@ def register(app: AsyncApp, sla: SlaCommand, services: Services, roles: Roles) -
     async def report(req: SlaRequest) -> None:
         now = services.clock.now()
         args = parse_report_args(req.args, now)
-        rep, _loaded = await build_period_report(services, args.period, now, args.customer, args.plan)
+
+        async def working(tickets: int) -> None:
+            if tickets >= LONG_REPORT:
+                await req.reply(f":hourglass_flowing_sand: Working on the {args.period.label} report ({tickets:,} tickets): it follows here in a moment.")
+
+        rep, _loaded = await build_period_report(
+            services, args.period, now, args.customer, args.plan, off_loop=True, progress=working
+        )
         note = "The chart (PNG) and the CSV follow in this conversation." if rep.tickets else None
         text, blocks = views.report_message(rep, services.policies.plans, note)
         await req.reply(text, blocks)
@@ -219,7 +227,7 @@ def register(app: AsyncApp, sla: SlaCommand, services: Services, roles: Roles) -
         mine = await board_page(services, now, user_id=user, limit=HOME_MINE + 1)
         if await roles.is_responder(user):
             urgent = await board_page(services, now, urgencies=(Urgency.BREACHED, Urgency.AT_RISK), limit=HOME_URGENT + 1)
-            month, _ = await build_period_report(services, parse_period("this-month", now), now)
+            month, _ = await build_period_report(services, parse_period("this-month", now), now, off_loop=True)
             view = views.home_view(user, mine.rows, urgent.rows, month, now, mine.total, urgent.counts)
         else:
             view = views.home_view(user, mine.rows, None, None, now, mine.total)

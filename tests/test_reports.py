@@ -411,3 +411,15 @@ def test_status_board_order() -> None:
     inc12 = board[2]
     assert inc12.headline.business_hours and inc12.headline.left == 25 * M
     assert board[1].ticket.assignee_id == "U0RON"
+
+
+def test_json_breach_list_is_bounded(monkeypatch) -> None:
+    """At any size the JSON stays a bounded document: the first breaches (earliest deadline) and how many there are."""
+    import bot.exports
+
+    report = nov_report()
+    every = report_dict(report)["total"]
+    assert every["breach_count"] == len(every["breaches"]) == 6
+    monkeypatch.setattr(bot.exports, "BREACHES_LISTED", 2)
+    capped = report_dict(report)["total"]
+    assert capped["breach_count"] == 6 and capped["breaches"] == every["breaches"][:2]

@@ -24,7 +24,7 @@ def counting_evaluations(monkeypatch) -> list[str]:
     original = storage.reporting.status_from_rows
 
     def counted(plan, ticket, *args, **kwargs):  # type: ignore[no-untyped-def]
-        evaluated.append(ticket.key)
+        evaluated.append(f"INC-{ticket.id}")
         return original(plan, ticket, *args, **kwargs)
 
     monkeypatch.setattr(storage.reporting, "status_from_rows", counted)
@@ -81,3 +81,19 @@ async def test_home_reads_only_the_rows_it_shows(bot, monkeypatch) -> None:
     assert "*INC-20*" in risk and "*INC-21*" not in risk and "…and 6 more" in risk  # 25 breached + 1 at risk, 20 shown
     shown_on_board = {k for k in evaluated if int(k[4:]) <= 21}
     assert shown_on_board == {f"INC-{i}" for i in range(1, 22)}  # 20 listed + 1 read to know there are more
+
+
+async def test_long_report_says_it_is_working_first(bot, monkeypatch) -> None:
+    import handlers.managers
+
+    team(bot)
+    await many_breached(bot, 2)
+    monkeypatch.setattr(handlers.managers, "LONG_REPORT", 4)
+    n = len(bot.slack.response_posts)
+    first = await sla(bot, "report", MANAGER)
+    assert first["text"] == ":hourglass_flowing_sand: Working on the 2026-11 report (4 tickets): it follows here in a moment."
+    report = (await eventually(lambda: bot.slack.response_posts[n + 1 :]))[0].body
+    assert "2026-11" in report["text"] and "Working on" not in report["text"]
+    monkeypatch.setattr(handlers.managers, "LONG_REPORT", 5)
+    n = len(bot.slack.response_posts)
+    assert "Working on" not in (await sla(bot, "report", MANAGER))["text"]  # shorter ones just come

@@ -5,16 +5,20 @@ Loading is `storage.reporting`; the figures come from the pure `rules.compliance
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
+from functools import partial
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
+
+from sqlalchemy import func, select
 
 from rules.board import BoardRow, Urgency, board_row
 from rules.compliance import Report, build_report
 from rules.periods import Period
 from storage.board import board_ids, mine
 from storage.customers import find_customer
-from storage.models import Ticket
+from storage.models import Customer, Ticket
 from storage.reporting import Loaded, customer_cases, load_tickets
 
 if TYPE_CHECKING:
@@ -22,9 +26,43 @@ if TYPE_CHECKING:
 
 
 async def build_period_report(
-    services: Services, period: Period, now: datetime, customer: str | None = None, plan_id: str | None = None
+    services: Services,
+    period: Period,
+    now: datetime,
+    customer: str | None = None,
+    plan_id: str | None = None,
+    off_loop: bool = False,
+    progress: Callable[[int], Awaitable[None]] | None = None,
 ) -> tuple[Report, Loaded]:
-    """The report for tickets opened in `period`, optionally for one customer and/or plan."""
+    """The report for tickets opened in `period`, optionally for one customer and/or plan.
+
+    `off_loop` (the bot): tickets are evaluated and the figures computed in worker threads, so the
+    event loop keeps serving other users while a big report runs. `progress` is told how many
+    tickets the period has before they are read (to say "working on it" for long ones).
+    """
+    customer_row, conditions = await _period_conditions(services, period, customer, plan_id)
+    if progress is not None:
+        async with services.sessions() as s:
+            await progress(int((await s.execute(select(func.count()).select_from(Ticket).where(*conditions))).scalar_one()))
+    loaded = await load_tickets(services, now, *conditions, off_loop=off_loop)
+    cases = await customer_cases(services, period, now, customer_row, plan_id)
+    work = partial(
+        build_report,
+        loaded.tickets,
+        period,
+        now,
+        services.policies.plans,
+        cases,
+        customer=customer_row.name if customer_row else None,
+        plan_id=plan_id,
+    )
+    report = await asyncio.to_thread(work) if off_loop else work()
+    return report, loaded
+
+
+async def _period_conditions(
+    services: Services, period: Period, customer: str | None, plan_id: str | None
+) -> tuple[Customer | None, list[Any]]:
     customer_row = await find_customer(services, customer) if customer else None
     if plan_id:
         services.policies.plan(plan_id)  # an unknown plan id is the user's error, listing the valid ones
@@ -36,18 +74,7 @@ async def build_period_report(
         conditions.append(Ticket.customer_id == customer_row.id)
     if plan_id:
         conditions.append(Ticket.plan_id == plan_id)
-    loaded = await load_tickets(services, now, *conditions)
-    cases = await customer_cases(services, period, now, customer_row, plan_id)
-    report = build_report(
-        loaded.tickets,
-        period,
-        now,
-        services.policies.plans,
-        cases,
-        customer=customer_row.name if customer_row else None,
-        plan_id=plan_id,
-    )
-    return report, loaded
+    return customer_row, conditions
 
 
 @dataclass(frozen=True)
