@@ -140,6 +140,9 @@ async def on_error(
         log.error("%s: %s", describe(body), error)
     unacked = response is not None
     user = user_of(body)
+    from handlers.dedupe import release  # (imports this module)
+
+    await release(context)  # a failed request may be sent again: it is not a repeat
 
     if body.get("type") == "view_submission":
         text = str(error) if expected else context.get("unexpected_error", UNEXPECTED)

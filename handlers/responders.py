@@ -14,6 +14,7 @@ from bot import views
 from bot.delivery import Delivery
 from bot.roles import Role, Roles
 from bot.services import ActionResult, Services, record_action
+from handlers.dedupe import once
 from handlers.middleware import errors_in, require, tell
 from rules.actions import ACTIONS, check_allowed
 from storage.models import Ticket
@@ -63,12 +64,16 @@ HINT = "Ask a triage-bot admin to add you to the responder group."
 
 
 def register(app: AsyncApp, services: Services, roles: Roles, delivery: Delivery) -> None:
-    def responder_button(action_id: str, kind: str):
-        """A button only responders may press (`require`): ack, then run; errors go to the one error handler."""
+    def responder_button(action_id: str, kind: str, changes: bool = False):
+        """A button only responders may press (`require`): ack, then run; errors go to the one error handler.
+
+        `changes`: it records an action, so a double click or a re-sent request is done once (`once`).
+        """
         refusal = f"Only responders can {ACTIONS[kind].permission}. {HINT}"
+        middleware = [require(Role.RESPONDER, refusal)] + ([once()] if changes else [])
 
         def wrap(run):
-            @app.action(action_id, middleware=[require(Role.RESPONDER, refusal)])
+            @app.action(action_id, middleware=middleware)
             async def handler(ack, body, action, client: AsyncWebClient) -> None:
                 await ack()
                 await run(body, action, client)
@@ -78,7 +83,7 @@ def register(app: AsyncApp, services: Services, roles: Roles, delivery: Delivery
         return wrap
 
     def direct(action_id: str, kind: str) -> None:
-        @responder_button(action_id, kind)
+        @responder_button(action_id, kind, changes=True)
         async def run(body, action, client: AsyncWebClient) -> None:
             user = body["user"]["id"]
             result = await record_action(services, action["value"], kind, user, posts=owed_posts(user))
@@ -102,7 +107,7 @@ def register(app: AsyncApp, services: Services, roles: Roles, delivery: Delivery
         result = await record_action(services, ticket.id, kind, event["user"], data={"text": event.get("text", ""), "ts": event["ts"]})
         await refresh_announcement(client, services, result)
 
-    @responder_button("escalation_ack", "escalation_acknowledged")
+    @responder_button("escalation_ack", "escalation_acknowledged", changes=True)
     async def escalation_ack(body, action, client: AsyncWebClient) -> None:
         """Stops the repeating pings for one clock's breach; the breach itself stays on record."""
         user = body["user"]["id"]
@@ -144,7 +149,7 @@ def register(app: AsyncApp, services: Services, roles: Roles, delivery: Delivery
     def modal_submit(callback_id: str, kind: str, fields_of, error_block: str) -> None:
         refusal = f"Only responders can {ACTIONS[kind].permission}."
 
-        @app.view(callback_id, middleware=[errors_in(error_block), require(Role.RESPONDER, refusal)])
+        @app.view(callback_id, middleware=[errors_in(error_block), require(Role.RESPONDER, refusal), once()])
         async def handler(ack, body, view, client: AsyncWebClient) -> None:
             user = body["user"]["id"]
             key = json.loads(view.get("private_metadata") or "{}").get("ticket", "")

@@ -9,6 +9,7 @@ from datetime import timedelta
 from bot.delivery import Delivery
 from bot.roles import Role
 from bot.services import Services, record_action
+from handlers.dedupe import once
 from handlers.middleware import require
 from handlers.responders import owed_posts, publish
 from handlers.sla_command import SlaCommand, SlaRequest
@@ -89,6 +90,6 @@ def register(sla: SlaCommand, services: Services, delivery: Delivery) -> None:
         note = await publish(req.client, services, delivery, result)
         await req.reply(f"Done: {result.ticket.key} {kind}." + (f"\n{note}" if note else ""))
 
-    responders_only = [require(Role.RESPONDER, REFUSAL)]
+    responders_only = [require(Role.RESPONDER, REFUSAL), once()]  # an action: a re-sent command is done once
     for name in BY_COMMAND:
         sla.add(name, run, USAGE.get(name, []), middleware=responders_only)

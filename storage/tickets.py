@@ -7,10 +7,10 @@ and the Slack event ids already handled.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
@@ -41,6 +41,33 @@ class TicketStore:
             except IntegrityError:
                 return False
             return True
+
+    async def first_request(self, key: str, window: timedelta) -> bool:
+        """Record a request key; False when the same key was recorded within `window` (a retry, a double click).
+
+        One statement decides, so two replicas given the same request cannot both take it.
+        """
+        now = self.clock.now()
+        async with self.sessions() as s:
+            s.add(ProcessedSlackEvent(event_id=key, received_at=now))
+            try:
+                await s.commit()
+                return True
+            except IntegrityError:
+                await s.rollback()
+            taken = await s.execute(
+                update(ProcessedSlackEvent)
+                .where(ProcessedSlackEvent.event_id == key, ProcessedSlackEvent.received_at <= now - window)
+                .values(received_at=now)
+            )
+            await s.commit()
+            return bool(taken.rowcount)
+
+    async def release_request(self, key: str) -> None:
+        """Forget a request key whose request failed, so trying again is not taken for a repeat."""
+        async with self.sessions() as s:
+            await s.execute(delete(ProcessedSlackEvent).where(ProcessedSlackEvent.event_id == key))
+            await s.commit()
 
     async def _by_key(self, s: AsyncSession, key: str) -> Ticket | None:
         return (await s.execute(select(Ticket).where(Ticket.idempotency_key == key))).scalar_one_or_none()

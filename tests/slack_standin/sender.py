@@ -100,6 +100,7 @@ class SlackSender:
         signature: str | None = None,
     ) -> SenderResponse:
         """POST a raw body, signed; override ``timestamp``/``signature`` to test rejection."""
+        self.last_sent = (body, content_type)
         ts = str(int(time.time()) if timestamp is None else timestamp)
         request_headers = {
             "Content-Type": content_type,
@@ -120,6 +121,12 @@ class SlackSender:
                 except ValueError:
                     parsed = None
             return SenderResponse(status=resp.status, headers=dict(resp.headers), text=text, json=parsed)
+
+    async def resend(self, retry_num: int, retry_reason: str = "http_timeout") -> SenderResponse:
+        """The last request again, byte for byte, as Slack (or a proxy) re-sends it: ``X-Slack-Retry-Num``."""
+        body, content_type = self.last_sent
+        headers = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": retry_reason}
+        return await self.send(body, content_type, headers=headers)
 
     async def send_form(self, fields: Mapping[str, str], **kwargs: Any) -> SenderResponse:
         """Form-encoded body (slash commands)."""
