@@ -1,55 +1,99 @@
-"""The compliance-over-time chart of a report, as PNG bytes (matplotlib, Agg backend, no display).
+"""The compliance chart of a report, as PNG bytes (matplotlib, Agg backend, no display).
 
-Uses matplotlib's object API (no pyplot global state), so charts can be drawn in a
-worker thread while the bot keeps serving.
+What it shows is decided in `rules.chart_data` (tested there); this module only draws it:
+top, met % per calendar week (or day) for each clock, with the target line, "met/total"
+on each bar and the breaches under each bucket; bottom, the same per severity over the
+whole period. Uses matplotlib's object API (no pyplot global state), so charts can be
+drawn in a worker thread while the bot keeps serving.
 """
 
 from __future__ import annotations
 
 import io
 
-from rules.compliance import Report
+from rules.chart_data import SERIES, SERIES_TITLE, ChartData, chart_data
+from rules.compliance import Rate, Report
+
+COLORS = {"first_response": "#1f77b4", "update": "#ff7f0e", "resolution": "#2ca02c"}
+ZERO_STUB = 2.5  # a 0% bar is drawn this tall (in %) with a red edge: visible, unlike "no verdict yet"
 
 
-def compliance_chart_png(report: Report) -> bytes:
-    """Met % per week of the period (by opening) for first response, updates and resolution, as grouped bars."""
+def _bars(ax, xs: list[float], rates: list[Rate], width: float, color: str, horizontal: bool = False) -> None:  # type: ignore[no-untyped-def]
+    """One series: a bar per rate with a verdict (0% as a visible stub), none where nothing was judged."""
+    for x, rate in zip(xs, rates):
+        if not rate.total:
+            continue
+        pct = rate.percent or 0.0
+        size = max(pct, ZERO_STUB)
+        edge = "#d62728" if pct == 0 else color
+        text = f"{rate.met}/{rate.total}"
+        if horizontal:
+            ax.barh(x, size, width, color=color, edgecolor=edge, linewidth=1.2)
+            ax.annotate(text, (size, x), xytext=(3, 0), textcoords="offset points", va="center", fontsize=7)
+        else:
+            ax.bar(x, size, width, color=color, edgecolor=edge, linewidth=1.2)
+            ax.annotate(text, (x, size), xytext=(0, 2), textcoords="offset points", ha="center", va="bottom", fontsize=7,
+                        rotation=90 if width < 0.2 else 0)
+
+
+def draw(data: ChartData) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
-    points = report.trend
-    labels = [f"{p.start:%b %d}\n{p.tickets} ticket{'s' if p.tickets != 1 else ''}" for p in points]
-    fig = Figure(figsize=(8, 4.2), dpi=100)
+    n = max(1, len(data.buckets))
+    rows = max(1, len(data.severities))
+    width_in = min(18.0, max(8.0, 1.15 * n + 2))
+    fig = Figure(figsize=(width_in, 6.2 + 0.35 * rows), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
-    ax = fig.add_subplot(1, 1, 1)
-    series = [
-        ("First response", [p.first_response for p in points], "#1f77b4"),
-        ("Updates", [p.update for p in points], "#ff7f0e"),
-        ("Resolution", [p.resolution for p in points], "#2ca02c"),
-    ]
-    width = 0.26
-    for i, (name, rates, color) in enumerate(series):
-        xs = [j + (i - 1) * width for j in range(len(points))]
-        heights = [0.0 if r.percent is None else r.percent for r in rates]
-        bars = ax.bar(xs, heights, width, label=name, color=color)
-        for bar, rate in zip(bars, rates):  # "3/4" above each bar; nothing where no deadline had a verdict
-            if rate.total:
-                ax.annotate(f"{rate.met}/{rate.total}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                            ha="center", va="bottom", fontsize=7, xytext=(0, 2), textcoords="offset points")
-    ax.set_ylim(0, 112)
-    ax.set_ylabel("deadlines met (%)")
-    ax.set_xticks(range(len(points)))
-    ax.set_xticklabels(labels, fontsize=8)
-    ax.grid(axis="y", alpha=0.3)
-    scope = [f"SLA compliance {report.period.label}"]
-    if report.customer:
-        scope.append(report.customer)
-    if report.plan_id:
-        scope.append(report.plan_id)
-    ax.set_title(" · ".join(scope) + " (by week opened)")
-    if not report.tickets:
-        ax.text(0.5, 0.5, "no tickets in this period", transform=ax.transAxes, ha="center", va="center", color="gray")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, fontsize=8, frameon=False)
-    fig.tight_layout()
+    top, bottom = fig.subplots(2, 1, height_ratios=[3, max(1.2, 0.45 * rows)])
+
+    bar = 0.8 / len(SERIES)
+    for i, series in enumerate(SERIES):
+        xs = [j + (i - 1) * bar for j in range(len(data.buckets))]
+        _bars(top, xs, [b.rates[series] for b in data.buckets], bar, COLORS[series])
+    top.axhline(data.target, color="#d62728", linestyle="--", linewidth=1)
+    top.set_ylim(0, 118)
+    top.set_xlim(-0.6, max(0.6, len(data.buckets) - 0.4))
+    top.set_ylabel("deadlines met (%)")
+    top.set_xticks(range(len(data.buckets)))
+    labels = []
+    for b in data.buckets:
+        breaches = f"{b.breaches} breach{'es' if b.breaches != 1 else ''}"
+        labels.append(f"{b.label.replace(' ', chr(10), 1)}\n{b.tickets} ticket{'s' if b.tickets != 1 else ''}\n{breaches}")
+    top.set_xticklabels(labels, fontsize=7)
+    for tick, b in zip(top.get_xticklabels(), data.buckets):
+        if b.breaches:
+            tick.set_color("#d62728")
+    top.grid(axis="y", alpha=0.3)
+    top.set_title(f"{data.title} (by {'ISO week' if data.unit == 'week' else 'day'} opened)", fontsize=10)
+    if not data.buckets or not any(b.tickets for b in data.buckets):
+        top.text(0.5, 0.5, "no tickets in this period", transform=top.transAxes, ha="center", va="center", color="gray")
+    handles = [Patch(color=COLORS[s], label=SERIES_TITLE[s]) for s in SERIES]
+    handles += [Line2D([], [], color="#d62728", linestyle="--", label=f"target: every deadline met ({data.target:.0f}%)"),
+                Patch(facecolor="white", edgecolor="#d62728", label="0% (none met)")]
+    top.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
+
+    hbar = 0.8 / len(SERIES)
+    for i, series in enumerate(SERIES):
+        ys = [j + (i - 1) * hbar for j in range(len(data.severities))]
+        _bars(bottom, ys, [r.rates[series] for r in data.severities], hbar, COLORS[series], horizontal=True)
+    bottom.set_yticks(range(len(data.severities)))
+    bottom.set_yticklabels(
+        [f"{r.label}\n{r.tickets} ticket{'s' if r.tickets != 1 else ''} · {r.breaches} breach{'es' if r.breaches != 1 else ''}" for r in data.severities],
+        fontsize=7,
+    )
+    bottom.invert_yaxis()  # most urgent severity on top
+    bottom.axvline(data.target, color="#d62728", linestyle="--", linewidth=1)
+    bottom.set_xlim(0, 118)
+    bottom.set_xlabel("deadlines met over the period, per severity (%)", fontsize=8)
+    bottom.grid(axis="x", alpha=0.3)
     out = io.BytesIO()
     fig.savefig(out, format="png")
     return out.getvalue()
+
+
+def compliance_chart_png(report: Report) -> bytes:
+    """Met % per ISO week (or day) of the period by opening, per clock, with breaches; and per severity."""
+    return draw(chart_data(report))
