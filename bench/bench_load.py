@@ -182,7 +182,7 @@ def load_standin_class():  # type: ignore[no-untyped-def]
             super().__init__(*a, **kw)
             self.opens: dict[str, tuple[float, dict[str, Any] | None]] = {}  # trigger_id -> (arrival, view or None)
             self.publishes: dict[str, list[float]] = {}
-            self.responses: dict[str, float] = {}  # url_id -> first arrival
+            self.responses: dict[str, float] = {}  # url_id -> arrival of the answer (a "working on it" note is skipped)
             views_open, views_publish = self._methods["views.open"], self._methods["views.publish"]
 
             def opened(params: dict[str, Any]) -> dict[str, Any]:
@@ -208,8 +208,13 @@ def load_standin_class():  # type: ignore[no-untyped-def]
             return await super()._handle_api(request)
 
         async def _handle_response_url(self, request):  # type: ignore[no-untyped-def]
-            self.responses.setdefault(request.match_info["url_id"], time.time())
-            return await super()._handle_response_url(request)
+            arrived = time.time()
+            n = len(self.response_posts)
+            response = await super()._handle_response_url(request)
+            text = str(self.response_posts[-1].body.get("text", "")) if len(self.response_posts) > n else ""
+            if not text.startswith(":hourglass"):  # "working on it" is not the answer
+                self.responses.setdefault(request.match_info["url_id"], arrived)
+            return response
 
     return LoadStandIn
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 from datetime import timedelta
 
 from aiohttp import web
@@ -56,6 +57,9 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     try:
         await upgrade(services.engine, policies=services.policies)
         await services.load_channel_plans()  # report modals open from memory, never after a query
+        # Reports are evaluated in worker threads: hand the GIL back to the event loop every 1 ms (default 5 ms),
+        # so other users' acks are not held up behind a long report.
+        sys.setswitchinterval(0.001)
         identity = await verify_token(settings)
         for plan in services.policies.plans.values():
             if plan.has_placeholders:

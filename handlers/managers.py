@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Sequence
 
@@ -138,6 +139,7 @@ async def upload_report_files(client: AsyncWebClient, channel_id: str, user_id: 
 # -- registration ------------------------------------------------------------------------
 
 
+MONTH_FIGURES_TTL = 60.0  # seconds the App Home reuses this month's compliance figures before refreshing them
 LONG_REPORT = 5_000  # tickets from which `/sla report` first says it is working on it
 HOME_MINE, HOME_URGENT = 15, 20  # rows the App Home lists (views.home_view caps them the same)
 
@@ -203,6 +205,30 @@ def register(app: AsyncApp, sla: SlaCommand, services: Services, roles: Roles) -
     sla.add("ticket", ticket, USAGE["ticket"], middleware=team)
     sla.add("report", report, USAGE["report"], middleware=[require(Role.MANAGER, MANAGER_REFUSAL)])
 
+    month_cache: dict[str, tuple[float, Report]] = {}
+    refreshing: dict[str, asyncio.Task] = {}
+
+    async def month_figures(now: datetime) -> Report:
+        """This month's figures for the App Home: computed off the loop, then reused for MONTH_FIGURES_TTL
+        seconds and refreshed in the background after that (a home tab never waits for a 50,000-ticket month twice)."""
+        period = parse_period("this-month", now)
+
+        async def compute() -> Report:
+            rep, _ = await build_period_report(services, period, now, off_loop=True)
+            # keep only what the tab shows: the totals (not every ticket's status)
+            slim = replace(rep, tickets=rep.tickets[:1], outcomes=(), groups=(), quota=(), trend=())
+            month_cache[period.label] = (time.monotonic(), slim)
+            return slim
+
+        cached = month_cache.get(period.label)
+        if cached is None:
+            return await compute()
+        if time.monotonic() - cached[0] > MONTH_FIGURES_TTL and period.label not in refreshing:
+            task = asyncio.create_task(compute())
+            refreshing[period.label] = task
+            task.add_done_callback(lambda _t: refreshing.pop(period.label, None))
+        return cached[1]
+
     @app.action(views.STATUS_MORE, middleware=team)
     async def status_more(ack, body, action, respond) -> None:
         """The next page of one group of `/sla status`."""
@@ -227,7 +253,7 @@ def register(app: AsyncApp, sla: SlaCommand, services: Services, roles: Roles) -
         mine = await board_page(services, now, user_id=user, limit=HOME_MINE + 1)
         if await roles.is_responder(user):
             urgent = await board_page(services, now, urgencies=(Urgency.BREACHED, Urgency.AT_RISK), limit=HOME_URGENT + 1)
-            month, _ = await build_period_report(services, parse_period("this-month", now), now, off_loop=True)
+            month = await month_figures(now)
             view = views.home_view(user, mine.rows, urgent.rows, month, now, mine.total, urgent.counts)
         else:
             view = views.home_view(user, mine.rows, None, None, now, mine.total)

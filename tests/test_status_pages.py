@@ -97,3 +97,34 @@ async def test_long_report_says_it_is_working_first(bot, monkeypatch) -> None:
     monkeypatch.setattr(handlers.managers, "LONG_REPORT", 5)
     n = len(bot.slack.response_posts)
     assert "Working on" not in (await sla(bot, "report", MANAGER))["text"]  # shorter ones just come
+
+
+async def test_home_reuses_this_months_figures_then_refreshes_them(bot, monkeypatch) -> None:
+    import json
+
+    import handlers.managers
+
+    team(bot)
+    await many_breached(bot, 3)  # 5 tickets this month
+
+    async def home() -> str:
+        n = len(bot.slack.calls_to("views.publish"))
+        await bot.sender.event({"type": "app_home_opened", "user": MANAGER, "channel": "D0HOME", "tab": "home"})
+        await eventually(lambda: len(bot.slack.calls_to("views.publish")) > n)
+        view = bot.slack.calls_to("views.publish")[-1].params["view"]
+        view = view if isinstance(view, dict) else json.loads(view)
+        return next(b for b in view["blocks"] if b.get("block_id") == "home_compliance")["text"]["text"]
+
+    assert "5 tickets opened" in await home()
+    evaluated = counting_evaluations(monkeypatch)
+    await open_ticket(bot, "one more")
+    assert "5 tickets opened" in await home()  # within MONTH_FIGURES_TTL: reused, not recomputed
+    assert len(evaluated) <= 6  # only the tickets the lists show
+    monkeypatch.setattr(handlers.managers, "MONTH_FIGURES_TTL", 0.0)
+    assert "5 tickets opened" in await home()  # stale: shown at once, refreshed in the background
+    await eventually(lambda: len(evaluated) >= 12)
+    for _ in range(50):
+        if "6 tickets opened" in await home():
+            break
+    else:
+        raise AssertionError("the figures were never refreshed")
