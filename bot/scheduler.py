@@ -174,8 +174,14 @@ class SlaScheduler(TimerStore):
                     retry_handlers=list(self.client.retry_handlers),
                 )
 
+                # Slack takes about one post per second per channel and answers a burst with 429 + Retry-After:
+                # one post at a time per channel lets the client's retry handler pace them instead of all of
+                # them exhausting their retries at once (https://docs.slack.dev/apis/web-api/rate-limits).
+                per_channel: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
                 async def one(item: tuple[Ticket, Any, SlaStatus, SlaTimer, int]) -> None:
-                    async with gate:
+                    channel = item[0].announce_channel_id or item[0].channel_id
+                    async with per_channel[channel], gate:
                         try:
                             outcomes.append(await self._post(client, *item, now, oncall))
                         except Exception:  # this timer stays claimed; its lease brings it back

@@ -119,6 +119,8 @@ async def bot(database_url: str) -> AsyncIterator[RunningBot]:
         finally:
             await runner.cleanup()
             await services.close()
+        # Whatever the test did, the bot sent nothing real Slack refuses (Block Kit limits, tests/slack_standin/blockkit.py).
+        assert not slack.refusals, f"Slack would refuse: {slack.refusals}"
 
 
 @pytest.fixture

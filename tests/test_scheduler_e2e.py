@@ -209,3 +209,25 @@ async def test_update_clock_reminders_follow_stated_next_update_and_pause_drops_
     assert len(thread_notices(bot, msg)) == 1
     pending = [t for t in await timers(bot) if t.state == "pending"]
     assert pending == []
+
+
+async def test_a_burst_of_notices_in_one_channel_is_paced_not_lost(scheduled_bot) -> None:
+    """Slack's per-channel rate (the stand-in's, burst 2): 10 reminders due at once in one channel all arrive, once."""
+    bot = scheduled_bot
+    N = 10
+    setup_workspace(bot)
+    bot.slack.add_user(ONCALL, "olga")
+    await set_oncall(bot.services, "on-call", "UADMIN", user_id=ONCALL)
+    for i in range(N):
+        await report(bot, summary=f"outage {i}")
+        await announced_ticket(bot, f"INC-{i + 1}")
+    bot.slack.set_post_rate(1.0, burst=2)
+    bot.clock.advance(15 * M)  # every ticket's 50% reminder is due now
+    await eventually(lambda: len([m for m in bot.slack.messages if (m.metadata or {}).get("event_type") == METADATA_EVENT]) == N, timeout=30)
+    assert [c for c in bot.slack.calls_to("chat.postMessage") if c.status == 429]  # Slack did push back
+    for _ in range(500):  # the batch records its outcomes once all its posts are done
+        sent = [t for t in await timers(bot) if t.state == "sent"]
+        if len(sent) == N:
+            break
+        await asyncio.sleep(0.02)
+    assert len({t.ticket_id for t in sent}) == N

@@ -90,8 +90,10 @@ def bots_clock(tmp_path: Path) -> FileClock:
     return clock
 
 
-async def open_tickets(database_url: str, count: int, thread: SlackStandIn | None = None) -> None:
-    """Comarch Premium business-critical tickets opened at OPENED."""
+async def open_tickets(
+    database_url: str, count: int, thread: SlackStandIn | None = None, channels: tuple[str, ...] = (CHANNEL,)
+) -> None:
+    """Comarch Premium business-critical tickets opened at OPENED, dealt round the channels."""
     settings = Settings(_env_file=None, database_url=database_url, default_plan="comarch-cci-premium")
     services = build_services(settings, clock=ManualClock(OPENED))
     try:
@@ -99,7 +101,10 @@ async def open_tickets(database_url: str, count: int, thread: SlackStandIn | Non
         await set_oncall(services, "on-call", "UADMIN", user_id="U0ONCALL")
         for i in range(count):
             opened_ticket = await services.open_ticket(
-                ReportDraft(channel_id=CHANNEL, reporter_id="U0REPORTER", summary=f"outage {i}", severity="business-critical", priority="p1")
+                ReportDraft(
+                    channel_id=channels[i % len(channels)], reporter_id="U0REPORTER", summary=f"outage {i}",
+                    severity="business-critical", priority="p1",
+                )
             )
             if thread is not None:
                 root = thread.add_message(CHANNEL, f"INC-{opened_ticket.ticket.id}", user="U0STANDBOT")
@@ -159,8 +164,11 @@ async def wait_in_flight(slack: SlackStandIn, method: str, count: int) -> None:
 
 async def test_two_replicas_post_every_notice_exactly_once(postgres_url: str, bots_clock: FileClock) -> None:
     async with SlackStandIn() as slack:
-        slack.add_channel(CHANNEL, "incidents")
-        await open_tickets(postgres_url, count=60)
+        # Slack takes about one post per second per channel (the stand-in too): 60 notices in one channel would
+        # take a minute by Slack's own rule. This test is about claims across replicas, so the 60 tickets are
+        # spread over 12 channels, 5 each (within the stand-in's burst).
+        channels = tuple(slack.add_channel(f"C0INC{n:02d}", f"incidents-{n}").id for n in range(12))
+        await open_tickets(postgres_url, count=60, channels=channels)
         procs = [await start_bot(slack, postgres_url, bots_clock, SCHEDULER_BATCH_SIZE="7") for _ in range(2)]
         try:
 

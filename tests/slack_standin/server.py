@@ -20,6 +20,7 @@ import asyncio
 import hashlib
 import inspect
 import json
+import math
 import re
 import secrets
 import socket
@@ -31,6 +32,7 @@ from typing import Any, cast
 
 from aiohttp import WSMsgType, web
 
+from .blockkit import BlockKitError, check_message, check_view
 from .models import (
     Call,
     Channel,
@@ -114,6 +116,8 @@ class SlackStandIn:
         app_id: str = "A0STANDAPP",
         bot_name: str = "triage-bot",
         trigger_ttl: float = 3.0,
+        post_rate: float | None = 1.0,
+        post_burst: int = 5,
         strict: bool = True,
         host: str = "127.0.0.1",
     ) -> None:
@@ -130,6 +134,13 @@ class SlackStandIn:
         self.app_id = app_id
         self.bot_name = bot_name
         self.trigger_ttl = trigger_ttl
+        # chat.postMessage "generally allows posting one message per second per channel", short bursts over that
+        # are tolerated and the rest answered HTTP 429 with Retry-After
+        # (https://docs.slack.dev/apis/web-api/rate-limits, "Posting messages"; chat.postMessage "Rate limiting").
+        # A token bucket per channel: `post_burst` posts at once, refilled at `post_rate` per second; None: no limit.
+        self.post_rate = post_rate
+        self.post_burst = post_burst
+        self._post_buckets: dict[str, tuple[float, float]] = {}  # channel -> (tokens, monotonic time of that count)
         self.strict = strict
         self.host = host
 
@@ -147,6 +158,9 @@ class SlackStandIn:
 
         # Observability and fault injection.
         self.calls: list[Call] = []
+        # Every payload refused for breaking Block Kit's limits (the `[ERROR] ... [json-pointer:...]` lines):
+        # a test that makes one has found something real Slack would refuse.
+        self.refusals: list[list[str]] = []
         self._faults: dict[str, list[Fault]] = {}
         self._delays: dict[str, float] = {}
         self.in_flight: Counter[str] = Counter()  # method -> calls received and not yet answered
@@ -496,7 +510,20 @@ class SlackStandIn:
         answer closes the submitted view.
         """
         action = (response or {}).get("response_action")
+        if action in ("update", "push") and response is not None:
+            try:
+                self._check_view(response.get("view"), expected_type="modal")
+            except SlackError as e:
+                # Slack shows the user an error and keeps the view; the bot's answer is recorded as refused.
+                self.calls.append(Call(method=f"view_submission:{action}", params=response, response={"ok": False, "error": e.error, **e.extra}))
+                return
         if action == "errors":
+            current = self.views.get(view_id) or {}
+            inputs = {b.get("block_id") for b in current.get("blocks", []) if b.get("type") == "input"}
+            unknown = sorted(set((response or {}).get("errors") or {}) - inputs) if current else []
+            if unknown:
+                # https://docs.slack.dev/surfaces/modals ("errors": keys are block_ids of input blocks in the view)
+                self.refusals.append([f"[ERROR] no input block with block_id {b!r} [json-pointer:/errors/{b}]" for b in unknown])
             return
         if action == "update" and response is not None and isinstance(response.get("view"), dict):
             current = self.views.get(view_id)
@@ -599,6 +626,10 @@ class SlackStandIn:
                 except SlackError:
                     pass
             return self._fault_reply(method, params, fault)
+        if method == "chat.postMessage":
+            wait = self._take_post_token(str(params.get("channel") or ""))
+            if wait is not None:
+                return self._fault_reply(method, params, Fault(status=429, retry_after=max(1, math.ceil(wait))))
 
         try:
             result = handler(params)
@@ -613,6 +644,26 @@ class SlackStandIn:
     def _reply(self, method: str, params: JSONDict, body: JSONDict, status: int = 200) -> web.Response:
         self.calls.append(Call(method=method, params=params, response=body, status=status))
         return web.json_response(body, status=status)
+
+    def set_post_rate(self, rate: float | None, burst: int) -> None:
+        """chat.postMessage: `burst` posts per channel at once, then `rate` per second (None: unlimited); buckets refill."""
+        self.post_rate, self.post_burst = rate, burst
+        self._post_buckets.clear()
+
+    def _take_post_token(self, channel: str) -> float | None:
+        """None when a post to `channel` may go now; else the seconds until it may (the 429's Retry-After)."""
+        if self.post_rate is None or not channel:
+            return None
+        resolved = self._resolve_channel(channel)
+        key = resolved.id if resolved is not None else channel
+        now = time.monotonic()
+        tokens, since = self._post_buckets.get(key, (float(self.post_burst), now))
+        tokens = min(float(self.post_burst), tokens + (now - since) * self.post_rate)
+        if tokens < 1.0:
+            self._post_buckets[key] = (tokens, now)
+            return (1.0 - tokens) / self.post_rate
+        self._post_buckets[key] = (tokens - 1.0, now)
+        return None
 
     def _take_fault(self, method: str) -> Fault | None:
         queue = self._faults.get(method)
@@ -652,6 +703,11 @@ class SlackStandIn:
             body = json.loads(payload) if isinstance(payload, str) else dict(form)
         if not isinstance(body, dict):
             return web.Response(status=400, text="invalid_payload", content_type="text/plain")
+        try:
+            check_message(body)
+        except BlockKitError as e:
+            self.refusals.append(e.messages)
+            return web.Response(status=400, text="invalid_blocks", content_type="text/plain")
         self.response_posts.append(
             ResponseUrlPost(url_id=url_id, body=body, channel_id=meta["channel_id"], user_id=meta["user_id"])
         )
@@ -791,8 +847,7 @@ class SlackStandIn:
             message.metadata = params["metadata"] or None
         message.edited_ts = self._next_ts()
 
-    @staticmethod
-    def _message_content(params: JSONDict) -> tuple[str, list[JSONDict] | None, list[JSONDict] | None]:
+    def _message_content(self, params: JSONDict) -> tuple[str, list[JSONDict] | None, list[JSONDict] | None]:
         text = params.get("text") or params.get("markdown_text") or ""
         blocks = params.get("blocks")
         attachments = params.get("attachments")
@@ -804,7 +859,16 @@ class SlackStandIn:
             raise SlackError("no_text")
         if len(str(text)) > _MAX_TEXT:
             raise SlackError("msg_too_long")
+        self._check_blocks(params)
         return str(text), blocks, attachments
+
+    def _check_blocks(self, params: JSONDict) -> None:
+        """Slack's `invalid_blocks`, with the problems and where (json-pointer) in response_metadata."""
+        try:
+            check_message(params)
+        except BlockKitError as e:
+            self.refusals.append(e.messages)
+            raise SlackError("invalid_blocks", errors=e.messages, response_metadata={"messages": e.messages}) from e
 
     def _exchange_trigger(self, trigger_id: Any) -> Trigger:
         """Consume a trigger: Slack's invalid/expired/exchanged_trigger_id errors."""
@@ -821,8 +885,7 @@ class SlackStandIn:
         trigger.used = True
         return trigger
 
-    @staticmethod
-    def _check_view(view: Any, *, expected_type: str) -> JSONDict:
+    def _check_view(self, view: Any, *, expected_type: str) -> JSONDict:
         if not isinstance(view, dict):
             raise _invalid_arguments("missing required field: view")
         view_type = view.get("type")
@@ -832,6 +895,11 @@ class SlackStandIn:
             raise _invalid_arguments("blocks must be an array")
         if expected_type == "modal" and not isinstance(view.get("title"), dict):
             raise _invalid_arguments("missing required field: title")
+        try:
+            check_view(view)
+        except BlockKitError as e:
+            self.refusals.append(e.messages)
+            raise SlackError("invalid_arguments", response_metadata={"messages": e.messages}) from e
         return view
 
     def _check_external_id(self, view: JSONDict, *, own_view_id: str | None = None) -> None:
@@ -948,6 +1016,9 @@ class SlackStandIn:
             raise SlackError("cant_update_message")
         if not any(params.get(k) for k in ("text", "blocks", "attachments", "markdown_text")):
             raise SlackError("no_text")
+        if len(str(params.get("text") or "")) > _MAX_TEXT:
+            raise SlackError("msg_too_long")
+        self._check_blocks(params)
         self._edit_message(message, params)
         return {"channel": channel.id, "ts": message.ts, "text": message.text, "message": message.to_api()}
 
