@@ -6,7 +6,6 @@ acks within Slack's 3 s; posting to channels happens after the ack.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -23,6 +22,7 @@ log = logging.getLogger(__name__)
 
 SHORTCUT_CALLBACK = "report_incident"
 SAVE_FAILED = "Could not save the ticket just now. Your text is kept: press Open ticket again."
+DRAFT_GONE = "This form is no longer known to me (it was opened more than a week ago): close it and report again."
 
 
 class Step1(BaseModel):
@@ -74,10 +74,16 @@ def parse_step1(view: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
         return raw, errors
 
 
-async def _open_modal(client: AsyncWebClient, services: Services, trigger_id: str, channel_id: str, user_id: str, draft: dict[str, Any], extra: dict[str, Any] | None = None) -> None:
+async def _open_modal(
+    client: AsyncWebClient, services: Services, trigger_id: str, channel_id: str, user_id: str,
+    draft: dict[str, Any], source_message_ts: str | None = None,
+) -> None:
+    """Open step 1, then keep the draft server-side under the new view's id (never in `private_metadata`)."""
     plan = await services.modal_plan(channel_id)  # from memory: no database work before views.open
-    metadata = {"channel_id": channel_id, "plan_id": plan.id, **(extra or {})}
-    await client.views_open(trigger_id=trigger_id, view=views.step1_view(plan, metadata, draft))
+    resp = await client.views_open(trigger_id=trigger_id, view=views.step1_view(plan, draft))
+    await services.save_draft(
+        resp["view"]["id"], user_id, channel_id, draft, services.clock.now(), source_message_ts=source_message_ts
+    )
 
 
 async def confirm(client: AsyncWebClient, delivery: Delivery, opened: OpenedTicket, user_id: str) -> None:
@@ -96,18 +102,15 @@ def register(app: AsyncApp, services: Services, delivery: Delivery) -> None:
     @app.command("/incident")
     async def incident_command(ack, body, client: AsyncWebClient) -> None:
         await ack()
-        await _open_modal(client, services, body["trigger_id"], body["channel_id"], body["user_id"], {"summary": body.get("text", "").strip()})
+        await _open_modal(client, services, body["trigger_id"], body["channel_id"], body["user_id"], views.prefill(body.get("text", "")))
 
     @app.shortcut(SHORTCUT_CALLBACK)
     async def report_from_message(ack, body, client: AsyncWebClient) -> None:
         await ack()
         message = body.get("message", {})
-        text = message.get("text", "")
-        first_line = text.strip().splitlines()[0] if text.strip() else ""
         channel_id = body["channel"]["id"]
-        extra = {"source_message_ts": message.get("ts"), "source_user": message.get("user")}
-        draft = {"summary": first_line[: views.SUMMARY_MAX], "description": text[: views.DESCRIPTION_MAX]}
-        await _open_modal(client, services, body["trigger_id"], channel_id, body["user"]["id"], draft, extra)
+        draft = views.prefill(message.get("text", ""))
+        await _open_modal(client, services, body["trigger_id"], channel_id, body["user"]["id"], draft, message.get("ts"))
 
     @app.event("app_mention")
     async def mentioned(body, event, client: AsyncWebClient) -> None:
@@ -123,46 +126,61 @@ def register(app: AsyncApp, services: Services, delivery: Delivery) -> None:
     async def open_report(ack, body, action, client: AsyncWebClient) -> None:
         await ack()
         channel_id = body["channel"]["id"]
-        await _open_modal(client, services, body["trigger_id"], channel_id, body["user"]["id"], {"summary": action.get("value", "")})
+        await _open_modal(client, services, body["trigger_id"], channel_id, body["user"]["id"], views.prefill(action.get("value", "")))
 
     @app.view(views.STEP1)
     async def step1_submitted(ack, body, view) -> None:
-        metadata = json.loads(view.get("private_metadata") or "{}")
+        stored = await services.get_draft(view["id"], body["user"]["id"])
         draft, errors = parse_step1(view)
+        if stored is None:
+            await ack(response_action="errors", errors={"summary": DRAFT_GONE})
+            return
         if errors:
             await ack(response_action="errors", errors=errors)
             return
-        plan = services.policies.plan(metadata["plan_id"])
+        _customer, plan = await services.plan_for_channel(stored.channel_id)
+        await services.update_draft(view["id"], draft, services.clock.now())
         suggestion = services.suggest(plan, draft["answers"])
-        metadata.update(draft=draft, suggested=suggestion.severity.id)
-        await ack(response_action="update", view=views.step2_view(plan, metadata, suggestion.severity))
+        await ack(response_action="update", view=views.step2_view(plan, suggestion.severity))
 
     # The reporter's text stays in the modal whatever fails: they are told, nothing is dropped.
     @app.view(views.STEP2, middleware=[errors_in("priority", SAVE_FAILED)])
     async def step2_submitted(ack, body, view, client: AsyncWebClient) -> None:
-        metadata = json.loads(view.get("private_metadata") or "{}")
+        user_id = body["user"]["id"]
+        stored = await services.get_draft(view["id"], user_id)
+        if stored is None:
+            await ack(response_action="errors", errors={"priority": DRAFT_GONE})
+            return
         state = view["state"]["values"]
         severity = _value(state, "severity")
         reason = (_value(state, "reason") or "").strip()
         priority = _value(state, "priority")
-        suggested = metadata.get("suggested")
+        # Channel, plan and suggestion come from the stored draft and the channel's customer, never from the view.
+        _customer, plan = await services.plan_for_channel(stored.channel_id)
+        answers = stored.data.get("answers", {})
+        suggested = services.suggest(plan, answers).severity.id
+        if severity not in plan.severity_ids:
+            await ack(response_action="errors", errors={"severity": "Choose one of the listed severities"})
+            return
+        if priority not in [p.id for p in plan.priorities]:
+            await ack(response_action="errors", errors={"priority": "Choose one of the listed priorities"})
+            return
         if severity != suggested and not reason:
             await ack(response_action="errors", errors={"reason": "Say why you chose a different severity than suggested"})
             return
-        user_id = body["user"]["id"]
         draft = ReportDraft(
-            channel_id=metadata["channel_id"],
+            channel_id=stored.channel_id,
             reporter_id=user_id,
-            summary=metadata["draft"]["summary"],
-            description=metadata["draft"].get("description", ""),
-            service=metadata["draft"].get("service"),
-            answers=metadata["draft"].get("answers", {}),
+            summary=stored.data["summary"],
+            description=stored.data.get("description", ""),
+            service=stored.data.get("service"),
+            answers=answers,
             suggested_severity=suggested,
             severity=severity,
             override_reason=reason or None,
             priority=priority,
             idempotency_key=f"view:{view['id']}",
-            source_message_ts=metadata.get("source_message_ts"),
+            source_message_ts=stored.source_message_ts,
         )
         opened = await services.open_ticket(draft)
         ticket = opened.ticket

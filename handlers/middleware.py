@@ -162,7 +162,9 @@ async def on_error(
             text = f":warning: Something went wrong running `{escape(name)}`; it is logged. Try again, or tell an admin."
         await context.respond(text=text, response_type="ephemeral", replace_original=False)
     elif body.get("type") in ("block_actions", "message_action", "shortcut"):
-        await tell(client, (body.get("channel") or {}).get("id"), user, str(error) if expected else UNEXPECTED)
+        # A message may quote a button's value, which a forged payload controls: escaped like a command's.
+        text = (str(error) if isinstance(error, NotAllowed) else escape(str(error))) if expected else UNEXPECTED
+        await tell(client, (body.get("channel") or {}).get("id"), user, text)
     elif expected:  # an event: nobody to answer
         log.info("%s not done: %s", describe(body), error)
     return BoltResponse(status=200, body="") if unacked else None

@@ -17,6 +17,8 @@ from bot.services import ActionResult, Services, record_action
 from handlers.dedupe import once
 from handlers.middleware import errors_in, require, tell
 from rules.actions import ACTIONS, check_allowed
+from rules.errors import InvalidInput
+from rules.sla import CLOCK_NAMES
 from storage.models import Ticket
 
 log = logging.getLogger(__name__)
@@ -112,6 +114,8 @@ def register(app: AsyncApp, services: Services, roles: Roles, delivery: Delivery
         """Stops the repeating pings for one clock's breach; the breach itself stays on record."""
         user = body["user"]["id"]
         key, _, clock = action["value"].partition("|")
+        if clock not in CLOCK_NAMES:
+            raise InvalidInput(f"unknown clock {clock!r}; valid: {', '.join(CLOCK_NAMES)}")
         result = await record_action(
             services, key, "escalation_acknowledged", user, data={"clock": clock},
             posts=lambda r: [("thread", None, f"<@{user}> {ACTIONS[r.event.kind].thread_verb} {r.ticket.key} ({clock.replace('_', ' ')}): pings stop.")],

@@ -253,3 +253,21 @@ class OutboxPost(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     message_channel: Mapped[str | None] = mapped_column(String(40))
     message_ts: Mapped[str | None] = mapped_column(String(40))
+
+
+class ReportDraftRow(Base):
+    """A report being written in the two-step modal, keyed by the modal's view id.
+
+    The server keeps it, not the view's `private_metadata`: nothing the client holds
+    decides the channel, plan or suggestion, and no length limit can lose the text.
+    """
+
+    __tablename__ = "report_drafts"
+
+    view_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(40))
+    channel_id: Mapped[str] = mapped_column(String(40))
+    source_message_ts: Mapped[str | None] = mapped_column(String(40))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # summary, description, service, answers
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -68,7 +68,17 @@ async def open_step1(bot, text: str = "") -> dict:
     await eventually(lambda: len(bot.slack.calls_to("views.open")) > n)
     view = bot.slack.last_view()
     assert view["callback_id"] == "incident_step1"
+    await draft_saved(bot, view["id"])
     return view
+
+
+async def draft_saved(bot, view_id: str, user: str = REPORTER) -> None:
+    """The bot keeps the draft just after the modal opens (a person never submits within those milliseconds)."""
+    for _ in range(250):
+        if await bot.services.get_draft(view_id, user) is not None:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"no draft for view {view_id}")
 
 
 async def submit_step1(bot, view: dict, summary: str, answers: dict[str, str], description: str = "") -> Any:

@@ -28,13 +28,14 @@ from rules.clock import Clock, SystemClock
 from rules.policy import PolicySet, load_policies
 from storage.customers import CustomerStore
 from storage.db import create_engine, session_factory
+from storage.drafts import DraftStore
 from storage.tickets import TicketStore
 
 __all__ = ["ActionResult", "OpenedTicket", "ReportDraft", "Services", "build_services", "record_action"]
 
 
 @dataclass
-class Services(IntakeServices, CustomerServices, TicketStore, CustomerStore):
+class Services(IntakeServices, CustomerServices, TicketStore, CustomerStore, DraftStore):
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from bot.views.blocks import Block, _input, _option, _plain, _text_input, escape
@@ -18,7 +17,7 @@ SUMMARY_MAX = 150
 DESCRIPTION_MAX = 3000
 
 
-def step1_view(plan: Plan, metadata: dict[str, Any], draft: dict[str, Any] | None = None) -> dict[str, Any]:
+def step1_view(plan: Plan, draft: dict[str, Any] | None = None) -> dict[str, Any]:
     """What happened, and the plan's plain questions that suggest a severity."""
     draft = draft or {}
     answers = draft.get("answers", {})
@@ -52,7 +51,6 @@ def step1_view(plan: Plan, metadata: dict[str, Any], draft: dict[str, Any] | Non
         "title": _plain("Report an incident"),
         "submit": _plain("Next"),
         "close": _plain("Cancel"),
-        "private_metadata": json.dumps(metadata),
         "blocks": blocks,
     }
 
@@ -64,7 +62,7 @@ def severity_text(sev: Severity) -> str:
     return text
 
 
-def step2_view(plan: Plan, metadata: dict[str, Any], suggested: Severity, chosen: str | None = None) -> dict[str, Any]:
+def step2_view(plan: Plan, suggested: Severity, chosen: str | None = None) -> dict[str, Any]:
     """The suggested severity with its definition; confirm or override (with a reason); priority."""
     severities = plan.severities
     initial = plan.severity(chosen) if chosen else suggested
@@ -119,7 +117,6 @@ def step2_view(plan: Plan, metadata: dict[str, Any], suggested: Severity, chosen
         "title": _plain("Classify the incident"),
         "submit": _plain("Open ticket"),
         "close": _plain("Cancel"),
-        "private_metadata": json.dumps(metadata),
         "blocks": blocks,
     }
 
@@ -159,6 +156,16 @@ def reporter_confirmation(
     elif quota_text:
         lines.append(escape(quota_text[:1].upper() + quota_text[1:]) + ".")
     return "\n".join(lines)
+
+
+def prefill(text: str) -> dict[str, str]:
+    """A draft from free text (a command's text, a message): its first line as the summary, all of it kept."""
+    text = text.strip()
+    first_line = text.splitlines()[0].strip() if text else ""
+    draft = {"summary": first_line[:SUMMARY_MAX]}
+    if text != draft["summary"]:
+        draft["description"] = text[:DESCRIPTION_MAX]
+    return draft
 
 
 def mention_prompt_blocks(summary: str) -> list[Block]:
