@@ -157,7 +157,27 @@ def _safe_url(url: str) -> str:
 def cmd_customers_add(args: argparse.Namespace, settings: Settings) -> int:
     c = _with_services(settings, lambda s: s.add_customer(args.name, args.channel, args.plan, args.triage_channel))
     print(f"added customer {c.name!r}: channel {c.channel_id}, plan {c.plan_id}")
+    for line in _join([c.channel_id] + ([c.triage_channel_id] if c.triage_channel_id else []), settings):
+        print(line.replace("<#", "").replace(">", "").replace("`", ""))
     return 0
+
+
+def _join(channel_ids: list[str], settings: Settings) -> list[str]:
+    """Join the customer's channels with the bot token, when this shell has one (bot.channels)."""
+    import asyncio
+
+    from bot.app import build_slack_client
+    from bot.channels import join_channels
+
+    async def go() -> list[str]:
+        client = build_slack_client(settings) if settings.slack_bot_token else None
+        try:
+            return await join_channels(client, channel_ids)
+        finally:
+            if client is not None and client.session is not None:
+                await client.session.close()
+
+    return asyncio.run(go())
 
 
 def cmd_customers_list(args: argparse.Namespace, settings: Settings) -> int:

@@ -9,6 +9,9 @@ import logging
 import re
 import shlex
 
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.channels import join_channels
 from bot.roles import Role
 from bot.services import Services
 from bot.views.blocks import escape
@@ -46,7 +49,7 @@ def _user(token: str) -> str:
     return m.group(1) or m.group(3)
 
 
-async def run_admin(services: Services, text: str) -> str:
+async def run_admin(services: Services, text: str, client: AsyncWebClient | None = None) -> str:
     """One `/sla` admin command, from an admin; returns the reply."""
     try:
         words = shlex.split(text)
@@ -73,7 +76,8 @@ async def run_admin(services: Services, text: str) -> str:
             return USAGE
         channel, plan_id, name = _channel(rest[0]), rest[1], " ".join(rest[2:])
         c = await services.add_customer(name, channel, plan_id, triage)
-        return f"Added *{escape(c.name)}* on `{c.plan_id}`: reports in <#{c.channel_id}> now use its plan."
+        joined = await join_channels(client, [c.channel_id] + ([c.triage_channel_id] if c.triage_channel_id else []))
+        return "\n".join([f"Added *{escape(c.name)}* on `{c.plan_id}`: reports in <#{c.channel_id}> now use its plan.", *joined])
     if words[:2] == ["contacts", "add"]:
         rest = words[2:]
         primary = bool(rest) and rest[-1] == "primary"
@@ -89,7 +93,7 @@ async def run_admin(services: Services, text: str) -> str:
 
 def register(sla: SlaCommand, services: Services) -> None:
     async def admin_subcommand(req: SlaRequest) -> None:
-        await req.reply(await run_admin(services, req.text))
+        await req.reply(await run_admin(services, req.text, req.client))
 
     for name, usage in USAGE_LINES.items():
         sla.add(name, admin_subcommand, usage, middleware=[require(Role.ADMIN, REFUSAL)])

@@ -98,6 +98,7 @@ class Channel:
     user: str | None = None  # the other party of an IM
     members: list[str] = field(default_factory=list)
     created: int = field(default_factory=lambda: int(time.time()))
+    is_archived: bool = False
 
     def to_api(self) -> JSONDict:
         """Channel object as returned by conversations.info."""
@@ -120,7 +121,7 @@ class Channel:
             "is_im": False,
             "is_mpim": self.is_mpim,
             "is_private": self.is_private,
-            "is_archived": False,
+            "is_archived": self.is_archived,
             "is_general": False,
             "is_shared": False,
             "is_ext_shared": False,

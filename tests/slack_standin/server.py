@@ -194,6 +194,7 @@ class SlackStandIn:
             "conversations.history": self._conversations_history,
             "apps.connections.open": lambda params: {},  # answered before dispatch: it takes the app token
             "conversations.open": self._conversations_open,
+            "conversations.join": self._conversations_join,
             "files.upload": self._files_upload,
             "files.getUploadURLExternal": self._files_get_upload_url_external,
             "files.completeUploadExternal": self._files_complete_upload_external,
@@ -1194,6 +1195,22 @@ class SlackStandIn:
                 data.pop("metadata", None)
             out.append(data)
         return {"messages": out, "has_more": len(found) > limit, "response_metadata": {"next_cursor": ""}}
+
+    def _conversations_join(self, params: JSONDict) -> JSONDict:
+        """Join a public channel (https://docs.slack.dev/reference/methods/conversations.join)."""
+        ref = _as_str(params.get("channel"))
+        channel = self.channels.get(ref) if ref else None
+        if channel is None:
+            raise SlackError("channel_not_found")
+        if channel.is_private or channel.is_im or channel.is_mpim:
+            raise SlackError("method_not_supported_for_channel_type")
+        if channel.is_archived:
+            raise SlackError("is_archived")
+        if self.bot_user_id in channel.members:
+            return {"channel": channel.to_api(), "warning": "already_in_channel",
+                    "response_metadata": {"warnings": ["already_in_channel"]}}
+        channel.members.append(self.bot_user_id)
+        return {"channel": channel.to_api()}
 
     def _conversations_open(self, params: JSONDict) -> JSONDict:
         channel_ref = _as_str(params.get("channel"))
