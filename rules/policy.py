@@ -292,21 +292,75 @@ def parse_policy(text: str, source: str) -> Policy:
         raise PolicyError(source, [f"not valid YAML{at}: {getattr(e, 'problem', e)}"]) from None
     if not isinstance(raw, dict):
         raise PolicyError(source, ["the file must be a mapping with vendor, severities, calendars and plans"])
-    try:
-        file = PolicyFile.model_validate(raw)
-    except ValidationError as e:
-        problems = []
-        for err in e.errors():
-            msg = err["msg"].removeprefix("Value error, ")
-            loc = _locate(tuple(err["loc"]), raw)
-            if err["type"] == "extra_forbidden":
-                msg = "unknown field (check the spelling)"
-            problems.append(f"{loc}: {msg}" if loc else msg)
-        raise PolicyError(source, problems) from None
-    problems = _cross_check(file)
+    problems: list[str] = []
+    file: PolicyFile | None = None
+    data, removed = raw, []
+    # Every problem at once: the fields that fail are reported, then left out so the rest (and the
+    # cross-checks between sections) can still be checked, instead of reporting in rounds.
+    for _ in range(20):
+        try:
+            file = PolicyFile.model_validate(data)
+            break
+        except ValidationError as e:
+            # After leaving items out, a list may be empty: that is ours, not the operator's.
+            errors = [err for err in e.errors() if not (removed and err["type"] == "too_short")]
+            for err in errors:
+                msg = err["msg"].removeprefix("Value error, ")
+                loc = _locate(tuple(err["loc"]), data)
+                if err["type"] == "extra_forbidden":
+                    msg = "unknown field (check the spelling)"
+                problems.append(f"{loc}: {msg}" if loc else msg)
+            data, gone = _without(data, [tuple(err["loc"]) for err in errors])
+            if not gone:
+                break
+            removed += gone
+    if file is not None:
+        # A cross-check about something already reported (an item left out) would only repeat it.
+        problems += [p for p in _cross_check(file) if not any(repr(r) in p for r in removed)]
     if problems:
-        raise PolicyError(source, problems)
-    return Policy(file, source)
+        raise PolicyError(source, list(dict.fromkeys(problems)))
+    return Policy(file, source)  # type: ignore[arg-type]
+
+
+def _without(raw: Any, locs: list[tuple]) -> tuple[Any, list[str]]:
+    """A copy of the raw file without the smallest items holding the failing fields.
+
+    An item is an element of a list (a severity, a plan, a reminder) or an entry of a named mapping
+    (a calendar, a plan's target). Returns the copy and the ids (or keys) of what was left out.
+    """
+    import copy
+
+    data = copy.deepcopy(raw)
+    cuts: dict[tuple[int, Any], tuple[Any, Any]] = {}
+    for loc in locs:
+        node: Any = data
+        cut: tuple[Any, Any] | None = None
+        parent: Any = None
+        for key in loc:
+            if isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
+                cut = (node, key)
+            elif isinstance(node, dict) and key in node and parent in ("calendars", "targets"):
+                cut = (node, key)
+            elif not (isinstance(node, dict) and key in node):
+                break
+            parent, node = key, node[key]
+        if cut is not None:
+            cuts[(id(cut[0]), cut[1])] = cut
+    gone: list[str] = []
+    for holder, key in cuts.values():
+        item = holder[key]
+        gone.append(str(item["id"]) if isinstance(item, dict) and isinstance(item.get("id"), str) else str(key))
+        holder[key] = _CUT
+    for holder, _key in cuts.values():
+        if isinstance(holder, list):
+            holder[:] = [x for x in holder if x is not _CUT]
+        else:
+            for k in [k for k, v in holder.items() if v is _CUT]:
+                del holder[k]
+    return data, gone
+
+
+_CUT = object()
 
 
 def load_policy_file(path: Path) -> Policy:

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import holidays as holidays_lib
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from rules.calendar import WeeklyHours
 from rules.durations import Duration
@@ -83,6 +83,25 @@ def _parse_span(text: str) -> tuple[time, time | None]:
     return start, end
 
 
+# Ids end up inside Slack payloads: a question's input is block `q:<id>` (block_id: at most 255 characters),
+# severities and priorities are select option values (at most 150), and all of them appear in action values
+# and texts (https://docs.slack.dev/reference/block-kit/blocks, .../composition-objects/option-object).
+# One rule for every id keeps them all within those limits by design, with room to spare.
+ID_MAX = 64
+_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+
+
+def _check_id(value: str) -> str:
+    if len(value) > ID_MAX:
+        raise ValueError(f"id {value[:20]!r}... is {len(value)} characters; at most {ID_MAX}")
+    if not _ID_RE.match(value):
+        raise ValueError(f"id {value!r}: use lower-case letters, digits, '-', '_' or '.', starting with a letter or digit")
+    return value
+
+
+Id = Annotated[str, AfterValidator(_check_id)]
+
+
 # -- the file model --------------------------------------------------------------------
 
 
@@ -91,7 +110,7 @@ class _Strict(BaseModel):
 
 
 class Severity(_Strict):
-    id: str
+    id: Id
     name: str
     definition: str
     examples: list[str] = Field(default_factory=list)
@@ -99,7 +118,7 @@ class Severity(_Strict):
 
 
 class Priority(_Strict):
-    id: str
+    id: Id
     name: str
     definition: str
     request_via: list[str] = Field(default_factory=list)
@@ -241,7 +260,7 @@ class Notifications(_Strict):
 
 
 class Question(_Strict):
-    id: str
+    id: Id
     text: str
     help: str | None = None
 
@@ -257,7 +276,7 @@ class Classification(_Strict):
 
 
 class PlanSpec(_Strict):
-    id: str
+    id: Id
     name: str
     description: str | None = None
     calendar: str
@@ -269,7 +288,7 @@ class PlanSpec(_Strict):
 
 
 class VendorSpec(_Strict):
-    id: str
+    id: Id
     name: str
     source: str | None = None
     timezone: str

@@ -115,3 +115,38 @@ def test_plan_id_clash_between_files_is_refused(tmp_path: Path) -> None:
 def test_missing_policy_folder_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(PolicyError, match="does not exist"):
         load_policies(tmp_path / "nope")
+
+
+@pytest.mark.parametrize(
+    ("keys", "value", "expected"),
+    [
+        (["plans", 0, "id"], "acme-" + "g" * 250, "id 'acme-ggggggggggggggg'... is 255 characters; at most 64"),
+        (["severities", 0, "id"], "High Severity", "severity 'High Severity': id: id 'High Severity': use lower-case letters"),
+        (["classification"], {"questions": [{"id": "q" * 254, "text": "Down?"}], "rules": [{"severity": "low"}]},
+         "classification.questions[0].id: id 'qqqqqqqqqqqqqqqqqqqq'... is 254 characters; at most 64"),
+        (["priorities"], [{"id": "p" * 151, "name": "P", "definition": "x"}], "id: id 'pppppppppppppppppppp'... is 151 characters; at most 64"),
+        (["vendor", "id"], "<!channel>", "vendor.id: id '<!channel>': use lower-case letters"),
+    ],
+)
+def test_ids_fit_slack_limits_by_design(tmp_path: Path, keys: list, value, expected: str) -> None:
+    """Ids become block ids (`q:<id>`, at most 255) and option values (at most 150): checked at load, with file and field."""
+    assert expected in refused(tmp_path, mutate(keys, value))
+
+
+def test_problems_of_different_kinds_are_reported_together(tmp_path: Path) -> None:
+    """A bad field and a bad cross-reference in one file: one report, not one round per kind."""
+    data = mutate(["plans", 0, "calendar"], "weekends")
+    data["severities"][1]["id"] = "Low!"
+    data["calendars"]["office"]["timezone"] = "Mars/Olympus"
+    data["plans"].append({"id": "acme-silver", "name": "Silver", "calendar": "office", "targets": {"medium": {"first_response": "1h"}}})
+    data["plans"].append({"id": "acme-bronze", "name": "Bronze", "calendar": "always", "targets": {"high": {"first_response": "soon"}}})
+    message = refused(tmp_path, data)
+    for expected in (
+        "severity 'Low!': id: id 'Low!'",
+        "calendars.office.timezone: unknown time zone 'Mars/Olympus'",
+        "plan 'acme-bronze': targets.high.first_response",
+        "plan 'acme-gold': calendar: unknown calendar 'weekends'",
+        "plan 'acme-silver': targets.medium: unknown severity 'medium'",
+    ):
+        assert expected in message, message
+    assert "unknown calendar 'office'" not in message  # already said: its time zone is wrong
