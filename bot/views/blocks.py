@@ -17,6 +17,28 @@ def escape(text: str | None) -> str:
     return (text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+# chat.postMessage: "limit the number of characters in the text field to 4,000 characters" (longer texts are
+# cut by Slack at 40,000): https://docs.slack.dev/reference/methods/chat.postMessage ("Truncating content").
+MESSAGE_TEXT_MAX = 4000
+
+
+def fit_text(text: str, more: str, limit: int = MESSAGE_TEXT_MAX) -> str:
+    """`text` (already escaped) cut to `limit` characters, ending with `more` (where the rest is) when cut.
+
+    Never cuts inside an entity (`&amp;`) or a mention (`<@U1>`), so the cut shows no broken markup.
+    """
+    if len(text) <= limit:
+        return text
+    tail = f"… _({more})_"
+    cut = text[: max(0, limit - len(tail))]
+    amp, lt = cut.rfind("&"), cut.rfind("<")
+    if amp > cut.rfind(";"):
+        cut = cut[:amp]
+    if lt > cut.rfind(">"):
+        cut = cut[:lt]
+    return cut + tail
+
+
 def slack_date(instant: datetime | None, fmt: str = "{date_short_pretty} {time}") -> str:
     """A deadline shown in each viewer's own time zone; the fallback is UTC ISO."""
     if instant is None:

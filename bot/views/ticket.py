@@ -7,7 +7,7 @@ import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from bot.views.blocks import Block, _input, _option, _plain, _text_input, escape, slack_date
+from bot.views.blocks import Block, _input, _option, _plain, _text_input, escape, fit_text, slack_date
 from rules.actions import ACTIONS
 from rules.durations import format_timedelta
 from rules.oncall import OnCallSetting
@@ -202,7 +202,8 @@ def action_text(result: ActionResult, user_id: str) -> str:
 def action_posts(result: ActionResult, user_id: str) -> list[tuple[str, str | None, str]]:
     """What an action owes Slack, as (kind, channel, text): the thread post, and an update's copy for the customer."""
     ticket = result.ticket
-    text = action_text(result, user_id)
+    more = f"cut to fit one Slack message; the full text is kept with the ticket: `/sla ticket {ticket.key}`"
+    text = fit_text(action_text(result, user_id), more)
     posts: list[tuple[str, str | None, str]] = [("thread", None, text)]
     if ACTIONS[result.event.kind].customer_visible and ticket.channel_id != ticket.announce_channel_id:
         posts.append(("customer", ticket.channel_id, text))
