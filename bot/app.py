@@ -37,13 +37,23 @@ def build_delivery(settings: Settings, services: Services) -> Delivery:
     )
 
 
+class _OurClientCarriesTheToken(logging.Filter):
+    """bolt reads SLACK_BOT_TOKEN from the environment even when given a client, then warns at every start
+    that the token "will be unused": it is the client's own token, so that line says nothing."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "will be unused" not in record.getMessage()
+
+
 def build_app(
     settings: Settings, services: Services, client: AsyncWebClient | None = None, delivery: Delivery | None = None
 ) -> AsyncApp:
     delivery = delivery or build_delivery(settings, services)
+    bolt_log = logging.getLogger("slack_bolt.AsyncApp")
+    if not any(isinstance(f, _OurClientCarriesTheToken) for f in bolt_log.filters):
+        bolt_log.addFilter(_OurClientCarriesTheToken())
     app = AsyncApp(
-        client=client or build_slack_client(settings),
-        token=settings.slack_bot_token,
+        client=client or build_slack_client(settings),  # it carries the token (bolt warns when given both)
         signing_secret=settings.slack_signing_secret or "",
         request_verification_enabled=settings.slack_app_token is None or bool(settings.slack_signing_secret),
         process_before_response=False,

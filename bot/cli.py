@@ -126,13 +126,13 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 def _with_services(settings: Settings, work) -> Any:
     import asyncio
 
+    from bot.runner import migrate
     from bot.services import build_services
-    from storage.db import upgrade
 
     async def go() -> Any:
         services = build_services(settings, policies=_load(settings))
         try:
-            await upgrade(services.engine, policies=services.policies)
+            await migrate(settings, services)
             return await work(services)
         finally:
             await services.close()
@@ -380,9 +380,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         try:
             settings = Settings()
-        except ValidationError as e:
-            err = e.errors()[0]
-            raise ConfigError(f"setting {str(err['loc'][0]).upper()}: {err['msg']}") from None
+        except ValidationError as e:  # every bad setting, one line each
+            raise ConfigError(
+                "\n".join(f"setting {str(err['loc'][0]).upper()}: {err['msg']}" for err in e.errors())
+            ) from None
         return int(args.func(args, settings) or 0)
     except TriageError as e:
         print(f"triage-bot: error: {e}", file=sys.stderr)

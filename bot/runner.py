@@ -14,10 +14,11 @@ from slack_sdk.errors import SlackApiError
 from bot.app import build_app, build_delivery, build_slack_client, build_web_app
 from bot.delivery import slack_error_code
 from bot.scheduler import SlaScheduler, build_apscheduler
-from bot.services import build_services
+from bot.services import Services, build_services
 from bot.settings import Settings
 from rules.errors import ConfigError
-from storage.db import upgrade
+from rules.policy import PolicySet
+from storage.db import explain_connect_error, sqlite_folder_problem, upgrade
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,41 @@ def check_settings(settings: Settings) -> None:
         raise StartupError("SLACK_SIGNING_SECRET is not set: set it to the app's Signing Secret (or set SLACK_APP_TOKEN for Socket Mode)")
 
 
+def check_port(port: int) -> None:
+    """PORT must be free before anything starts (migrations, the scheduler), so a clash is one line."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("0.0.0.0", port))
+        except OSError as e:
+            raise StartupError(
+                f"PORT {port} cannot be used ({e.strerror or e}): stop what listens there, or set PORT to a free port"
+            ) from None
+
+
+def check_default_plan(settings: Settings, policies: PolicySet) -> None:
+    """DEFAULT_PLAN must name a loaded plan: reporters in unmapped channels would otherwise get nowhere."""
+    if settings.default_plan not in policies.plans:
+        raise StartupError(
+            f"DEFAULT_PLAN={settings.default_plan!r} is not a loaded plan; valid: {', '.join(sorted(policies.plans))}"
+        )
+
+
+async def migrate(settings: Settings, services: Services) -> None:
+    """Apply migrations; a database that cannot be opened stops the start with one line saying what to do."""
+    if problem := sqlite_folder_problem(settings.database_url):
+        raise StartupError(problem)
+    try:
+        await upgrade(services.engine, policies=services.policies)
+    except Exception as e:
+        hint = explain_connect_error(settings.database_url, e)
+        if hint is None:
+            raise
+        raise StartupError(hint) from None
+
+
 async def verify_token(settings: Settings) -> dict:
     client = build_slack_client(settings)
     try:
@@ -52,10 +88,15 @@ async def verify_token(settings: Settings) -> dict:
 
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     check_settings(settings)
+    if not settings.slack_app_token:
+        check_port(settings.port)
+    if problem := sqlite_folder_problem(settings.database_url):
+        raise StartupError(problem)
     services = build_services(settings)
     cleanups: list = []
     try:
-        await upgrade(services.engine, policies=services.policies)
+        check_default_plan(settings, services.policies)
+        await migrate(settings, services)
         await services.load_channel_plans()  # report modals open from memory, never after a query
         # Reports are evaluated in worker threads: hand the GIL back to the event loop every 1 ms (default 5 ms),
         # so other users' acks are not held up behind a long report.
@@ -100,7 +141,13 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
             runner = web.AppRunner(build_web_app(app))
             await runner.setup()
             site = web.TCPSite(runner, host="0.0.0.0", port=settings.port)
-            await site.start()
+            try:
+                await site.start()
+            except OSError as e:
+                await runner.cleanup()
+                raise StartupError(
+                    f"PORT {settings.port} cannot be used ({e.strerror or e}): stop what listens there, or set PORT to a free port"
+                ) from None
             log.info("triage-bot listening on :%s/slack/events as %s", settings.port, identity.get("user"))
             await stop.wait()
             await runner.cleanup()

@@ -364,7 +364,19 @@ _CUT = object()
 
 
 def load_policy_file(path: Path) -> Policy:
-    return parse_policy(Path(path).read_text(encoding="utf-8"), str(path))
+    """One file; a file that cannot be read at all is refused like a bad one, naming it and what to do."""
+    path = Path(path)
+    if path.is_symlink() and not path.exists():
+        raise PolicyError(str(path), [f"a link to {path.readlink()}, which does not exist: fix or remove the link"])
+    if path.is_dir():
+        raise PolicyError(str(path), ["a folder, not a policy file: rename it or move it out of POLICY_DIR"])
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise PolicyError(str(path), [f"not UTF-8 text (byte {e.start}): save it as UTF-8"]) from None
+    except OSError as e:
+        raise PolicyError(str(path), [f"cannot be read: {e.strerror or e}"]) from None
+    return parse_policy(text, str(path))
 
 
 class PolicySet:
@@ -402,7 +414,16 @@ def load_policies(extra_dir: Path | None = None, include_presets: bool = True) -
         if not extra_dir.is_dir():
             raise PolicyError(str(extra_dir), ["policy folder does not exist or is not a folder"])
         files += sorted([*extra_dir.glob("*.yaml"), *extra_dir.glob("*.yml")])
+    refused: list[PolicyError] = []
     for path in files:
-        policy = load_policy_file(path)
+        try:
+            policy = load_policy_file(path)
+        except PolicyError as e:
+            refused.append(e)  # every bad file at once, not one per start
+            continue
         by_vendor[policy.file.vendor.id] = policy  # later (operator) files win
+    if len(refused) == 1:
+        raise refused[0]
+    if refused:
+        raise PolicyError(str(extra_dir), [f"{e.source}: {p}" for e in refused for p in e.problems])
     return PolicySet(list(by_vendor.values()))

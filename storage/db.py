@@ -76,3 +76,43 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 
     async with engine.connect() as conn:
         return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
+
+
+def sqlite_folder_problem(url: str) -> str | None:
+    """An SQLite file in a folder that does not exist: said before any connection is tried."""
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+        return None
+    folder = Path(u.database).expanduser().absolute().parent
+    if folder.is_dir():
+        return None
+    return f"DATABASE_URL: the folder {folder} does not exist: create it (mkdir -p {folder}) or point DATABASE_URL elsewhere"
+
+
+def explain_connect_error(url: str, error: BaseException) -> str | None:
+    """One line saying what to do when the database cannot be opened, or None for anything else."""
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    orig = getattr(error, "orig", None)
+    cause = getattr(orig, "__cause__", None) or orig
+    text = str(orig or error)
+    if u.get_backend_name() == "postgresql":
+        where = f"{u.host or 'localhost'}:{u.port or 5432}"
+        if getattr(cause, "sqlstate", None) == "3D000" or "does not exist" in text and "database" in text:
+            user = f" -U {u.username}" if u.username else ""
+            return (
+                f"DATABASE_URL: PostgreSQL at {where} has no database {u.database!r}: create it with "
+                f"`createdb -h {u.host or 'localhost'} -p {u.port or 5432}{user} {u.database}`"
+            )
+        if isinstance(error, OSError) or isinstance(cause, OSError):
+            return f"DATABASE_URL: cannot reach PostgreSQL at {where} ({error}): start it, or fix the host and port"
+        if getattr(cause, "sqlstate", None) == "28P01" or "password authentication failed" in text:
+            return f"DATABASE_URL: PostgreSQL at {where} refused user {u.username!r}: fix the user or password"
+    if u.get_backend_name() == "sqlite" and "unable to open database file" in text and u.database:
+        return sqlite_folder_problem(url) or f"DATABASE_URL: cannot open the SQLite file {u.database} (check the folder's permissions)"
+    return None
