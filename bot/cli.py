@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import sys
 from datetime import datetime, timedelta
 from typing import Any, Sequence
@@ -31,6 +33,27 @@ def parse_instant(text: str, option: str = "--opened-at") -> datetime:
     return value
 
 
+_ID_FORMS = {
+    "channel": (re.compile(r"^(?:<#)?([CG][A-Z0-9]{2,})(?:\|[^>]*)?>?$"), "a channel id like C0123ABC (or <#C0123ABC|name>); a #name is not an id: copy it from the channel's details"),
+    "user": (re.compile(r"^(?:<@)?([UW][A-Z0-9]{2,})(?:\|[^>]*)?>?$"), "a user id like U0123ABC (or <@U0123ABC>); a name is not an id: copy it from the person's profile (Copy member ID)"),
+    "group": (re.compile(r"^(?:<!subteam\^)?(S[A-Z0-9]{2,})(?:\|[^>]*)?>?$"), "a user group id like S0123ABC (or <!subteam^S0123ABC>)"),
+}
+
+
+def slack_id(kind: str, text: str, option: str) -> str:
+    """A Slack id from `C0123`, `<#C0123|name>`, `U0123`, `<@U0123>`, `S0123`; anything else is refused, saying what is valid."""
+    pattern, valid = _ID_FORMS[kind]
+    m = pattern.match(text.strip())
+    if not m or (text.strip().startswith("<") != text.strip().endswith(">")):
+        raise InvalidInput(f"{option} {text!r} is not {valid}")
+    return m.group(1)
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """`1 case`, `2 cases`."""
+    return f"{n} {word if n == 1 else many or word + 's'}"
+
+
 def _load(settings: Settings) -> PolicySet:
     return load_policies(settings.policy_dir)  # a PolicyError is printed by main()
 
@@ -53,8 +76,8 @@ def cmd_policies(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(data, indent=2))
         return 0
     for plan in data:
-        cases = f"{plan['cases']['max']} cases/{plan['cases']['per']}" if plan["cases"]["max"] else "unlimited cases"
-        contacts = f"{plan['contacts']['max']} contacts" if plan["contacts"]["max"] else "any contact"
+        cases = f"{plural(plan['cases']['max'], 'case')}/{plan['cases']['per']}" if plan["cases"]["max"] else "unlimited cases"
+        contacts = plural(plan["contacts"]["max"], "contact") if plan["contacts"]["max"] else "any contact"
         print(f"{plan['plan']}  ({plan['name']}; {plan['calendar']}, {plan['timezone']}; {cases}; {contacts})")
         print(f"  {'severity':<22}{'applies':<22}{'calendar':<16}{'first response':<16}{'update':<10}{'resolution':<12}")
         for row in plan["targets"]:
@@ -155,7 +178,9 @@ def _safe_url(url: str) -> str:
 
 
 def cmd_customers_add(args: argparse.Namespace, settings: Settings) -> int:
-    c = _with_services(settings, lambda s: s.add_customer(args.name, args.channel, args.plan, args.triage_channel))
+    channel = slack_id("channel", args.channel, "--channel")
+    triage = slack_id("channel", args.triage_channel, "--triage-channel") if args.triage_channel else None
+    c = _with_services(settings, lambda s: s.add_customer(args.name, channel, args.plan, triage))
     print(f"added customer {c.name!r}: channel {c.channel_id}, plan {c.plan_id}")
     for line in _join([c.channel_id] + ([c.triage_channel_id] if c.triage_channel_id else []), settings):
         print(line.replace("<#", "").replace(">", "").replace("`", ""))
@@ -204,8 +229,40 @@ def cmd_customers_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_contacts_add(args: argparse.Namespace, settings: Settings) -> int:
-    _with_services(settings, lambda s: s.add_contact(args.customer, args.user, args.primary))
-    print(f"{args.user} can now open cases for {args.customer}")
+    user = slack_id("user", args.user, "--user")
+    _with_services(settings, lambda s: s.add_contact(args.customer, user, args.primary))
+    print(f"{user} can now open cases for {args.customer}")
+    return 0
+
+
+def cmd_contacts_remove(args: argparse.Namespace, settings: Settings) -> int:
+    user = slack_id("user", args.user, "--user")
+    c = _with_services(settings, lambda s: s.remove_contact(args.customer, user))
+    print(f"{user} is no longer a contact of {c.name} ({plural(len(c.contacts), 'contact')} left)")
+    return 0
+
+
+def cmd_customers_update(args: argparse.Namespace, settings: Settings) -> int:
+    channel = slack_id("channel", args.channel, "--channel") if args.channel else None
+    triage = slack_id("channel", args.triage_channel, "--triage-channel") if args.triage_channel else None
+    if not (args.plan or channel or triage or args.no_triage_channel):
+        raise InvalidInput("say what to change: --plan, --channel, --triage-channel or --no-triage-channel")
+    c = _with_services(
+        settings,
+        lambda s: s.update_customer(
+            args.name, plan_id=args.plan, channel_id=channel, triage_channel_id=triage, clear_triage=args.no_triage_channel
+        ),
+    )
+    print(f"updated customer {c.name!r}: channel {c.channel_id}, plan {c.plan_id}, triage {c.triage_channel_id or '-'}")
+    joined = [x for x in (channel, triage) if x]
+    for line in _join(joined, settings) if joined else []:
+        print(line.replace("<#", "").replace(">", "").replace("`", ""))
+    return 0
+
+
+def cmd_customers_remove(args: argparse.Namespace, settings: Settings) -> int:
+    c = _with_services(settings, lambda s: s.remove_customer(args.name))
+    print(f"removed customer {c.name!r}: reports in {c.channel_id} use DEFAULT_PLAN again")
     return 0
 
 
@@ -237,6 +294,8 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     report, loaded = _with_services(settings, work)
     if args.csv:
         _write(args.csv, report_csv(report), "CSV")
+    if args.chart and not args.chart.lower().endswith(".png"):
+        raise InvalidInput(f"--chart {args.chart!r}: the chart is a PNG image; name the file *.png")
     if args.chart:
         from bot.chart import compliance_chart_png
 
@@ -282,17 +341,25 @@ def cmd_oncall_set(args: argparse.Namespace, settings: Settings) -> int:
 
     kwargs: dict[str, Any] = {}
     if args.user:
-        kwargs["user_id"] = args.user
+        kwargs["user_id"] = slack_id("user", args.user, "--user")
     if args.group:
-        kwargs["group_id"] = args.group
+        kwargs["group_id"] = slack_id("group", args.group, "--group")
     if args.rotation:
-        kwargs["rotation"] = [u.strip() for u in args.rotation.split(",") if u.strip()]
+        kwargs["rotation"] = [slack_id("user", u, "--rotation") for u in args.rotation.split(",") if u.strip()]
         if not args.start:
             raise InvalidInput("--rotation needs --start (the first hand-off, ISO 8601 with offset)")
         kwargs["rotation_start"] = parse_instant(args.start, "--start")
         kwargs["rotation_days"] = args.every_days
     setting = _with_services(settings, lambda s: set_oncall(s, args.role, "cli", **kwargs))
     print(f"{args.role}: {setting.describe()}")
+    return 0
+
+
+def cmd_oncall_clear(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.services.oncall import clear_oncall
+
+    had = _with_services(settings, lambda s: clear_oncall(s, args.role))
+    print(f"{args.role}: nobody on call now" + ("" if had else " (nobody was)"))
     return 0
 
 
@@ -331,6 +398,16 @@ def build_parser() -> argparse.ArgumentParser:
     ca.add_argument("--plan", required=True, help="plan id (see `triage-bot policies`)")
     ca.add_argument("--triage-channel", help="channel id where its tickets are announced (default: --channel)")
     ca.set_defaults(func=cmd_customers_add)
+    cu = cust_sub.add_parser("update", help="change a customer's plan, channel or triage channel")
+    cu.add_argument("--name", required=True)
+    cu.add_argument("--plan")
+    cu.add_argument("--channel", help="channel id C0123ABC or <#C0123ABC|name>")
+    cu.add_argument("--triage-channel", help="channel id where its tickets are announced")
+    cu.add_argument("--no-triage-channel", action="store_true", help="announce in the customer's own channel again")
+    cu.set_defaults(func=cmd_customers_update)
+    cr = cust_sub.add_parser("remove", help="remove a customer (and its contacts) that has no tickets")
+    cr.add_argument("--name", required=True)
+    cr.set_defaults(func=cmd_customers_remove)
     cl = cust_sub.add_parser("list", help="list customers")
     cl.add_argument("--json", action="store_true")
     cl.set_defaults(func=cmd_customers_list)
@@ -356,6 +433,10 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("--user", required=True, help="Slack user id (U0123...)")
     co.add_argument("--primary", action="store_true")
     co.set_defaults(func=cmd_contacts_add)
+    cor = cont_sub.add_parser("remove", help="remove a contact")
+    cor.add_argument("--customer", required=True)
+    cor.add_argument("--user", required=True, help="user id U0123ABC or <@U0123ABC>")
+    cor.set_defaults(func=cmd_contacts_remove)
 
     oc = sub.add_parser("oncall", help="who answers each escalation level")
     oc_sub = oc.add_subparsers(dest="oncall_command", required=True)
@@ -371,12 +452,24 @@ def build_parser() -> argparse.ArgumentParser:
     ose.add_argument("--start", help="first hand-off, e.g. 2026-12-07T09:00:00+01:00 (hand-offs keep this local time)")
     ose.add_argument("--every-days", type=int, default=7)
     ose.set_defaults(func=cmd_oncall_set)
+    ocl = oc_sub.add_parser("clear", help="nobody on call for a role")
+    ocl.add_argument("role")
+    ocl.set_defaults(func=cmd_oncall_clear)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        return _main(args)
+    except BrokenPipeError:
+        # `triage-bot policies --json | head`: the reader left; say nothing more (Python's documented recipe).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _main(args: argparse.Namespace) -> int:
     try:
         try:
             settings = Settings()

@@ -28,8 +28,13 @@ USAGE_LINES = {
     "customers": [
         "`/sla customers list` (admins)",
         "`/sla customers add #channel PLAN-ID Customer name [triage=#channel]` (admins)",
+        "`/sla customers update Customer name [plan=PLAN-ID] [channel=#channel] [triage=#channel|none]` (admins)",
+        "`/sla customers remove Customer name` (admins)",
     ],
-    "contacts": ["`/sla contacts add @user Customer name [primary]` (admins)"],
+    "contacts": [
+        "`/sla contacts add @user Customer name [primary]` (admins)",
+        "`/sla contacts remove @user Customer name` (admins)",
+    ],
 }
 REFUSAL = "Only triage-bot admins can manage customers and contacts (ask an admin to add you to ADMIN_USER_IDS)."
 USAGE = "Usage:\n" + "\n".join(f"• {line}" for lines in USAGE_LINES.values() for line in lines)
@@ -64,7 +69,7 @@ async def run_admin(services: Services, text: str, client: AsyncWebClient | None
         return "\n".join(
             f"• *{escape(c.name)}*: <#{c.channel_id}>, plan `{c.plan_id}`"
             + (f", triage in <#{c.triage_channel_id}>" if c.triage_channel_id else "")
-            + f", {len(c.contacts)} contact(s)"
+            + f", {len(c.contacts)} contact{'s' if len(c.contacts) != 1 else ''}"
             for c in customers
         )
     if words[:2] == ["customers", "add"]:
@@ -78,6 +83,38 @@ async def run_admin(services: Services, text: str, client: AsyncWebClient | None
         c = await services.add_customer(name, channel, plan_id, triage)
         joined = await join_channels(client, [c.channel_id] + ([c.triage_channel_id] if c.triage_channel_id else []))
         return "\n".join([f"Added *{escape(c.name)}* on `{c.plan_id}`: reports in <#{c.channel_id}> now use its plan.", *joined])
+    if words[:2] == ["customers", "update"]:
+        rest, changes = words[2:], {}
+        while rest and re.match(r"^(plan|channel|triage)=", rest[-1]):
+            key, _, value = rest.pop().partition("=")
+            changes[key] = value
+        if not rest or not changes:
+            return USAGE
+        name = " ".join(rest)
+        triage = changes.get("triage")
+        c = await services.update_customer(
+            name,
+            plan_id=changes.get("plan"),
+            channel_id=_channel(changes["channel"]) if "channel" in changes else None,
+            triage_channel_id=_channel(triage) if triage and triage != "none" else None,
+            clear_triage=triage == "none",
+        )
+        joined = await join_channels(client, [x for x in (c.channel_id if "channel" in changes else None,
+                                                          c.triage_channel_id if triage and triage != "none" else None) if x])
+        where = f", triage in <#{c.triage_channel_id}>" if c.triage_channel_id else ""
+        return "\n".join([f"Updated *{escape(c.name)}*: <#{c.channel_id}>, plan `{c.plan_id}`{where}.", *joined])
+    if words[:2] == ["customers", "remove"]:
+        if len(words) < 3:
+            return USAGE
+        c = await services.remove_customer(" ".join(words[2:]))
+        return f"Removed *{escape(c.name)}*: reports in <#{c.channel_id}> use the default plan again."
+    if words[:2] == ["contacts", "remove"]:
+        if len(words) < 4:
+            return USAGE
+        user, name = _user(words[2]), " ".join(words[3:])
+        c = await services.remove_contact(name, user)
+        left = len(c.contacts)
+        return f"<@{user}> is no longer a contact of *{escape(c.name)}* ({left} contact{'s' if left != 1 else ''} left)."
     if words[:2] == ["contacts", "add"]:
         rest = words[2:]
         primary = bool(rest) and rest[-1] == "primary"

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from bot.roles import Role
 from bot.services import Services
-from bot.services.oncall import known_roles, set_oncall
+from bot.services.oncall import clear_oncall, known_roles, set_oncall
 from handlers.middleware import require
 from handlers.sla_command import SlaCommand, SlaRequest
 from rules.errors import InvalidInput
@@ -22,6 +22,7 @@ _GROUP = re.compile(r"^<!subteam\^(S[A-Z0-9]+)(?:\|[^>]*)?>$")
 USAGE = [
     "`/sla oncall` (who is on call for each escalation level)",
     "`/sla oncall set ROLE @user | @group | rotation @a @b @c [start=2026-12-07T09:00] [every=7]`",
+    "`/sla oncall clear ROLE` (nobody on call for it)",
 ]
 
 
@@ -83,3 +84,11 @@ def register(sla: SlaCommand, services: Services) -> None:
 
     sla.add("oncall", oncall, USAGE, middleware=[require(Role.RESPONDER, "Only responders and managers can see the on-call list.")])
     sla.add("oncall set", oncall_set, [], middleware=[require(Role.MANAGER, "Only managers and admins can change who is on call.")])
+
+    async def oncall_clear(req: SlaRequest) -> None:
+        if len(req.args) != 2:
+            raise InvalidInput("say which role: `/sla oncall clear ROLE`")
+        had = await clear_oncall(services, req.args[1])
+        await req.reply(f"Nobody is on call as *{req.args[1]}* now." + ("" if had else " (Nobody was.)"))
+
+    sla.add("oncall clear", oncall_clear, [], middleware=[require(Role.MANAGER, "Only managers and admins can change who is on call.")])

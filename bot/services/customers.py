@@ -120,10 +120,74 @@ class CustomerServices:
             limit = plan.spec.limits.contacts.max
             if limit is not None and len(customer.contacts) >= limit:
                 raise Conflict(
-                    f"{customer_name} is on {plan.spec.name}, which allows {limit} named contact(s); "
-                    f"remove one first (current: {', '.join(c.slack_user_id for c in customer.contacts)})"
+                    f"{customer_name} is on {plan.spec.name}, which allows {limit} named contact{'s' if limit != 1 else ''}; "
+                    f"remove one first with `contacts remove` (current: {', '.join(c.slack_user_id for c in customer.contacts)})"
                 )
             contact = Contact(customer_id=customer.id, slack_user_id=slack_user_id, primary=primary)
             s.add(contact)
             await s.commit()
             return contact
+
+    async def _customer_named(self, s: AsyncSession, name: str) -> Customer:
+        customer = (
+            await s.execute(select(Customer).where(Customer.name == name).options(selectinload(Customer.contacts)))
+        ).scalar_one_or_none()
+        if customer is None:
+            names = (await s.execute(select(Customer.name).order_by(Customer.name))).scalars().all()
+            raise NotFound(f"no customer named {name!r}; known: {', '.join(names) or '(none)'}")
+        return customer
+
+    async def update_customer(
+        self, name: str, *, plan_id: str | None = None, channel_id: str | None = None,
+        triage_channel_id: str | None = None, clear_triage: bool = False,
+    ) -> Customer:
+        """Change a customer's plan, channel or triage channel; tickets already open keep their terms."""
+        if plan_id is not None:
+            try:
+                self.policies.plan(plan_id)
+            except UnknownIdError as e:
+                raise InvalidInput(str(e)) from None
+        async with self.sessions() as s:
+            customer = await self._customer_named(s, name)
+            if channel_id is not None and channel_id != customer.channel_id:
+                other = (await s.execute(select(Customer).where(Customer.channel_id == channel_id))).scalar_one_or_none()
+                if other is not None:
+                    raise Conflict(f"channel {channel_id} already belongs to customer {other.name!r}")
+                customer.channel_id = channel_id
+            if plan_id is not None:
+                customer.plan_id = plan_id
+            if clear_triage:
+                customer.triage_channel_id = None
+            elif triage_channel_id is not None:
+                customer.triage_channel_id = triage_channel_id
+            await s.commit()
+            return customer
+
+    async def remove_customer(self, name: str) -> Customer:
+        """Forget a customer and its contacts; one with tickets stays, as their history names it."""
+        from sqlalchemy import func
+
+        from storage.models import Ticket
+
+        async with self.sessions() as s:
+            customer = await self._customer_named(s, name)
+            count = (await s.execute(select(func.count()).where(Ticket.customer_id == customer.id))).scalar_one()
+            if count:
+                raise Conflict(
+                    f"{name} has {count} ticket{'s' if count != 1 else ''} on record, which keep its name: "
+                    "change its channel or plan instead (customers update)"
+                )
+            await s.delete(customer)
+            await s.commit()
+            return customer
+
+    async def remove_contact(self, customer_name: str, slack_user_id: str) -> Customer:
+        async with self.sessions() as s:
+            customer = await self._customer_named(s, customer_name)
+            contact = next((c for c in customer.contacts if c.slack_user_id == slack_user_id), None)
+            if contact is None:
+                known = ", ".join(c.slack_user_id for c in customer.contacts) or "(none)"
+                raise NotFound(f"{slack_user_id} is not a contact of {customer_name}; its contacts: {known}")
+            customer.contacts.remove(contact)
+            await s.commit()
+            return customer

@@ -59,3 +59,16 @@ async def set_oncall(
         row.updated_by, row.updated_at = actor_id, services.clock.now()
         await s.commit()
     return _setting(row)
+
+
+async def clear_oncall(services: Services, role: str) -> bool:
+    """Nobody on call for `role` any more; False when nobody was."""
+    from sqlalchemy import delete
+
+    roles = known_roles(services)
+    if role not in roles:
+        raise NotFound(f"unknown escalation role {role!r}; the policies use: {', '.join(roles)}")
+    async with services.sessions() as s:
+        gone = (await s.execute(delete(OnCallEntry).where(OnCallEntry.role == role))).rowcount
+        await s.commit()
+    return bool(gone)
