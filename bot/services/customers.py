@@ -161,6 +161,7 @@ class CustomerServices:
             elif triage_channel_id is not None:
                 customer.triage_channel_id = triage_channel_id
             await s.commit()
+            self._channel_plans = None  # re-read on the next modal
             return customer
 
     async def remove_customer(self, name: str) -> Customer:
@@ -179,6 +180,7 @@ class CustomerServices:
                 )
             await s.delete(customer)
             await s.commit()
+            self._channel_plans = None  # re-read on the next modal
             return customer
 
     async def remove_contact(self, customer_name: str, slack_user_id: str) -> Customer:
