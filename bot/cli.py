@@ -17,6 +17,7 @@ from bot.settings import Settings
 from bot.text import policies_data, timeline_data
 from rules.durations import format_timedelta
 from rules.errors import ConfigError, InvalidInput, PeriodError, TriageError
+from rules.oncall import parse_rotation_start
 from rules.policy import PolicySet, load_policies
 from rules.sla import CLOCK_LABELS
 
@@ -324,10 +325,11 @@ def cmd_oncall_show(args: argparse.Namespace, settings: Settings) -> int:
         return known_roles(services), await all_oncall(services)
 
     roles, current = _with_services(settings, work)
+    tz = _plan_tz(settings)
     rows = []
     for role in roles:
         s = current.get(role)
-        rows.append({"role": role, "setting": s.describe() if s else None})
+        rows.append({"role": role, "setting": s.describe(tz) if s else None})
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
@@ -347,12 +349,20 @@ def cmd_oncall_set(args: argparse.Namespace, settings: Settings) -> int:
     if args.rotation:
         kwargs["rotation"] = [slack_id("user", u, "--rotation") for u in args.rotation.split(",") if u.strip()]
         if not args.start:
-            raise InvalidInput("--rotation needs --start (the first hand-off, ISO 8601 with offset)")
-        kwargs["rotation_start"] = parse_instant(args.start, "--start")
+            raise InvalidInput("--rotation needs --start (the first hand-off, e.g. 2026-12-07T09:00 in plan time)")
+        try:
+            kwargs["rotation_start"] = parse_rotation_start(args.start, _plan_tz(settings))
+        except ValueError:
+            raise InvalidInput(f"--start {args.start!r}: write the first hand-off as 2026-12-07T09:00 (plan time) or with an offset") from None
         kwargs["rotation_days"] = args.every_days
     setting = _with_services(settings, lambda s: set_oncall(s, args.role, "cli", **kwargs))
-    print(f"{args.role}: {setting.describe()}")
+    print(f"{args.role}: {setting.describe(_plan_tz(settings))}")
     return 0
+
+
+def _plan_tz(settings: Settings) -> ZoneInfo:
+    """The zone rotations are set and shown in: DEFAULT_PLAN's, as `/sla oncall` uses."""
+    return _load(settings).plan(settings.default_plan).timezone
 
 
 def cmd_oncall_clear(args: argparse.Namespace, settings: Settings) -> int:
@@ -449,7 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--user", help="Slack user id")
     who.add_argument("--group", help="Slack user group id (S0...)")
     who.add_argument("--rotation", help="comma-separated Slack user ids, in hand-off order")
-    ose.add_argument("--start", help="first hand-off, e.g. 2026-12-07T09:00:00+01:00 (hand-offs keep this local time)")
+    ose.add_argument("--start", help="first hand-off in plan time, e.g. 2026-12-07T09:00 (or with an offset); hand-offs keep this local time")
     ose.add_argument("--every-days", type=int, default=7)
     ose.set_defaults(func=cmd_oncall_set)
     ocl = oc_sub.add_parser("clear", help="nobody on call for a role")

@@ -13,6 +13,7 @@ from bot.services.oncall import clear_oncall, known_roles, set_oncall
 from handlers.middleware import require
 from handlers.sla_command import SlaCommand, SlaRequest
 from rules.errors import InvalidInput
+from rules.oncall import parse_rotation_start
 from storage.oncall import all_oncall
 
 log = logging.getLogger(__name__)
@@ -46,10 +47,9 @@ def parse_set(words: list[str], tz: ZoneInfo, now: datetime) -> tuple[str, dict]
             users.append(m.group(1))
         elif word.startswith("start="):
             try:
-                start = datetime.fromisoformat(word[6:])
+                start = parse_rotation_start(word[6:], tz)
             except ValueError:
-                raise InvalidInput(f"{word!r}: write the first hand-off as start=2026-12-07T09:00") from None
-            start = start.replace(tzinfo=tz) if start.tzinfo is None else start
+                raise InvalidInput(f"{word!r}: write the first hand-off as start=2026-12-07T09:00 (plan time)") from None
         elif word.startswith("every="):
             days = word[6:].removesuffix("d")
             if not days.isdigit() or int(days) < 1:
@@ -68,7 +68,7 @@ def register(sla: SlaCommand, services: Services) -> None:
         now = services.clock.now()
         role, kwargs = parse_set(req.args[1:], tz, now)
         setting = await set_oncall(services, role, req.user_id, **kwargs)
-        await req.reply(f"On call as *{role}*: {setting.describe()}; now {setting.mention(tz, now)}.")
+        await req.reply(f"On call as *{role}*: {setting.describe(tz)}; now {setting.mention(tz, now)}.")
 
     async def oncall(req: SlaRequest) -> None:
         tz = services.policies.plan(services.settings.default_plan).timezone
@@ -79,7 +79,7 @@ def register(sla: SlaCommand, services: Services) -> None:
         lines = []
         for role in known_roles(services):
             s = settings.get(role)
-            lines.append(f"• *{role}*: " + (f"{s.mention(tz, now)} ({s.describe()})" if s else "_nobody set_: `/sla oncall set " + role + " @someone`"))
+            lines.append(f"• *{role}*: " + (f"{s.mention(tz, now)} ({s.describe(tz)})" if s else "_nobody set_: `/sla oncall set " + role + " @someone`"))
         await req.reply("Escalation on-call (times in " + str(tz) + "):\n" + "\n".join(lines))
 
     sla.add("oncall", oncall, USAGE, middleware=[require(Role.RESPONDER, "Only responders and managers can see the on-call list.")])

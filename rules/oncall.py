@@ -34,6 +34,15 @@ def on_call_in_rotation(users: Sequence[str], first_handoff: datetime, every_day
     return users[k % len(users)]
 
 
+def parse_rotation_start(text: str, tz: ZoneInfo) -> datetime:
+    """The first hand-off, one rule for the CLI and Slack: an ISO 8601 local time in the plan's zone
+    (`2026-12-07T09:00`), or an instant with an offset, taken as that instant; returned in the plan's zone.
+
+    Raises ValueError for anything else."""
+    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    return value.replace(tzinfo=tz) if value.tzinfo is None else value.astimezone(tz)
+
+
 @dataclass(frozen=True)
 class OnCallSetting:
     role: str
@@ -51,10 +60,13 @@ class OnCallSetting:
         assert self.rotation_start is not None and self.rotation_days
         return f"<@{on_call_in_rotation(self.rotation, self.rotation_start, self.rotation_days, tz, now)}>"
 
-    def describe(self) -> str:
+    def describe(self, tz: ZoneInfo | None = None) -> str:
+        """Who, and for a rotation its first hand-off in the plan's zone `tz` (as it was set, not as stored in UTC)."""
         if self.user_id:
             return f"<@{self.user_id}>"
         if self.group_id:
             return f"<!subteam^{self.group_id}>"
         people = ", ".join(f"<@{u}>" for u in self.rotation)
-        return f"rotation {people}, hand-off every {self.rotation_days} d from {self.rotation_start:%Y-%m-%d %H:%M} (plan time)"
+        start = self.rotation_start.astimezone(tz) if tz is not None and self.rotation_start else self.rotation_start
+        zone = f"plan time, {tz.key}" if tz is not None else "UTC"
+        return f"rotation {people}, hand-off every {self.rotation_days} d from {start:%Y-%m-%d %H:%M} ({zone})"

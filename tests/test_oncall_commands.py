@@ -25,6 +25,7 @@ async def test_managers_set_the_team_sees(bot) -> None:
     reply = await sla(bot, "oncall set manager rotation <@U0A> <@U0B> start=2026-11-23T09:00 every=7", MANAGER)
     # the bot's clock is Mon 2026-11-30 10:00 Warsaw: one hand-off since the 23rd, so U0B
     assert "now <@U0B>" in reply
+    assert "from 2026-11-23 09:00 (plan time, Europe/Warsaw)" in reply
     listing = await sla(bot, "oncall", MANAGER)
     assert "*on-call*: <@U0OLGA>" in listing and "*next-level*: <!subteam^S0LEADS>" in listing and "*manager*: <@U0B>" in listing
     assert "unknown escalation role 'boss'" in await sla(bot, "oncall set boss <@U0A>", MANAGER)
@@ -38,12 +39,17 @@ def test_cli_oncall(tmp_path: Path) -> None:
         return subprocess.run([sys.executable, "-m", "bot.cli", "oncall", *args], capture_output=True, text=True, env=env, timeout=60)
 
     assert run("set", "on-call", "--user", "U0OLGA").returncode == 0
+    # One rule with Slack's start=: a local time is plan time (DEFAULT_PLAN's zone); an offset is taken as that instant.
     r = run("set", "manager", "--rotation", "U0A,U0B", "--start", "2026-11-23T09:00")
-    assert r.returncode == 2 and "needs a UTC offset" in r.stderr
-    assert run("set", "manager", "--rotation", "U0A,U0B", "--start", "2026-11-23T09:00+01:00").returncode == 0
+    assert r.returncode == 0 and "from 2026-11-23 09:00 (plan time, Europe/Warsaw)" in r.stdout, r.stderr
+    r = run("set", "manager", "--rotation", "U0A,U0B", "--start", "2026-11-23T09:00+01:00")
+    assert r.returncode == 0 and "from 2026-11-23 09:00 (plan time, Europe/Warsaw)" in r.stdout
+    shown = {row["role"]: row["setting"] for row in json.loads(run("show", "--json").stdout)}
+    assert "from 2026-11-23 09:00 (plan time, Europe/Warsaw)" in shown["manager"]  # not 08:00, the stored UTC
+    assert "write the first hand-off as 2026-12-07T09:00 (plan time)" in run("set", "manager", "--rotation", "U0A", "--start", "next monday").stderr
     rows = json.loads(run("show", "--json").stdout)
     assert {r["role"]: r["setting"] for r in rows}["on-call"] == "<@U0OLGA>"
-    r = run("set", "nobody", "--user", "U1")
+    r = run("set", "nobody", "--user", "U0NOBODY1")
     assert r.returncode == 2 and "unknown escalation role" in r.stderr
 
 
