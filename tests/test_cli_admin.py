@@ -113,3 +113,18 @@ async def test_sla_oncall_clear(bot) -> None:
     text = await sla(bot, "oncall clear on-call", "UADMIN")
     assert text == "Nobody is on call as *on-call* now."
     assert "_nobody set_" in await sla(bot, "oncall", "UADMIN")
+
+
+async def test_a_failed_command_is_logged_by_name_not_none(bot, caplog, monkeypatch) -> None:
+    setup_workspace(bot)
+
+    async def broken() -> list:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(bot.services, "list_customers", broken)
+    with caplog.at_level("ERROR"):
+        text = await sla(bot, "customers list", "UADMIN")
+    assert "Something went wrong" in text
+    failed = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert any("/sla customers from UADMIN" in m for m in failed), failed
+    assert not any("for None" in m for m in failed)
