@@ -49,23 +49,26 @@ async def test_quota_counts_only_the_counting_period(bot) -> None:
 
 
 async def test_report_modal_opens_without_a_query(bot) -> None:
-    """The trigger_id lasts 3 s: `/incident` opens the modal from the in-memory channel map, no SQL at all."""
+    """The trigger_id lasts 3 s: `/incident` opens the modal from the in-memory channel map, no SQL before it.
+
+    (Once the modal is open, the bot keeps the reporter's draft: that write comes after views.open.)"""
     setup_workspace(bot)
     await open_step1(bot)  # the map is loaded once
     await bot.services.add_customer("Globex", CHANNEL, "business-support-gold")  # this process's change applies at once
-    statements: list[str] = []
+    statements: list[tuple[str, int]] = []
 
     def record(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
-        statements.append(statement)
+        statements.append((statement, len(bot.slack.calls_to("views.open"))))
 
     event.listen(bot.services.engine.sync_engine, "before_cursor_execute", record)
     try:
         await open_step1(bot)  # re-reads the map: this process added a customer
         statements.clear()
+        opened_before = len(bot.slack.calls_to("views.open"))
         view = await open_step1(bot)
     finally:
         event.remove(bot.services.engine.sync_engine, "before_cursor_execute", record)
-    assert statements == []
+    assert [sql for sql, opened in statements if opened == opened_before] == []
     questions = [b["block_id"] for b in view["blocks"] if b.get("block_id", "").startswith("q:")]
     assert questions == ["q:majority_affected", "q:workaround", "q:revenue_affected"]  # Globex's plan, not the default
 
