@@ -225,7 +225,7 @@ class Template:
 
 
 TABLES = ("tickets", "ticket_events", "sla_clocks", "sla_timers")
-SHIFTED = {"tickets": ("opened_at",), "ticket_events": ("at",), "sla_clocks": ("due_at",), "sla_timers": ("deadline", "due_at", "run_at")}
+SHIFTED = {"tickets": ("opened_at",), "ticket_events": ("at",), "sla_clocks": ("due_at",), "sla_timers": ("deadline", "due_at", "run_at", "lease_until")}
 
 
 @dataclass
@@ -510,19 +510,12 @@ class Result:
 
 
 def claim_sql(now: datetime, batch: int) -> tuple[str, list[Any]]:
-    """SlaScheduler.claim's statement, compiled as the bot's asyncpg dialect sends it."""
-    from sqlalchemy import select
+    """SlaScheduler.claim's statement (`TimerStore.acquire`), compiled as the bot's asyncpg dialect sends it."""
     from sqlalchemy.dialects.postgresql import asyncpg as pg_asyncpg
 
-    from storage.models import SlaTimer
+    from storage.timers import acquire_query
 
-    query = (
-        select(SlaTimer)
-        .where(SlaTimer.state.in_(("pending", "claimed")), SlaTimer.run_at <= now)
-        .order_by(SlaTimer.run_at)
-        .limit(batch)
-        .with_for_update(skip_locked=True)
-    )
+    query = acquire_query(now, batch).with_for_update(skip_locked=True)
     compiled = query.compile(dialect=pg_asyncpg.dialect(), compile_kwargs={"render_postcompile": True})
     params = [compiled.params[name] for name in compiled.positiontup]
     return str(compiled), params

@@ -3,21 +3,22 @@
 Exactly once, across restarts and replicas:
 - Timers are rows (`sla_timers`). A tick claims due rows in one short
   transaction; on PostgreSQL with `FOR UPDATE SKIP LOCKED`, so replicas never
-  claim the same row. A claim is a lease: `run_at` becomes the lease's end,
-  so a replica that dies holding it (even `kill -9`) leaves a row that any
-  replica reclaims once the lease runs out.
+  claim the same row. A claim is a lease in its own columns (`claimed_by`,
+  `lease_until`), so a replica that dies holding it (even `kill -9`) leaves a
+  row that any replica reclaims once `lease_until` has passed.
 - The claim is committed before the post. Each post carries message metadata
   with the timer id; a reclaimed timer first looks in the ticket's thread for
   a post Slack already accepted, and records that one instead of posting again.
 - Before posting, the ticket's clocks are evaluated again: a reminder that
   became moot (acknowledged, updated, paused, resolved, reclassified) is
   dropped. Several overdue timers of one clock (after downtime) are folded
-  into the latest, sent once and marked late.
+  into the latest (`rules.notifications.fold`, the rule `due_notifications`
+  uses too), sent once and marked late.
 - Slack errors that may pass (429, 5xx, timeouts) are retried with backoff;
   others mark the timer failed with the error, for the operator.
 
-The queries are `storage.timers` (mixed in as `TimerStore`); the notices themselves
-are rendered by `bot.views.ticket.render_notification`.
+The queries are `storage.timers.TimerStore` (acquire, load, release); the notices
+themselves are rendered by `bot.views.ticket.render_notification`.
 """
 
 from __future__ import annotations
@@ -39,13 +40,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.delivery import Delivery, delivery_client, slack_error_code
 from bot.services import Services
 from bot.views import render_notification
-from rules.notifications import still_applies
+from rules.notifications import fold, next_repeat, still_applies
 from rules.oncall import OnCallSetting
 from rules.sla import SlaStatus
 from storage.models import SlaTimer, Ticket
 from storage.oncall import all_oncall
 from storage.tickets import evaluate_ticket
-from storage.timers import TimerStore, _Outcome
+from storage.timers import Release, TimerStore, notice
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ class TickResult:
     outbox: int = 0  # owed posts tried (see bot.delivery)
 
 
-class SlaScheduler(TimerStore):
+class SlaScheduler:
     def __init__(
         self,
         services: Services,
@@ -84,7 +85,7 @@ class SlaScheduler(TimerStore):
         self.client = client
         self.replica_id = replica_id or default_replica_id()
         self.batch_size = batch_size
-        self.lease = lease
+        self.timers = TimerStore(services.sessions, self.replica_id, lease)
         self.late_after = late_after
         self.concurrency = concurrency
         self._lock = asyncio.Lock()
@@ -118,6 +119,13 @@ class SlaScheduler(TimerStore):
                     return result
             return result
 
+    async def claim(self, now: datetime) -> list[SlaTimer]:
+        """Acquire a batch of due timers under this replica's lease; note when the next one is due."""
+        rows, next_run = await self.timers.acquire(now, self.batch_size)
+        if len(rows) < self.batch_size:
+            self.next_due = next_run
+        return rows
+
     async def drain(self, timeout: float = 10.0) -> None:
         """Start no new batch and wait for the one in progress, so the engine is never closed under it.
 
@@ -138,33 +146,34 @@ class SlaScheduler(TimerStore):
         by_ticket: dict[int, list[SlaTimer]] = defaultdict(list)
         for t in timers:
             by_ticket[t.ticket_id].append(t)
-        tickets, newest = await self._load(list(by_ticket), now)
+        tickets, due = await self.timers.load(list(by_ticket), now)
+        due_by_ticket: dict[int, list[Any]] = defaultdict(list)
+        for d in due:
+            due_by_ticket[d.ticket_id].append(d)
         oncall = await all_oncall(self.services)
-        outcomes: list[_Outcome] = []
+        outcomes: list[Release] = []
         to_post: list[tuple[Ticket, Any, SlaStatus, SlaTimer, int]] = []
         for ticket_id, rows in by_ticket.items():
             ticket = tickets.get(ticket_id)
             if ticket is None:
-                outcomes += [_Outcome(r, "dropped", error="ticket deleted") for r in rows]
+                outcomes += [Release(r, "dropped", error="ticket deleted") for r in rows]
                 continue
             plan = self.services.policies.plan(ticket.plan_id)
             status = evaluate_ticket(plan, ticket, ticket.events, now)
-            by_clock: dict[str, list[SlaTimer]] = defaultdict(list)
+            ours = {r.id for r in rows}
+            wanted: list[Any] = []
             for r in rows:
                 if still_applies(status, r.clock, r.kind, r.deadline):  # type: ignore[arg-type]
-                    by_clock[r.clock].append(r)
+                    wanted.append(r)
                 else:
-                    outcomes.append(_Outcome(r, "dropped", error="moot when it came due"))
-            for clock, clock_rows in by_clock.items():
-                clock_rows.sort(key=lambda r: (r.due_at, r.kind == "escalation", r.level or 0, r.repeat))
-                *older, latest = clock_rows
-                later = newest.get((ticket_id, clock, latest.deadline))
-                folded_into = latest.id
-                if later is not None and later > (latest.due_at, latest.id):
-                    older, latest, folded_into = clock_rows, None, later[1]  # a later notice is due too, maybe held elsewhere
-                outcomes += [_Outcome(r, "dropped", error=f"folded into timer {folded_into}") for r in older]
-                if latest is not None:
-                    to_post.append((ticket, plan, status, latest, len(older)))
+                    outcomes.append(Release(r, "dropped", error="moot when it came due"))
+            # Due notices of the same clock held elsewhere (another replica, or already sent) fold with ours.
+            wanted += [d for d in due_by_ticket[ticket_id] if d.id not in ours and still_applies(status, d.clock, d.kind, d.deadline)]
+            for group in fold(wanted, notice):
+                older = [r for r in group.older if r.id in ours]
+                outcomes += [Release(r, "dropped", error=f"folded into timer {group.latest.id}") for r in older]
+                if group.latest.id in ours:
+                    to_post.append((ticket, plan, status, group.latest, len(older)))
 
         if to_post:
             gate = asyncio.Semaphore(self.concurrency)
@@ -188,19 +197,19 @@ class SlaScheduler(TimerStore):
                             log.exception("posting timer %s failed", item[3].id)
 
                 await asyncio.gather(*(one(item) for item in to_post))
-        await self._record(outcomes, now)
+        await self.timers.release(outcomes)
         for o in outcomes:
             setattr(result, o.counter, getattr(result, o.counter) + 1)
 
     async def _post(
         self, client: AsyncWebClient, ticket: Ticket, plan: Any, status: SlaStatus, row: SlaTimer, folded: int,
         now: datetime, oncall: dict[str, OnCallSetting],
-    ) -> "_Outcome":
+    ) -> Release:
         channel = ticket.announce_channel_id or ticket.channel_id
         if row.attempts > 1:
             found = await self._already_posted(client, channel, ticket.thread_ts, row.id)
             if found:
-                return _Outcome(row, "sent", channel=channel, ts=found, sent_at=now, counter="recovered", plan=plan)
+                return Release(row, "sent", channel=channel, ts=found, sent_at=now, counter="recovered", repeat=next_repeat(notice(row), plan.notifications))
         late = now - row.due_at > self.late_after
         text, blocks = render_notification(ticket, plan, status, row, now, oncall, late, folded)
         try:
@@ -215,11 +224,14 @@ class SlaScheduler(TimerStore):
             error = slack_error_code(e)
             if error in PERMANENT_ERRORS:
                 log.error("timer %s of %s failed for good: %s", row.id, ticket.key, error)
-                return _Outcome(row, "failed", error=error)
+                return Release(row, "failed", error=error)
             return self._retry(row, now, error)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
             return self._retry(row, now, f"{type(e).__name__}: {e}")
-        return _Outcome(row, "sent", channel=resp["channel"], ts=resp["ts"], sent_at=now, late=late, plan=plan)
+        return Release(
+            row, "sent", channel=resp["channel"], ts=resp["ts"], sent_at=now, late=late,
+            repeat=next_repeat(notice(row), plan.notifications),  # the last level pings again until someone acts
+        )
 
     async def _already_posted(self, client: AsyncWebClient, channel: str, thread_ts: str | None, timer_id: int) -> str | None:
         if not thread_ts:
@@ -235,10 +247,10 @@ class SlaScheduler(TimerStore):
                 return m["ts"]
         return None
 
-    def _retry(self, row: SlaTimer, now: datetime, error: str) -> "_Outcome":
+    def _retry(self, row: SlaTimer, now: datetime, error: str) -> Release:
         backoff = min(timedelta(seconds=5 * 2 ** min(row.attempts - 1, 6)), timedelta(minutes=5))
         log.warning("timer %s: Slack said %s; retrying in %s", row.id, error, backoff)
-        return _Outcome(row, "pending", error=error, run_at=now + backoff, counter="retried")
+        return Release(row, "pending", error=error, run_at=now + backoff, counter="retried")
 
 
 def build_apscheduler(sla: SlaScheduler, tick_seconds: float) -> AsyncIOScheduler:

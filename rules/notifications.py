@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
-from typing import Container, Iterator, Literal, Sequence
+from typing import Callable, Container, Generic, Iterable, Iterator, Literal, Sequence, TypeVar
 
 from rules.policy_file import EscalationLevel, Notifications
 from rules.sla import ClockName, ClockState, SlaStatus
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -99,21 +101,46 @@ def notification_schedule(status: SlaStatus, policy: Notifications, until: datet
     return sorted((n for n in out if n.at <= until), key=lambda n: (n.at, n.clock, n.kind))
 
 
+def notice_order(n: Notification) -> tuple[datetime, bool, int, int, str]:
+    """Which of two notices of one clock is further along: later, an escalation over a reminder,
+    a higher level, a later repeat (the label only breaks ties between reminders due together)."""
+    return (n.at, n.kind == "escalation", n.level or 0, n.repeat, n.label)
+
+
+@dataclass(frozen=True)
+class Folded(Generic[T]):
+    latest: T  # the one that goes out
+    older: list[T]  # folded into it, never sent
+
+
+def fold(items: Iterable[T], as_notice: Callable[[T], Notification]) -> list[Folded[T]]:
+    """The folding rule: per clock and deadline, only the notice furthest along goes out; the
+    older ones that were missed (downtime, a reclassification that breached at once) fold into
+    it: one message at the ladder's current step, not a burst.
+
+    `due_notifications` folds planned notices; the scheduler folds stored timer rows with it.
+    """
+    groups: dict[tuple[str, datetime], list[T]] = {}
+    for item in items:
+        n = as_notice(item)
+        groups.setdefault((n.clock, n.due), []).append(item)
+    out = []
+    for group in groups.values():
+        group.sort(key=lambda item: notice_order(as_notice(item)))
+        *older, latest = group
+        out.append(Folded(latest, older))
+    return out
+
+
 def due_notifications(
     status: SlaStatus, policy: Notifications, now: datetime, sent: Container[str] = frozenset()
 ) -> list[Notification]:
-    """What should go out at `now`: per clock, the latest due notification not yet sent.
+    """What should go out at `now`: per clock, the latest due notification not yet sent (`fold`).
 
-    Older ones that were missed (a restart, a reclassification that breached a
-    deadline at once) are folded into it: one message at the current step of the
-    ladder, not a burst. A reminder whose deadline has passed is not sent.
+    A reminder whose deadline has passed is not sent.
     """
-    latest: dict[str, Notification] = {}
-    for n in notification_schedule(status, policy, now):
-        if n.kind == "reminder" and n.due <= now:
-            continue
-        latest[n.clock] = n  # schedule is in time order: the last one wins
-    return [n for n in latest.values() if n.key not in sent]
+    wanted = [n for n in notification_schedule(status, policy, now) if not (n.kind == "reminder" and n.due <= now)]
+    return [f.latest for f in fold(wanted, lambda n: n) if f.latest.key not in sent]
 
 
 def planned_notifications(status: SlaStatus, policy: Notifications) -> list[Notification]:

@@ -174,6 +174,7 @@ class SlaTimer(Base):
     __table_args__ = (
         UniqueConstraint("ticket_id", "key"),
         Index("ix_sla_timers_runnable", "state", "run_at"),
+        Index("ix_sla_timers_lease", "state", "lease_until"),  # claimed rows whose lease ran out
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -187,10 +188,10 @@ class SlaTimer(Base):
     repeat: Mapped[int] = mapped_column(Integer, default=0)
     deadline: Mapped[datetime] = mapped_column(UtcDateTime())
     due_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    run_at: Mapped[datetime] = mapped_column(UtcDateTime())  # due_at, or the next retry
+    run_at: Mapped[datetime] = mapped_column(UtcDateTime())  # due_at, or the next retry; never the lease
     state: Mapped[str] = mapped_column(String(20), default="pending")
     claimed_by: Mapped[str | None] = mapped_column(String(100))
-    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime())  # while claimed: reclaimable after it
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     message_channel: Mapped[str | None] = mapped_column(String(40))

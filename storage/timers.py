@@ -1,25 +1,25 @@
-"""Timer rows (`sla_timers`): each reminder and escalation a ticket's clocks plan, and the scheduler's
-claim, next-due look-up, batch load and record of outcomes.
+"""Timer rows (`sla_timers`): each reminder and escalation a ticket's clocks plan, and `TimerStore`,
+the scheduler's data store in APScheduler 4's vocabulary (`acquire`, `release`, `next_run_time`).
 
-`sync_timers` runs in the transaction that changes a ticket. `TimerStore` is
-mixed into `bot.scheduler.SlaScheduler`, which sets `services`, `replica_id`,
-`batch_size`, `lease` and `next_due` (see its module for the exactly-once rules).
+A claim is a lease in its own columns: `claimed_by` (the replica) and `lease_until`. `acquire`
+takes pending rows whose `run_at` has come, and claimed rows whose `lease_until` has passed (the
+replica holding them died); `run_at` stays when the timer should run (`due_at`, or the next retry).
+`sync_timers` runs in the transaction that changes a ticket.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Sequence
 
-from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Select, and_, bindparam, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
-from rules.notifications import Notification, next_repeat, planned_notifications, still_applies
+from rules.notifications import Notification, planned_notifications, still_applies
 from rules.policy import Plan
 from rules.sla import SlaStatus
-from storage.db import StoreContext
 from storage.models import SlaTimer, Ticket
 
 
@@ -59,117 +59,43 @@ def timer_row(ticket_id: int, n: Notification) -> SlaTimer:
     )
 
 
-class TimerStore:
-    """The scheduler's queries (mixed into `bot.scheduler.SlaScheduler`)."""
+def notice(row: Any) -> Notification:
+    """A stored timer as the notification it was planned from (rules.notifications' vocabulary)."""
+    return Notification(
+        kind=row.kind, clock=row.clock, at=row.due_at, due=row.deadline,
+        level=row.level, notify=row.notify, label=row.label, repeat=row.repeat,
+    )
 
-    services: StoreContext
-    replica_id: str
-    batch_size: int
-    lease: timedelta
-    next_due: datetime | None
 
-    # -- claiming ------------------------------------------------------------------------
-    async def claim(self, now: datetime) -> list[SlaTimer]:
-        async with self.services.sessions() as s:
-            query = (
-                select(SlaTimer)
-                .where(SlaTimer.state.in_(("pending", "claimed")), SlaTimer.run_at <= now)
-                .order_by(SlaTimer.run_at)
-                .limit(self.batch_size)
+def acquire_query(now: datetime, limit: int) -> Select[tuple[SlaTimer]]:
+    """Runnable timers: pending ones whose time has come, and claimed ones whose lease has run out."""
+    return (
+        select(SlaTimer)
+        .where(
+            or_(
+                and_(SlaTimer.state == "pending", SlaTimer.run_at <= now),
+                and_(SlaTimer.state == "claimed", SlaTimer.lease_until <= now),
             )
-            if s.bind.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            rows = list((await s.execute(query)).scalars())
-            for row in rows:
-                row.state = "claimed"
-                row.claimed_by = self.replica_id
-                row.lease_until = row.run_at = now + self.lease
-                row.attempts += 1
-            if len(rows) < self.batch_size:
-                self.next_due = await self._next_run_at(s)
-            await s.commit()
-            return rows
-
-    @staticmethod
-    async def _next_run_at(s: Any) -> datetime | None:
-        """The earliest run_at of any pending or claimed timer: one index probe per state."""
-        t = SlaTimer.__table__
-        firsts = [
-            select(func.min(t.c.run_at)).where(t.c.state == state).scalar_subquery() for state in ("pending", "claimed")
-        ]
-        values = (await s.execute(select(*firsts))).one()
-        found = [v for v in values if v is not None]  # typed by the column: aware UTC datetimes
-        return min(found) if found else None
-
-    async def _load(self, ticket_ids: list[int], now: datetime) -> tuple[dict[int, Ticket], dict[tuple[int, str, datetime], tuple[datetime, int]]]:
-        """The batch's tickets with their events, and per clock and deadline the latest notice already due."""
-        async with self.services.sessions() as s:
-            tickets = (
-                await s.execute(select(Ticket).where(Ticket.id.in_(ticket_ids)).options(selectinload(Ticket.events)))
-            ).scalars().all()
-            due = (
-                await s.execute(
-                    select(SlaTimer.ticket_id, SlaTimer.clock, SlaTimer.deadline, SlaTimer.due_at, SlaTimer.id).where(
-                        SlaTimer.ticket_id.in_(ticket_ids),
-                        SlaTimer.due_at <= now,
-                        SlaTimer.state.in_(("pending", "claimed", "sent")),
-                    )
-                )
-            ).all()
-        newest: dict[tuple[int, str, datetime], tuple[datetime, int]] = {}
-        for ticket_id, clock, deadline, due_at, timer_id in due:
-            key = (ticket_id, clock, deadline)
-            if key not in newest or (due_at, timer_id) > newest[key]:
-                newest[key] = (due_at, timer_id)
-        return {t.id: t for t in tickets}, newest
-
-    async def _record(self, outcomes: list["_Outcome"], now: datetime) -> None:
-        """All outcomes of a batch in a few statements. Only rows this replica still holds are changed."""
-        if not outcomes:
-            return
-        t = SlaTimer.__table__
-        held = (t.c.id == bindparam("b_id")) & (t.c.claimed_by == self.replica_id) & (t.c.state == "claimed")
-        finished = [o for o in outcomes if o.state != "pending"]
-        retried = [o for o in outcomes if o.state == "pending"]
-        repeats = [n for o in outcomes if o.state == "sent" and (n := o.next_repeat()) is not None]
-        async with self.services.sessions() as s:
-            if finished:
-                await s.execute(
-                    update(t).where(held).values(
-                        state=bindparam("b_state"), error=bindparam("b_error"), lease_until=None,
-                        message_channel=bindparam("b_channel"), message_ts=bindparam("b_ts"),
-                        sent_at=bindparam("b_sent_at"), late=bindparam("b_late"),
-                    ),
-                    [o.params() for o in finished],
-                )
-            if retried:
-                await s.execute(
-                    update(t).where(held).values(state="pending", error=bindparam("b_error"), lease_until=None, run_at=bindparam("b_run_at")),
-                    [{"b_id": o.row.id, "b_error": o.error, "b_run_at": o.run_at} for o in retried],
-                )
-            if repeats:
-                keys = {(tid, n.key) for tid, n in repeats}
-                existing = set(
-                    (await s.execute(
-                        select(SlaTimer.ticket_id, SlaTimer.key).where(SlaTimer.ticket_id.in_({tid for tid, _ in repeats}))
-                    )).all()
-                )
-                s.add_all(timer_row(tid, n) for tid, n in repeats if (tid, n.key) not in existing and (tid, n.key) in keys)
-            await s.commit()
+        )
+        .order_by(SlaTimer.run_at)
+        .limit(limit)
+    )
 
 
 @dataclass
-class _Outcome:
+class Release:
+    """What became of one acquired timer (APScheduler's JobResult): sent, dropped, failed, or pending again."""
+
     row: SlaTimer
-    state: str  # sent, dropped, failed, or pending (a retry)
+    state: str  # sent, dropped, failed, or pending (a retry at `run_at`)
     error: str | None = None
     channel: str | None = None
     ts: str | None = None
     sent_at: datetime | None = None
     late: bool = False
     run_at: datetime | None = None
-    counter: str = ""
-    plan: Any = None
+    counter: str = ""  # which TickResult counter it adds to
+    repeat: Notification | None = None  # the last escalation level's next ping, planned once this one is sent
 
     def __post_init__(self) -> None:
         self.counter = self.counter or {"sent": "sent", "dropped": "dropped", "failed": "failed", "pending": "retried"}[self.state]
@@ -180,12 +106,94 @@ class _Outcome:
             "b_ts": self.ts, "b_sent_at": self.sent_at, "b_late": self.late,
         }
 
-    def next_repeat(self) -> tuple[int, Notification] | None:
-        """The last escalation level pings again until someone acts."""
-        r = self.row
-        sent = Notification(
-            kind=r.kind, clock=r.clock, at=r.due_at, due=r.deadline,  # type: ignore[arg-type]
-            level=r.level, notify=r.notify, label=r.label, repeat=r.repeat,
-        )
-        nxt = next_repeat(sent, self.plan.notifications) if self.plan is not None else None
-        return (r.ticket_id, nxt) if nxt is not None else None
+
+@dataclass
+class TimerStore:
+    """The scheduler's data store: acquire due timers under a lease, release them with their outcome."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    replica_id: str
+    lease: timedelta
+
+    async def acquire(self, now: datetime, limit: int) -> tuple[list[SlaTimer], datetime | None]:
+        """Claim up to `limit` runnable timers for this replica until `now + lease`.
+
+        Returns them and, when fewer than `limit` were runnable, the next instant one will be.
+        On PostgreSQL the rows are locked with SKIP LOCKED: two replicas never take the same row.
+        """
+        async with self.sessions() as s:
+            query = acquire_query(now, limit)
+            if s.bind.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            rows = list((await s.execute(query)).scalars())
+            for row in rows:
+                row.state, row.claimed_by, row.lease_until = "claimed", self.replica_id, now + self.lease
+                row.attempts += 1
+            next_run = await self._next_run_time(s) if len(rows) < limit else None
+            await s.commit()
+            return rows, next_run
+
+    @staticmethod
+    async def _next_run_time(s: AsyncSession) -> datetime | None:
+        """The earliest pending run_at or claimed lease_until: one index probe each."""
+        t = SlaTimer.__table__
+        firsts = [
+            select(func.min(t.c.run_at)).where(t.c.state == "pending").scalar_subquery(),
+            select(func.min(t.c.lease_until)).where(t.c.state == "claimed").scalar_subquery(),
+        ]
+        values = (await s.execute(select(*firsts))).one()
+        found = [v for v in values if v is not None]  # typed by the column: aware UTC datetimes
+        return min(found) if found else None
+
+    async def load(self, ticket_ids: Sequence[int], now: datetime) -> tuple[dict[int, Ticket], list[Any]]:
+        """The batch's tickets with their events, and every timer of theirs already due (to fold against)."""
+        async with self.sessions() as s:
+            tickets = (
+                await s.execute(select(Ticket).where(Ticket.id.in_(ticket_ids)).options(selectinload(Ticket.events)))
+            ).scalars().all()
+            due = (
+                await s.execute(
+                    select(
+                        SlaTimer.id, SlaTimer.ticket_id, SlaTimer.kind, SlaTimer.clock, SlaTimer.due_at, SlaTimer.deadline,
+                        SlaTimer.level, SlaTimer.notify, SlaTimer.label, SlaTimer.repeat,
+                    ).where(
+                        SlaTimer.ticket_id.in_(ticket_ids),
+                        SlaTimer.due_at <= now,
+                        SlaTimer.state.in_(("pending", "claimed", "sent")),
+                    )
+                )
+            ).all()
+        return {t.id: t for t in tickets}, list(due)
+
+    async def release(self, releases: Sequence[Release]) -> None:
+        """Record a batch's outcomes in a few statements; only rows this replica still holds change."""
+        if not releases:
+            return
+        t = SlaTimer.__table__
+        held = (t.c.id == bindparam("b_id")) & (t.c.claimed_by == self.replica_id) & (t.c.state == "claimed")
+        finished = [r for r in releases if r.state != "pending"]
+        retried = [r for r in releases if r.state == "pending"]
+        repeats = [(r.row.ticket_id, r.repeat) for r in releases if r.state == "sent" and r.repeat is not None]
+        async with self.sessions() as s:
+            if finished:
+                await s.execute(
+                    update(t).where(held).values(
+                        state=bindparam("b_state"), error=bindparam("b_error"), lease_until=None,
+                        message_channel=bindparam("b_channel"), message_ts=bindparam("b_ts"),
+                        sent_at=bindparam("b_sent_at"), late=bindparam("b_late"),
+                    ),
+                    [r.params() for r in finished],
+                )
+            if retried:
+                await s.execute(
+                    update(t).where(held).values(state="pending", error=bindparam("b_error"), lease_until=None, run_at=bindparam("b_run_at")),
+                    [{"b_id": r.row.id, "b_error": r.error, "b_run_at": r.run_at} for r in retried],
+                )
+            if repeats:
+                existing = set(
+                    (await s.execute(
+                        select(SlaTimer.ticket_id, SlaTimer.key).where(SlaTimer.ticket_id.in_({tid for tid, _ in repeats}))
+                    )).all()
+                )
+                s.add_all(timer_row(tid, n) for tid, n in repeats if n is not None and (tid, n.key) not in existing)
+            await s.commit()

@@ -231,3 +231,19 @@ async def test_a_burst_of_notices_in_one_channel_is_paced_not_lost(scheduled_bot
             break
         await asyncio.sleep(0.02)
     assert len({t.ticket_id for t in sent}) == N
+
+
+async def test_the_lease_is_its_own_column_and_the_claim_reads_it(bot) -> None:
+    await ticket_with_oncall(bot)
+    holder = SlaScheduler(bot.services, bot.client, replica_id="holder", lease=timedelta(seconds=30))
+    other = SlaScheduler(bot.services, bot.client, replica_id="other", lease=timedelta(seconds=30))
+    bot.clock.advance(15 * M)
+    now = bot.clock.now()
+    (row,) = await holder.claim(now)
+    stored = next(t for t in await timers(bot) if t.id == row.id)
+    assert (stored.state, stored.claimed_by, stored.lease_until) == ("claimed", "holder", now + timedelta(seconds=30))
+    assert stored.run_at == stored.due_at  # when it should run; the lease does not overwrite it
+    assert await other.claim(now + timedelta(seconds=29)) == []
+    assert other.next_due == now + timedelta(seconds=30)  # the next runnable instant is the lease's end
+    (again,) = await other.claim(now + timedelta(seconds=30))
+    assert (again.id, again.claimed_by, again.attempts) == (row.id, "other", 2)
