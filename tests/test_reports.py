@@ -1,7 +1,7 @@
-"""rules/periods.py, rules/board.py, rules/compliance.py, rules/quota.py and bot/exports.py against a hand-built set of tickets whose figures are worked out by hand below.
+"""rules/compliance.py, rules/quota.py and bot/exports.py against a hand-built set of tickets
+(tests/report_data.py) whose figures are worked out by hand there.
 
-The test policy has a 24/7 plan (gold) and an office-hours plan (silver), Europe/Berlin
-(UTC+1 in November). "Now" is Fri 2026-11-20 12:00 UTC unless a test says otherwise.
+Periods are tests/test_periods.py, the status board tests/test_board.py.
 """
 
 from __future__ import annotations
@@ -10,166 +10,11 @@ import csv
 import io
 from datetime import date, datetime, timedelta, timezone
 
-import pytest
-
 from bot.exports import CSV_COLUMNS, report_csv, report_dict
-from rules.board import TicketFacts, Urgency, classify, status_board
 from rules.compliance import DurationStats, Rate, build_report, deadline_verdicts
-from rules.errors import PeriodError
-from rules.periods import Period, parse_period
-from rules.policy import parse_policy
+from rules.periods import Period
 from rules.quota import CustomerCases, quota_use
-from rules.sla import TicketEvent, evaluate
-
-POLICY = parse_policy(
-    """
-vendor: {id: acme-test, name: Acme Test, timezone: Europe/Berlin}
-severities:
-  - {id: high, name: High, definition: "Production is down."}
-  - {id: low, name: Low, definition: "A question."}
-calendars:
-  always: {always_open: true}
-  office: {timezone: Europe/Berlin, hours: {mon-fri: "09:00-17:00"}}
-plans:
-  - id: gold
-    name: Gold
-    calendar: always
-    limits: {cases: {max: 3, per: month}}
-    targets:
-      high: {first_response: 1h, update_interval: 2h, resolution: 8h}
-      low: {first_response: 4h, resolution: 2d}
-  - id: silver
-    name: Silver
-    calendar: office
-    limits: {cases: {max: 2, per: quarter}}
-    targets:
-      high: {first_response: 4h}
-  - id: bronze
-    name: Bronze
-    calendar: always
-  - id: basic
-    name: Basic
-    calendar: always
-    limits: {cases: {max: 10, per: quarter}}
-""",
-    "test.yaml",
-)
-PLANS = POLICY.plans
-GOLD, SILVER, BRONZE = PLANS["gold"], PLANS["silver"], PLANS["bronze"]
-NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
-H, M = timedelta(hours=1), timedelta(minutes=1)
-
-
-def utc(month: int, day: int, hour: int, minute: int = 0) -> datetime:
-    return datetime(2026, month, day, hour, minute, tzinfo=timezone.utc)
-
-
-def ev(kind: str, at: datetime, **kw) -> TicketEvent:
-    return TicketEvent(kind, at, **kw)  # type: ignore[arg-type]
-
-
-def ticket(key, plan, severity, opened, events=(), customer=None, now=NOW, state=None, assignee=None) -> TicketFacts:
-    status = evaluate(plan, severity, opened, list(events), now)
-    if state is None:
-        state = "resolved" if status.resolved_at else "open"
-    return TicketFacts(key, plan.id, status, customer=customer, summary=f"summary of {key}", state=state, assignee_id=assignee)
-
-
-def hand_built(now: datetime = NOW) -> list[TicketFacts]:
-    return [
-        # INC-1 gold/high, ACME. Responded after 30m (first response met, 30m early).
-        # Updates every 2h: 08:30->due 10:30, updated 10:00 (met); 10:00->due 12:00, updated 13:00 (missed by 1h);
-        # 13:00->due 15:00, resolved 15:00 (met, on the minute). Resolution due 16:00, resolved 15:00: met.
-        # Acknowledge 30m, resolve 7h.
-        ticket("INC-1", GOLD, "high", utc(11, 2, 8), [
-            ev("responded", utc(11, 2, 8, 30)), ev("updated", utc(11, 2, 10)), ev("updated", utc(11, 2, 13)),
-            ev("resolved", utc(11, 2, 15)),
-        ], customer="ACME", now=now),
-        # INC-2 gold/high, ACME. First response due 10:00, responded 10:30: missed by 30m (acknowledge 1h30m).
-        # Update period 10:30->due 12:30, closed by the resolve at 18:00: missed by 5h30m.
-        # Resolution due 17:00, resolved 18:00: missed by 1h (resolve 9h).
-        ticket("INC-2", GOLD, "high", utc(11, 3, 9), [ev("responded", utc(11, 3, 10, 30)), ev("resolved", utc(11, 3, 18))],
-               customer="ACME", now=now),
-        # INC-3 gold/low, ACME. First response 4h: due 14:00, responded 12:00: met (acknowledge 2h).
-        # No update target. Resolution 2d = 48h: resolved after 24h: met.
-        ticket("INC-3", GOLD, "low", utc(11, 10, 10), [ev("responded", utc(11, 10, 12)), ev("resolved", utc(11, 11, 10))],
-               customer="ACME", now=now),
-        # INC-4 gold/high, internal. Opened 20 min before now: every clock still running, nothing counted.
-        ticket("INC-4", GOLD, "high", utc(11, 20, 11, 40), now=now),
-        # INC-5 gold/high, internal. No response: first response due 11-19 09:00, breached, 27h late at now;
-        # resolution due 11-19 16:00, breached, 20h late. Updates not started.
-        ticket("INC-5", GOLD, "high", utc(11, 19, 8), now=now),
-        # INC-6 gold/high, ACME. Opened 10-31 23:30 UTC = 11-01 00:30 Berlin: November in the plan's zone.
-        # Responded after 10m (met), update period 23:40->due 01:40 closed by the resolve at 01:00 (met),
-        # resolution met. Acknowledge 10m, resolve 1h30m.
-        ticket("INC-6", GOLD, "high", utc(10, 31, 23, 30), [ev("responded", utc(10, 31, 23, 40)), ev("resolved", utc(11, 1, 1))],
-               customer="ACME", now=now),
-        # INC-7 gold/high, ACME. Opened 10-31 22:30 UTC = 23:30 Berlin: October, not in the November report.
-        ticket("INC-7", GOLD, "high", utc(10, 31, 22, 30), [ev("responded", utc(10, 31, 22, 35)), ev("resolved", utc(10, 31, 23))],
-               customer="ACME", now=now),
-        # INC-8 silver/high, Initech, office hours. Opened Fri 11-13 16:00 Berlin (15:00 UTC): 4 business hours
-        # = 1h on Friday + 3h on Monday -> due Mon 11-16 12:00 Berlin (11:00 UTC). Responded 10:00 UTC: met.
-        # Acknowledge (elapsed) Fri 15:00 -> Mon 10:00 UTC = 67h. No update or resolution target.
-        ticket("INC-8", SILVER, "high", utc(11, 13, 15), [ev("responded", utc(11, 16, 10))], customer="Initech", now=now),
-    ]
-
-
-def customers(tickets: list[TicketFacts]) -> list[CustomerCases]:
-    def opened(name: str) -> tuple[datetime, ...]:
-        return tuple(t.opened_at for t in tickets if t.customer == name)
-
-    return [
-        CustomerCases("ACME", GOLD, opened("ACME")),
-        # Initech had a case on 10-05 too: 2 in 2026-Q4 with INC-8.
-        CustomerCases("Initech", SILVER, opened("Initech") + (utc(10, 5, 10),)),
-        CustomerCases("Globex", BRONZE, (utc(11, 5, 10), utc(10, 5, 10))),
-    ]
-
-
-def nov_report():
-    tickets = hand_built()
-    return build_report(tickets, Period(2026, 11, 1), NOW, PLANS, customers(tickets))
-
-
-# -- periods -----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("text", "now", "label", "first", "end"),
-    [
-        (None, NOW, "2026-11", date(2026, 11, 1), date(2026, 12, 1)),
-        ("this-month", NOW, "2026-11", date(2026, 11, 1), date(2026, 12, 1)),
-        ("last-month", utc(1, 15, 9).replace(year=2026), "2025-12", date(2025, 12, 1), date(2026, 1, 1)),
-        ("this-quarter", NOW, "2026-Q4", date(2026, 10, 1), date(2027, 1, 1)),
-        ("last-quarter", utc(2, 1, 0), "2025-Q4", date(2025, 10, 1), date(2026, 1, 1)),
-        ("2026-3", NOW, "2026-03", date(2026, 3, 1), date(2026, 4, 1)),
-        ("2026-q2", NOW, "2026-Q2", date(2026, 4, 1), date(2026, 7, 1)),
-        (" 2026-Q4 ", NOW, "2026-Q4", date(2026, 10, 1), date(2027, 1, 1)),
-        # relative periods are read in UTC: 23:30 UTC on Nov 30 is already December in Berlin, still November here
-        ("this-month", utc(11, 30, 23, 30), "2026-11", date(2026, 11, 1), date(2026, 12, 1)),
-    ],
-)
-def test_parse_period(text, now, label, first, end) -> None:
-    p = parse_period(text, now)
-    assert (p.label, p.first_day, p.end_day) == (label, first, end)
-
-
-@pytest.mark.parametrize("text", ["2026-13", "2026-Q5", "2026-Q0", "yesterday", "26-11", "2026/11", "november"])
-def test_bad_period_lists_valid_forms(text: str) -> None:
-    with pytest.raises(PeriodError) as e:
-        parse_period(text, NOW)
-    msg = str(e.value)
-    assert repr(text) in msg
-    for form in ("this-month", "last-month", "this-quarter", "last-quarter", "YYYY-MM", "YYYY-Qn"):
-        assert form in msg
-
-
-def test_period_bounds_in_a_time_zone() -> None:
-    from zoneinfo import ZoneInfo
-
-    start, end = Period(2026, 10, 3).bounds(ZoneInfo("Europe/Berlin"))
-    assert start.astimezone(timezone.utc) == utc(9, 30, 22)  # CEST, UTC+2
-    assert end.astimezone(timezone.utc) == datetime(2026, 12, 31, 23, tzinfo=timezone.utc)  # CET, UTC+1
+from tests.report_data import GOLD, NOW, PLANS, H, M, customers, ev, hand_built, nov_report, ticket, utc
 
 
 # -- statistics helpers ------------------------------------------------------------------
@@ -369,48 +214,6 @@ def test_deadline_verdicts_running_paused_and_no_target() -> None:
     running = hand_built()[3]  # INC-4, opened 11:40: first response due 12:40, 40m left
     v = deadline_verdicts(running.status, NOW)
     assert (v[0].outcome, v[0].margin, v[0].due) == ("running", 40 * M, utc(11, 20, 12, 40))
-
-
-# -- the status board --------------------------------------------------------------------
-
-
-def test_at_risk_rule() -> None:
-    # under 30 minutes left, or under 25% of the target
-    assert classify(29 * M, 8 * H) is Urgency.AT_RISK
-    assert classify(30 * M, 1 * H) is Urgency.ON_TRACK  # 30m is not under 30m, and 50% is left
-    assert classify(59 * M, 4 * H) is Urgency.AT_RISK  # 24.6% left
-    assert classify(60 * M, 4 * H) is Urgency.ON_TRACK  # exactly 25%
-    assert classify(-M, 4 * H) is Urgency.BREACHED
-    assert classify(timedelta(0), None) is Urgency.AT_RISK
-
-
-def test_status_board_order() -> None:
-    tickets = hand_built() + [
-        # first response due 12:20: 20m left, under the 30-minute floor -> at risk
-        ticket("INC-9", GOLD, "high", utc(11, 20, 11, 20), assignee="U0RON"),
-        # low: 4h target due 12:30, 30m left = 12.5% of the target -> at risk by share
-        ticket("INC-10", GOLD, "low", utc(11, 20, 8, 30)),
-        # paused with the first response met: no deadline running
-        ticket("INC-11", GOLD, "high", utc(11, 20, 10), [ev("responded", utc(11, 20, 10, 10)), ev("paused", utc(11, 20, 10, 20))], state="paused"),
-        # silver office hours: opened 09:25 Berlin, 4 business hours -> due 13:25 Berlin (12:25 UTC), 25m left
-        ticket("INC-12", SILVER, "high", utc(11, 20, 8, 25)),
-    ]
-    board = status_board(tickets, NOW)
-    assert [(r.ticket.key, r.urgency.value, r.headline.clock if r.headline else None) for r in board] == [
-        ("INC-5", "breached", "first_response"),
-        ("INC-9", "at_risk", "first_response"),  # due 12:20
-        ("INC-12", "at_risk", "first_response"),  # due 12:25
-        ("INC-10", "at_risk", "first_response"),  # due 12:30
-        ("INC-4", "on_track", "first_response"),  # due 12:40
-        ("INC-8", "no_deadline", None),  # responded to, and silver has no update or resolution target
-        ("INC-11", "no_deadline", None),  # paused
-    ]  # resolved tickets (INC-1, 2, 3, 6, 7) are not on the board
-    inc5 = board[0]
-    assert inc5.headline.late_by == 27 * H
-    assert [(o.clock, o.urgency.value, o.late_by) for o in inc5.others] == [("resolution", "breached", 20 * H)]
-    inc12 = board[2]
-    assert inc12.headline.business_hours and inc12.headline.left == 25 * M
-    assert board[1].ticket.assignee_id == "U0RON"
 
 
 def test_json_breach_list_is_bounded(monkeypatch) -> None:
