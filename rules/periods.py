@@ -1,10 +1,11 @@
-"""Periods: the calendar month or quarter a report covers, and a plan's case-quota counting period.
+"""Periods: one definition (`Period`, a calendar month, quarter or year) for what a report covers
+and for a plan's case-quota counting period.
 
 - **Report period.** A ticket belongs to a period by its opening instant in its
   plan's time zone (the rule case quotas use too). `this-month`, `last-month`,
   `this-quarter` and `last-quarter` are resolved from `now` in UTC.
-- **Quota period.** The plan's counting period (month, quarter or year) that
-  contains an instant, in the plan's time zone.
+- **Quota period.** The plan's counting `Period` (month, quarter or year) that
+  contains an instant, placed in the plan's time zone (`QuotaPeriod`).
 """
 
 from __future__ import annotations
@@ -28,17 +29,24 @@ _QUARTER_RE = re.compile(r"^(\d{4})-[qQ](\d)$")
 
 @dataclass(frozen=True)
 class Period:
-    """A calendar month or quarter, as dates; placed in a time zone with `bounds`."""
+    """A calendar month, quarter or year, as dates; placed in a time zone with `bounds`."""
 
     year: int
     first_month: int
-    months: Literal[1, 3]
+    months: Literal[1, 3, 12]
+
+    @classmethod
+    def containing(cls, day: date, months: Literal[1, 3, 12]) -> "Period":
+        """The month, quarter or year that `day` falls in."""
+        return cls(day.year, months * ((day.month - 1) // months) + 1, months)
 
     @property
     def label(self) -> str:
         if self.months == 1:
             return f"{self.year}-{self.first_month:02d}"
-        return f"{self.year}-Q{(self.first_month - 1) // 3 + 1}"
+        if self.months == 3:
+            return f"{self.year}-Q{(self.first_month - 1) // 3 + 1}"
+        return f"{self.year}"
 
     @property
     def first_day(self) -> date:
@@ -63,14 +71,6 @@ class Period:
         return Period(self.year - 1, m + 12, self.months) if m < 1 else Period(self.year, m, self.months)
 
 
-def _month_of(d: date) -> Period:
-    return Period(d.year, d.month, 1)
-
-
-def _quarter_of(d: date) -> Period:
-    return Period(d.year, 3 * ((d.month - 1) // 3) + 1, 3)
-
-
 def parse_period(text: str | None, now: datetime) -> Period:
     """`this-month` (default), `last-month`, `this-quarter`, `last-quarter`, `2026-11`, `2026-Q4`."""
     if now.tzinfo is None:
@@ -78,10 +78,10 @@ def parse_period(text: str | None, now: datetime) -> Period:
     value = (text or "this-month").strip().lower()
     today = now.astimezone(UTC).date()
     relative = {
-        "this-month": lambda: _month_of(today),
-        "last-month": lambda: _month_of(today).previous(),
-        "this-quarter": lambda: _quarter_of(today),
-        "last-quarter": lambda: _quarter_of(today).previous(),
+        "this-month": lambda: Period.containing(today, 1),
+        "last-month": lambda: Period.containing(today, 1).previous(),
+        "this-quarter": lambda: Period.containing(today, 3),
+        "last-quarter": lambda: Period.containing(today, 3).previous(),
     }
     if value in relative:
         return relative[value]()
@@ -96,31 +96,26 @@ def parse_period(text: str | None, now: datetime) -> Period:
 
 # -- quota periods ---------------------------------------------------------------------
 
+PER_MONTHS: dict[str, Literal[1, 3, 12]] = {"month": 1, "quarter": 3, "year": 12}
+
 
 @dataclass(frozen=True)
 class QuotaPeriod:
+    """A plan's counting period: a `Period` placed in the plan's time zone, [start, end)."""
+
+    period: Period
     start: datetime
     end: datetime
-    label: str  # "2026-Q4", "2026-11", "2026"
+
+    @property
+    def label(self) -> str:  # "2026-Q4", "2026-11", "2026"
+        return self.period.label
 
 
 def quota_period(plan: Plan, at: datetime) -> QuotaPeriod | None:
     """The plan's counting period containing `at`, in the plan's time zone; None if unlimited."""
-    limit = plan.spec.limits.cases
-    if limit.per is None:
+    per = plan.spec.limits.cases.per
+    if per is None:
         return None
-    tz = plan.timezone
-    local = at.astimezone(tz)
-    y, m = local.year, local.month
-    if limit.per == "month":
-        first, months, label = m, 1, f"{y}-{m:02d}"
-    elif limit.per == "quarter":
-        q = (m - 1) // 3
-        first, months, label = 3 * q + 1, 3, f"{y}-Q{q + 1}"
-    else:
-        first, months, label = 1, 12, f"{y}"
-    end_m = first + months
-    end_y, end_m = (y + 1, end_m - 12) if end_m > 12 else (y, end_m)
-    start = datetime.combine(local.date().replace(month=first, day=1), time(0), tz)
-    end = datetime.combine(local.date().replace(year=end_y, month=end_m, day=1), time(0), tz)
-    return QuotaPeriod(start, end, label)
+    period = Period.containing(at.astimezone(plan.timezone).date(), PER_MONTHS[per])
+    return QuotaPeriod(period, *period.bounds(plan.timezone))

@@ -1,4 +1,4 @@
-"""rules/periods.py: report periods as people type them, and placed in a time zone."""
+"""rules/periods.py: report periods as people type them, and the same periods as quota counting periods."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from datetime import date, datetime, timezone
 import pytest
 
 from rules.errors import PeriodError
-from rules.periods import Period, parse_period
-from tests.report_data import NOW, utc
+from rules.periods import Period, parse_period, quota_period
+from tests.report_data import NOW, PLANS, utc
 
 # -- periods -----------------------------------------------------------------------------
 
@@ -50,3 +50,12 @@ def test_period_bounds_in_a_time_zone() -> None:
     assert start.astimezone(timezone.utc) == utc(9, 30, 22)  # CEST, UTC+2
     assert end.astimezone(timezone.utc) == datetime(2026, 12, 31, 23, tzinfo=timezone.utc)  # CET, UTC+1
 
+
+def test_quota_periods_are_report_periods_placed_in_the_plan_zone() -> None:
+    """One definition: a plan's counting period is the same `Period` a report reads, in the plan's zone."""
+    silver = PLANS["silver"]  # 2 cases per quarter, Europe/Berlin
+    late_december = datetime(2026, 12, 31, 23, 30, tzinfo=timezone.utc)  # already 2027 in Berlin
+    qp = quota_period(silver, late_december)
+    assert qp is not None and qp.period == parse_period("2027-Q1", NOW) and qp.label == "2027-Q1"
+    assert (qp.start, qp.end) == parse_period("2027-Q1", NOW).bounds(silver.timezone)
+    assert (Period.containing(date(2026, 7, 4), 12).label, Period.containing(date(2026, 7, 4), 12).end_day) == ("2026", date(2027, 1, 1))
