@@ -14,6 +14,8 @@ from sqlalchemy.engine import make_url
 from rules.clock import ManualClock
 from rules.policy import PolicySet, load_policies
 
+pytest_plugins = ["tests.standin_fixtures"]  # the stand-in's own fixtures: slack, client, receiver
+
 TEST_POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 SIGNING_SECRET = "test-signing-secret"
 
