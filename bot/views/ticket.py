@@ -48,14 +48,31 @@ def deadline_lines(status: SlaStatus, plan: Plan) -> list[str]:
     return lines
 
 
-RESPONDER_ACTIONS = [
-    ("ticket_acknowledge", "Acknowledge", "primary"),
-    ("ticket_update", "Post update", None),
-    ("ticket_assign", "Assign", None),
-    ("ticket_reclassify", "Reclassify", None),
-    ("ticket_pause", "Pause", None),
-    ("ticket_resolve", "Resolve", "danger"),
-]
+# Every responder button, declared once: action_id -> (label, style). handlers/responders.py listens to them.
+BUTTONS: dict[str, tuple[str, str | None]] = {
+    "ticket_acknowledge": ("Acknowledge", "primary"),
+    "ticket_update": ("Post update", None),
+    "ticket_assign": ("Assign", None),
+    "ticket_reclassify": ("Reclassify", None),
+    "ticket_pause": ("Pause", None),
+    "ticket_resume": ("Resume", None),
+    "ticket_resolve": ("Resolve", "danger"),
+    "ticket_reopen": ("Reopen", None),
+    "escalation_ack": ("I'm on it (stop pings)", None),
+}
+
+
+def button(action_id: str, value: str) -> dict[str, Any]:
+    label, style = BUTTONS[action_id]
+    return {"type": "button", "action_id": action_id, "text": _plain(label), "value": value, **({"style": style} if style else {})}
+
+
+def actions_for_state(state: str) -> list[str]:
+    """The announcement's buttons in each ticket state."""
+    if state == "resolved":
+        return ["ticket_reopen"]
+    pause = "ticket_resume" if state == "paused" else "ticket_pause"
+    return ["ticket_acknowledge", "ticket_update", "ticket_assign", "ticket_reclassify", pause, "ticket_resolve"]
 
 
 def announcement_blocks(ticket: Any, plan: Plan, status: SlaStatus, customer_name: str | None) -> list[Block]:
@@ -85,21 +102,10 @@ def announcement_blocks(ticket: Any, plan: Plan, status: SlaStatus, customer_nam
         {
             "type": "actions",
             "block_id": "responder_actions",
-            "elements": [
-                {"type": "button", "action_id": aid, "text": _plain(label), "value": ticket.key, **({"style": style} if style else {})}
-                for aid, label, style in actions_for_state(ticket.state)
-            ],
+            "elements": [button(action_id, ticket.key) for action_id in actions_for_state(ticket.state)],
         }
     )
     return blocks
-
-
-def actions_for_state(state: str) -> list[tuple[str, str, str | None]]:
-    if state == "resolved":
-        return [("ticket_reopen", "Reopen", None)]
-    if state == "paused":
-        return [(a, label, st) if a != "ticket_pause" else ("ticket_resume", "Resume", None) for a, label, st in RESPONDER_ACTIONS]
-    return RESPONDER_ACTIONS
 
 
 def announcement_text(ticket: Any, plan: Plan) -> str:
@@ -261,12 +267,10 @@ def render_notification(
         text += f"\n_Sent late ({format_timedelta(now - row.due_at)} after it was due)"
         text += f"; {folded} earlier notice(s) folded into this one._" if folded else "._"
     text += f"\n{escape(ticket.summary)}"
-    buttons = []
-    if row.clock == "first_response":
-        buttons.append({"type": "button", "action_id": "ticket_acknowledge", "text": {"type": "plain_text", "text": "Acknowledge"}, "style": "primary", "value": ticket.key})
-    buttons.append({"type": "button", "action_id": "ticket_update", "text": {"type": "plain_text", "text": "Post update"}, "value": ticket.key})
+    buttons = [button("ticket_acknowledge", ticket.key)] if row.clock == "first_response" else []
+    buttons.append(button("ticket_update", ticket.key))
     if row.kind == "escalation":
-        buttons.append({"type": "button", "action_id": "escalation_ack", "text": {"type": "plain_text", "text": "I'm on it (stop pings)"}, "value": f"{ticket.key}|{row.clock}"})
+        buttons.append(button("escalation_ack", f"{ticket.key}|{row.clock}"))
     blocks = [
         {"type": "section", "text": {"type": "mrkdwn", "text": text}},
         {"type": "actions", "block_id": "timer_actions", "elements": buttons},
