@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.views.blocks import human
-from bot.views.manager import breach_text
+from bot.views.manager import breach_text, report_filters
 from rules.compliance import DurationStats, Rate, Report
 from rules.notifications import notification_schedule
 from rules.policy import PolicySet
@@ -133,10 +133,7 @@ def report_lines(report: Report) -> list[str]:
 
     last = report.period.end_day - timedelta(days=1)
     scope = [f"SLA report {report.period.label}: tickets opened {report.period.first_day} to {last} (plan time zones)"]
-    if report.customer:
-        scope.append(f"customer {report.customer}")
-    if report.plan_id:
-        scope.append(f"plan {report.plan_id}")
+    scope += report_filters(report, mrkdwn=False)
     out = [", ".join(scope), f"as of {report.now.isoformat(timespec='minutes')}", ""]
     if not report.tickets:
         out.append("no tickets in this period")

@@ -40,31 +40,18 @@ async def sync_timers(s: AsyncSession, ticket_id: int, status: SlaStatus, plan: 
             s.add(timer_row(ticket_id, n))
 
 
+_SAME = ("kind", "clock", "level", "notify", "label", "repeat")  # a Notification's fields a timer row stores as is
+
+
 def timer_row(ticket_id: int, n: Notification) -> SlaTimer:
-    return SlaTimer(
-        ticket_id=ticket_id,
-        key=n.key,
-        clock=n.clock,
-        kind=n.kind,
-        level=n.level,
-        notify=n.notify,
-        label=n.label,
-        repeat=n.repeat,
-        deadline=n.due,
-        due_at=n.at,
-        run_at=n.at,
-        state="pending",
-        attempts=0,
-        late=False,
-    )
+    """A planned notification as a pending timer row (`due_at` = `run_at` = when it is due)."""
+    same = {f: getattr(n, f) for f in _SAME}
+    return SlaTimer(ticket_id=ticket_id, key=n.key, deadline=n.due, due_at=n.at, run_at=n.at, state="pending", attempts=0, late=False, **same)
 
 
 def notice(row: Any) -> Notification:
     """A stored timer as the notification it was planned from (rules.notifications' vocabulary)."""
-    return Notification(
-        kind=row.kind, clock=row.clock, at=row.due_at, due=row.deadline,
-        level=row.level, notify=row.notify, label=row.label, repeat=row.repeat,
-    )
+    return Notification(at=row.due_at, due=row.deadline, **{f: getattr(row, f) for f in _SAME})
 
 
 def acquire_query(now: datetime, limit: int) -> Select[tuple[SlaTimer]]:

@@ -159,27 +159,14 @@ class IntakeServices:
                 if existing is None:
                     raise
                 return await self._opened(s, existing, plan, customer, created=False)
-            s.add(
+            by_reporter = {"ticket_id": ticket.id, "at": now, "actor_id": draft.reporter_id}
+            s.add_all([
+                TicketEventRow(kind="reported", data={"channel": draft.channel_id, "permalink": draft.source_permalink}, **by_reporter),
                 TicketEventRow(
-                    ticket_id=ticket.id,
-                    kind="reported",
-                    at=now,
-                    actor_id=draft.reporter_id,
-                    data={"channel": draft.channel_id, "permalink": draft.source_permalink},
-                )
-            )
-            s.add(
-                TicketEventRow(
-                    ticket_id=ticket.id,
-                    kind="classified",
-                    at=now,
-                    actor_id=draft.reporter_id,
-                    severity=draft.severity,
-                    priority=draft.priority,
-                    reason=draft.override_reason,
-                    data={"suggested": draft.suggested_severity, "answers": draft.answers},
-                )
-            )
+                    kind="classified", severity=draft.severity, priority=draft.priority, reason=draft.override_reason,
+                    data={"suggested": draft.suggested_severity, "answers": draft.answers}, **by_reporter,
+                ),
+            ])
             status = evaluate(plan, ticket.severity, now, [], now=now, priority=ticket.priority, terms=[terms])
             self._store_clocks(s, ticket, status, [])
             # A new ticket has no timer rows yet: add what its clocks plan (no look-up, as sync_timers would do).

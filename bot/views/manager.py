@@ -310,15 +310,17 @@ def total_text(t: GroupStats) -> str:
     return "\n".join(lines + [f"Breaches: {len(t.breaches)} (listed per plan and severity below)" if t.breaches else "Breaches: none"])
 
 
+def report_filters(report: Report, mrkdwn: bool = True) -> list[str]:
+    """The report's customer and plan filters, as Slack shows them or as plain text."""
+    customer = escape(report.customer) if mrkdwn and report.customer else report.customer
+    plan = f"`{escape(report.plan_id)}`" if mrkdwn and report.plan_id else report.plan_id
+    return ([f"customer {customer}"] if customer else []) + ([f"plan {plan}"] if plan else [])
+
+
 def report_scope(report: Report) -> str:
     last = report.period.end_day - timedelta(days=1)
     parts = [f"Tickets opened {report.period.first_day.isoformat()} to {last.isoformat()} (each in its plan's time zone)"]
-    if report.customer:
-        parts.append(f"customer {escape(report.customer)}")
-    if report.plan_id:
-        parts.append(f"plan `{escape(report.plan_id)}`")
-    parts.append(f"as of {slack_date(report.now)}")
-    return " · ".join(parts)
+    return " · ".join(parts + report_filters(report) + [f"as of {slack_date(report.now)}"])
 
 
 def quota_lines(report: Report) -> list[str]:
