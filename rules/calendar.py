@@ -31,7 +31,8 @@ def _require_aware(instant: datetime, what: str) -> None:
 class Calendar(Protocol):
     """The time an SLA clock runs on."""
 
-    name: str
+    @property
+    def name(self) -> str: ...  # read-only: the calendars are frozen dataclasses
 
     def add(self, start: datetime, duration: timedelta) -> datetime:
         """The instant when `duration` of open time has passed since `start`."""

@@ -234,7 +234,8 @@ def _cross_check(f: PolicyFile) -> list[str]:
 
     for cal_id, cal in f.calendars.items():
         if not cal.always_open and cal.business_day is None:
-            if build_calendar(cal_id, cal).open_time_per_day() is None:  # type: ignore[union-attr]
+            calendar = build_calendar(cal_id, cal)
+            if isinstance(calendar, BusinessCalendar) and calendar.open_time_per_day() is None:
                 problems.append(f"calendars.{cal_id}: days differ in length; set business_day (e.g. 8h)")
 
     def check_notifications(n: Notifications, where: str) -> None:
@@ -294,7 +295,8 @@ def parse_policy(text: str, source: str) -> Policy:
         raise PolicyError(source, ["the file must be a mapping with vendor, severities, calendars and plans"])
     problems: list[str] = []
     file: PolicyFile | None = None
-    data, removed = raw, []
+    data = raw
+    removed: list[object] = []  # the failing items left out, to leave out their cross-check problems too
     # Every problem at once: the fields that fail are reported, then left out so the rest (and the
     # cross-checks between sections) can still be checked, instead of reporting in rounds.
     for _ in range(20):

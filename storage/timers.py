@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Sequence
+from typing import Any, Sequence, cast
 
-from sqlalchemy import Select, and_, bindparam, func, or_, select, update
+from sqlalchemy import Select, Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
@@ -54,7 +54,7 @@ def notice(row: Any) -> Notification:
     return Notification(at=row.due_at, due=row.deadline, **{f: getattr(row, f) for f in _SAME})
 
 
-def acquire_query(now: datetime, limit: int) -> Select[tuple[SlaTimer]]:
+def acquire_query(now: datetime, limit: int) -> Select[SlaTimer]:
     """Runnable timers: pending ones whose time has come, and claimed ones whose lease has run out."""
     return (
         select(SlaTimer)
@@ -110,7 +110,7 @@ class TimerStore:
         """
         async with self.sessions() as s:
             query = acquire_query(now, limit)
-            if s.bind.dialect.name == "postgresql":
+            if s.get_bind().dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
             rows = list((await s.execute(query)).scalars())
             for row in rows:
@@ -156,7 +156,7 @@ class TimerStore:
         """Record a batch's outcomes in a few statements; only rows this replica still holds change."""
         if not releases:
             return
-        t = SlaTimer.__table__
+        t = cast(Table, SlaTimer.__table__)
         held = (t.c.id == bindparam("b_id")) & (t.c.claimed_by == self.replica_id) & (t.c.state == "claimed")
         finished = [r for r in releases if r.state != "pending"]
         retried = [r for r in releases if r.state == "pending"]
