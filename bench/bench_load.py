@@ -46,7 +46,6 @@ import math
 import os
 import random
 import signal
-import socket
 import statistics
 import sys
 import tempfile
@@ -56,6 +55,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+
+from procstats import free_port, proc_cpu, proc_mem  # bench/procstats.py: this script's own folder is on sys.path
 from urllib.parse import urlencode
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -69,7 +70,6 @@ BOSS = "U0BOSS0001"  # responder and manager
 CUSTOMERS = 20
 USERS = 400
 TEMPLATE_SEVERITIES = ("general-guidance", "system-impaired", "production-impaired", "business-critical")
-HZ = os.sysconf("SC_CLK_TCK")
 
 
 # ----------------------------------------------------------------------------- small helpers
@@ -85,26 +85,10 @@ def pct(values: list[float], q: float) -> float | None:
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
-def proc_cpu(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / HZ
 
 
-def proc_mem(pid: int) -> dict[str, float]:
-    out = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(("VmRSS:", "VmHWM:")):
-                key, value = line.split(":", 1)
-                out[key] = int(value.split()[0]) / 1024
-    return out
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def channel_of(i: int) -> str:

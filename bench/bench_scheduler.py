@@ -51,7 +51,6 @@ import os
 import pickle
 import random
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -60,6 +59,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+
+from procstats import free_port, proc_cpu, proc_mem  # bench/procstats.py: this script's own folder is on sys.path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
@@ -70,7 +71,6 @@ CHANNEL = "C0INCIDENT"
 PLAN = "comarch-cci-premium"
 METADATA_EVENT = "triage_sla_notification"  # bot.scheduler.METADATA_EVENT (checked at run time)
 APS_FUNC_REF = "bench_scheduler:aps_post"
-HZ = os.sysconf("SC_CLK_TCK")
 BACKGROUND_SEVERITIES = {"general-guidance": timedelta(hours=10), "system-impaired": timedelta(hours=4)}  # opened up to this long ago
 DUE_SEVERITY = "business-critical"  # 30 min first response: the 50% reminder is 15 min after opening
 
@@ -97,28 +97,10 @@ async def aps_post(timer_id: int, channel: str) -> None:
 
 
 # ----------------------------------------------------------------------------- /proc helpers
-def proc_cpu(pid: int) -> float:
-    """utime + stime of a process, in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / HZ
 
 
-def proc_mem(pid: int) -> dict[str, float]:
-    """VmRSS and VmHWM (peak RSS) in MB."""
-    out = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(("VmRSS:", "VmHWM:")):
-                key, value = line.split(":", 1)
-                out[key] = int(value.split()[0]) / 1024
-    return out
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def pct(values: list[float], q: float) -> float:
