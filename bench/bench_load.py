@@ -328,7 +328,7 @@ class RssSampler:
         while True:
             try:
                 self.max = max(self.max, proc_mem(self.pid)["VmRSS"])
-            except OSError:
+            except (OSError, KeyError):  # the process has ended
                 return
             await asyncio.sleep(0.1)
 

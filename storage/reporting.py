@@ -80,10 +80,11 @@ async def load_tickets(services: StoreContext, now: datetime, *conditions: Any, 
     loaded = Loaded([], [])
     for start in range(0, len(ids), CHUNK):
         part = ids[start : start + CHUNK]
+        lo, hi = part[0], part[-1]  # id ranges: no 1,000-parameter IN lists to compile; rows of other tickets are dropped
         async with services.sessions() as s:
-            tickets = (await s.execute(select(*_TICKET).where(Ticket.id.in_(part)).order_by(Ticket.id))).all()
-            events = (await s.execute(select(*_EVENT).where(TicketEventRow.ticket_id.in_(part)).order_by(TicketEventRow.id))).all()
-            clocks = (await s.execute(select(*_CLOCK).where(SlaClockRow.ticket_id.in_(part)))).all()
+            tickets = (await s.execute(select(*_TICKET).where(Ticket.id.between(lo, hi), *conditions).order_by(Ticket.id))).all()
+            events = (await s.execute(select(*_EVENT).where(TicketEventRow.ticket_id.between(lo, hi)).order_by(TicketEventRow.id))).all()
+            clocks = (await s.execute(select(*_CLOCK).where(SlaClockRow.ticket_id.between(lo, hi)))).all()
         work = partial(_evaluate, services.policies, names, now, tickets, events, clocks, loaded)
         if off_loop:
             await asyncio.to_thread(work)
@@ -99,12 +100,15 @@ def _evaluate(
     clocks: Sequence[Any], into: Loaded,
 ) -> None:
     """Evaluate one chunk of ticket rows (with their event and clock rows) into `into`."""
+    wanted = {t.id for t in tickets}
     events_of: dict[int, list[Any]] = defaultdict(list)
     for e in events:
-        events_of[e.ticket_id].append(e)
+        if e.ticket_id in wanted:
+            events_of[e.ticket_id].append(e)
     clocks_of: dict[int, list[Any]] = defaultdict(list)
     for c in clocks:
-        clocks_of[c.ticket_id].append(c)
+        if c.ticket_id in wanted:
+            clocks_of[c.ticket_id].append(c)
     for t in tickets:
         key = f"INC-{t.id}"
         try:
