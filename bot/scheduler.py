@@ -15,7 +15,14 @@ Exactly once, across restarts and replicas:
   into the latest (`rules.notifications.fold`, the rule `due_notifications`
   uses too), sent once and marked late.
 - Slack errors that may pass (429, 5xx, timeouts) are retried with backoff;
-  others mark the timer failed with the error, for the operator.
+  others mark the timer failed with the error, for the operator. The client
+  never repeats a post on its own after a 5xx or a timeout: the retry is a new
+  attempt, which looks in the thread first.
+- The lease outlives the attempt: while a batch is being posted its leases
+  are extended every third of the lease (`bot.delivery.LeaseKeeper`), and a
+  429's Retry-After is waited out only if the retry still starts under the
+  lease last confirmed. So a replica never takes over a timer whose post may
+  still be in flight elsewhere.
 
 The queries are `storage.timers.TimerStore` (acquire, load, release); the notices
 themselves are rendered by `bot.views.ticket.render_notification`.
@@ -37,7 +44,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.delivery import Delivery, delivery_client, slack_error_code
+from bot.delivery import Delivery, LeaseKeeper, delivery_client, slack_error_code
 from bot.services import Services
 from bot.views import render_notification
 from rules.notifications import fold, next_repeat, still_applies
@@ -177,11 +184,13 @@ class SlaScheduler:
 
         if to_post:
             gate = asyncio.Semaphore(self.concurrency)
-            async with aiohttp.ClientSession() as http:  # one connection pool for the batch's posts
-                client = AsyncWebClient(
-                    token=self.client.token, base_url=self.client.base_url, session=http,
-                    retry_handlers=list(self.client.retry_handlers),
-                )
+            held = [item[3].id for item in to_post]
+            timeout = float(self.client.timeout or 30)
+            keeper = LeaseKeeper(lambda until: self.extend_leases(held, until), self.services.clock.now, self.lease, timeout)
+            async with aiohttp.ClientSession() as http, keeper:  # one connection pool; leases held while posting
+                # No retry of the client's own after a 5xx or a timeout (Slack may have the post: the next
+                # attempt looks in the thread first); a 429 is waited out only while the lease is held.
+                client = delivery_client(self.client.token, self.client.base_url, timeout, session=http)
 
                 # Slack takes about one post per second per channel and answers a burst with 429 + Retry-After:
                 # one post at a time per channel lets the client's retry handler pace them instead of all of

@@ -22,7 +22,7 @@ from rules.errors import InvalidInput, NotFound
 from rules.policy import Plan, PolicySet
 from rules.sla import SlaStatus, TicketEvent, evaluate
 from rules.terms import Terms, restore_all, snapshot, terms_from_plan
-from storage.models import ProcessedSlackEvent, SlaClockRow, Ticket, TicketEventRow
+from storage.models import OutboxPost, ProcessedSlackEvent, SlaClockRow, Ticket, TicketEventRow
 
 
 class TicketStore:
@@ -73,11 +73,17 @@ class TicketStore:
         return (await s.execute(select(Ticket).where(Ticket.idempotency_key == key))).scalar_one_or_none()
 
     async def set_announcement(self, ticket_id: int, channel_id: str, ts: str) -> None:
+        """Record that the ticket was announced (at `ts` in `channel_id`): its owed announcement is settled."""
         async with self.sessions() as s:
             ticket = await s.get(Ticket, ticket_id)
             if ticket is None:
                 raise NotFound(f"no ticket INC-{ticket_id}")
             ticket.announce_channel_id, ticket.thread_ts = channel_id, ts
+            await s.execute(
+                update(OutboxPost)
+                .where(OutboxPost.ticket_id == ticket_id, OutboxPost.kind == "announcement", OutboxPost.state.in_(("pending", "claimed")))
+                .values(state="sent", message_channel=channel_id, message_ts=ts, sent_at=self.clock.now(), lease_until=None)
+            )
             await s.commit()
 
     async def ticket_by_thread(self, channel_id: str, thread_ts: str) -> Ticket | None:

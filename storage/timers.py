@@ -120,6 +120,18 @@ class TimerStore:
             await s.commit()
             return rows, next_run
 
+    async def extend_leases(self, ids: Sequence[int], until: datetime) -> int:
+        """Heartbeat: keep holding these timers while their posts are still in flight."""
+        t = SlaTimer.__table__
+        async with self.services.sessions() as s:
+            res = await s.execute(
+                update(t)
+                .where(t.c.id.in_(list(ids)), t.c.claimed_by == self.replica_id, t.c.state == "claimed")
+                .values(lease_until=until)
+            )
+            await s.commit()
+            return res.rowcount or 0
+
     @staticmethod
     async def _next_run_time(s: AsyncSession) -> datetime | None:
         """The earliest pending run_at or claimed lease_until: one index probe each."""

@@ -247,3 +247,25 @@ async def test_the_lease_is_its_own_column_and_the_claim_reads_it(bot) -> None:
     assert other.next_due == now + timedelta(seconds=30)  # the next runnable instant is the lease's end
     (again,) = await other.claim(now + timedelta(seconds=30))
     assert (again.id, again.claimed_by, again.attempts) == (row.id, "other", 2)
+
+
+async def test_reminder_accepted_but_answered_5xx_is_found_in_the_thread_not_posted_again(scheduled_bot) -> None:
+    """slack_sdk's own 5xx retry used to post it again without looking; now the retry is an attempt that looks first."""
+    bot = scheduled_bot
+    msg = await ticket_with_oncall(bot)
+    bot.slack.fail_next("chat.postMessage", status=500, accept=True)  # Slack keeps the post, the answer is a 500
+    bot.clock.advance(15 * M)
+    await eventually(lambda: thread_notices(bot, msg))
+    for _ in range(250):  # the 500 is recorded as a retry, not a failure
+        if any(t.label == "50%" and t.state == "pending" and t.attempts == 1 for t in await timers(bot)):
+            break
+        await asyncio.sleep(0.02)
+    else:
+        raise AssertionError("the 5xx was never recorded as a retry")
+    assert len(thread_notices(bot, msg)) == 1  # no silent second post by the client
+    bot.clock.advance(timedelta(seconds=6))  # past the retry's backoff
+    await eventually(lambda: bot.slack.calls_to("conversations.replies"))
+    await bot.sla.tick()
+    assert len(thread_notices(bot, msg)) == 1
+    [fifty] = [t for t in await timers(bot) if t.label == "50%"]
+    assert (fifty.state, fifty.message_ts, fifty.attempts) == ("sent", thread_notices(bot, msg)[0].ts, 2)

@@ -53,8 +53,8 @@ async def start_bot(slack: SlackStandIn, database_url: str, clock: FileClock, **
         SCHEDULER_TICK_SECONDS="0.1",
         SCHEDULER_LEASE_SECONDS="2",
         PYTHONPATH=str(REPO),
-        **extra,
     )
+    env.update(extra)  # a test's own settings win
     # Logs go to a file: an undrained pipe would block the bot (and asyncio's wait()) once full.
     log = open(Path(os.environ.get("TRIAGE_TEST_LOG_DIR", tempfile.gettempdir())) / f"triage-bot-{env['PORT']}.log", "wb")
     proc = await asyncio.create_subprocess_exec(
@@ -247,3 +247,53 @@ async def test_kill_9_mid_post_then_restart_posts_once(postgres_url: str, bots_c
         rows = await timer_rows(postgres_url)
         assert set(posted) == {r.id for r in rows if r.state == "sent"}
         assert sorted(posted.values()) == [1, 1]
+
+
+async def test_rate_limited_post_is_not_taken_over_and_posted_twice(postgres_url: str, bots_clock: FileClock) -> None:
+    """Issue 11: two replicas, lease 5 s, two 429s with Retry-After 3. slack_sdk used to sleep out each
+    Retry-After holding the timer while its lease ran out; the other replica took the timer over, found
+    nothing in the thread and posted; then the sleeper's retry posted too.
+
+    Time moves only while no attempt holds the timer. A 3 s wait cannot fit in a 5 s lease with a 30 s
+    request timeout, so each 429 must give the timer back (pending, with backoff) rather than sleep holding
+    it; the retries then look in the thread first, and the reminder is posted once.
+    """
+    async with SlackStandIn() as slack:
+        slack.add_channel(CHANNEL, "incidents")
+        await open_tickets(postgres_url, count=1, thread=slack)
+        procs = [await start_bot(slack, postgres_url, bots_clock, SCHEDULER_LEASE_SECONDS="5") for _ in range(2)]
+        try:
+            slack.fail_next("chat.postMessage", status=429, retry_after=3, times=2)
+            bots_clock.set(AT_90_PERCENT)
+
+            async def reminder() -> SlaTimer | None:
+                return next((r for r in await timer_rows(postgres_url) if r.label == "90%"), None)
+
+            async def both_429s_answered() -> bool:
+                if sum(c.status == 429 for c in slack.calls_to("chat.postMessage")) >= 2:
+                    return True
+                row = await reminder()
+                if row is not None and row.state == "pending" and not slack.in_flight["chat.postMessage"]:
+                    bots_clock.advance(timedelta(seconds=1))  # towards its retry; never while an attempt holds it
+                return False
+
+            await wait_for(both_429s_answered)
+
+            async def released() -> bool:  # no attempt sits on the timer waiting out Retry-After past its lease
+                return (row := await reminder()) is not None and row.state == "pending"
+
+            await wait_for(released)
+            bots_clock.advance(timedelta(seconds=6))  # past the 5 s lease
+
+            async def sent() -> bool:
+                row = await reminder()
+                if row is not None and row.state == "pending" and not slack.in_flight["chat.postMessage"]:
+                    bots_clock.advance(timedelta(seconds=1))  # towards its next retry
+                return row is not None and row.state == "sent"
+
+            await wait_for(sent)
+        finally:
+            for p in procs:
+                await stop(p)  # each drains its batch in progress: a post still waiting on Retry-After lands first
+        posted = posted_timer_ids(slack)
+        assert posted and max(posted.values()) == 1, posted
