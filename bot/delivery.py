@@ -69,7 +69,7 @@ def is_transient(error: Exception) -> bool:
     """A Slack failure that may pass: 429, 5xx, a proxy's page, no answer, no connection."""
     if isinstance(error, SlackApiError):
         return slack_error_code(error) not in PERMANENT_ERRORS
-    return isinstance(error, (aiohttp.ClientError, asyncio.TimeoutError, OSError))
+    return True  # no answer, no connection, a retry dropped with its lease (LeaseLost): try again later
 
 
 # -- leases that outlive their attempts -----------------------------------------------------------
@@ -83,32 +83,30 @@ class AttemptBudget:
 ATTEMPT_BUDGET: contextvars.ContextVar[AttemptBudget | None] = contextvars.ContextVar("attempt_budget", default=None)
 
 
-class LeaseBoundRateLimitHandler(AsyncRateLimitErrorRetryHandler):
-    """Waits out a 429 only if the retry would still start under the lease held (`ATTEMPT_BUDGET`).
+class LeaseLost(Exception):
+    """A retry would start after the lease last confirmed: it is not sent (another replica may take the row over)."""
 
-    slack_sdk's own handler sleeps Retry-After whatever the lease; past the lease
-    another replica may take the row over and post it too.
+
+class LeaseBoundRateLimitHandler(AsyncRateLimitErrorRetryHandler):
+    """Waits out a 429's Retry-After, then sends the retry only if the lease is still confirmed (`ATTEMPT_BUDGET`).
+
+    slack_sdk's own handler retries whatever the lease; past it another replica may take the row over and
+    post it too. While the `LeaseKeeper` extends the lease, waiting is safe; if it cannot (the database is
+    away), the retry is dropped (`LeaseLost`) and the row comes back through its lease, looked for first.
     """
 
     def __init__(self, max_retry_count: int = 3, request_timeout: float = 30.0):
         super().__init__(max_retry_count=max_retry_count)
         self.request_timeout = request_timeout
 
-    async def _can_retry_async(
+    async def prepare_for_next_attempt_async(
         self, *, state: RetryState, request: HttpRequest, response: HttpResponse | None = None,
         error: Exception | None = None,
-    ) -> bool:
-        if not await super()._can_retry_async(state=state, request=request, response=response, error=error):
-            return False
+    ) -> None:
+        await super().prepare_for_next_attempt_async(state=state, request=request, response=response, error=error)
         budget = ATTEMPT_BUDGET.get()
-        if budget is None or response is None:
-            return True
-        retry_after = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), ["1"])
-        try:
-            wait = float(retry_after[0] if isinstance(retry_after, list) else retry_after) + 1
-        except ValueError:
-            wait = 2.0
-        return asyncio.get_running_loop().time() + wait + self.request_timeout <= budget.deadline
+        if budget is not None and asyncio.get_running_loop().time() > budget.deadline:
+            raise LeaseLost("the lease ran out while waiting out Retry-After; not retrying")
 
 
 class LeaseKeeper:

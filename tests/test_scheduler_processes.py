@@ -250,16 +250,16 @@ async def test_kill_9_mid_post_then_restart_posts_once(postgres_url: str, bots_c
 
 
 async def test_rate_limited_post_is_not_taken_over_and_posted_twice(postgres_url: str, bots_clock: FileClock) -> None:
-    """Issue 11: two replicas, lease 5 s, two 429s with Retry-After 3. slack_sdk used to sleep out each
-    Retry-After holding the timer while its lease ran out; the other replica took the timer over, found
-    nothing in the thread and posted; then the sleeper's retry posted too.
+    """Issue 11: two replicas, lease 5 s, two 429s with Retry-After 3. slack_sdk sleeps out each Retry-After
+    holding the timer; its lease used to run out meanwhile, the other replica took the timer over, found
+    nothing in the thread and posted, then the sleeper's retry posted too.
 
-    Time moves only while no attempt holds the timer. A 3 s wait cannot fit in a 5 s lease with a 30 s
-    request timeout, so each 429 must give the timer back (pending, with backoff) rather than sleep holding
-    it; the retries then look in the thread first, and the reminder is posted once.
+    Time moves in 1 s steps, as it would while the attempt waits; while an attempt holds the timer, the next
+    step waits until the holder has extended its lease (the heartbeat). Without one, the wait fails.
     """
     async with SlackStandIn() as slack:
         slack.add_channel(CHANNEL, "incidents")
+        slack.set_post_rate(None, burst=1)
         await open_tickets(postgres_url, count=1, thread=slack)
         procs = [await start_bot(slack, postgres_url, bots_clock, SCHEDULER_LEASE_SECONDS="5") for _ in range(2)]
         try:
@@ -269,31 +269,22 @@ async def test_rate_limited_post_is_not_taken_over_and_posted_twice(postgres_url
             async def reminder() -> SlaTimer | None:
                 return next((r for r in await timer_rows(postgres_url) if r.label == "90%"), None)
 
-            async def both_429s_answered() -> bool:
-                if sum(c.status == 429 for c in slack.calls_to("chat.postMessage")) >= 2:
-                    return True
+            async def step() -> bool:
                 row = await reminder()
-                if row is not None and row.state == "pending" and not slack.in_flight["chat.postMessage"]:
-                    bots_clock.advance(timedelta(seconds=1))  # towards its retry; never while an attempt holds it
+                if row is None:
+                    return False
+                if row.state == "sent":
+                    return True
+                now = bots_clock.now()
+                if row.state == "claimed" and row.lease_until is not None and row.lease_until - now < timedelta(seconds=4.5):
+                    return False  # the holder has not extended its lease since the last step: wait for it
+                bots_clock.advance(timedelta(seconds=1))
                 return False
 
-            await wait_for(both_429s_answered)
-
-            async def released() -> bool:  # no attempt sits on the timer waiting out Retry-After past its lease
-                return (row := await reminder()) is not None and row.state == "pending"
-
-            await wait_for(released)
-            bots_clock.advance(timedelta(seconds=6))  # past the 5 s lease
-
-            async def sent() -> bool:
-                row = await reminder()
-                if row is not None and row.state == "pending" and not slack.in_flight["chat.postMessage"]:
-                    bots_clock.advance(timedelta(seconds=1))  # towards its next retry
-                return row is not None and row.state == "sent"
-
-            await wait_for(sent)
+            await wait_for(step)
         finally:
             for p in procs:
-                await stop(p)  # each drains its batch in progress: a post still waiting on Retry-After lands first
+                await stop(p)
+        assert sum(c.status == 429 for c in slack.calls_to("chat.postMessage")) == 2
         posted = posted_timer_ids(slack)
         assert posted and max(posted.values()) == 1, posted
