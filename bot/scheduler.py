@@ -19,9 +19,9 @@ Exactly once, across restarts and replicas:
   never repeats a post on its own after a 5xx or a timeout: the retry is a new
   attempt, which looks in the thread first.
 - The lease outlives the attempt: while a batch is being posted its leases
-  are extended every third of the lease (`bot.delivery.LeaseKeeper`), and a
-  429's Retry-After is waited out only if the retry still starts under the
-  lease last confirmed. So a replica never takes over a timer whose post may
+  are extended every third of the lease (`bot.delivery.LeaseKeeper`), also
+  while a 429's Retry-After is waited out; no retry is sent once the lease is
+  no longer confirmed. So a replica never takes over a timer whose post may
   still be in flight elsewhere.
 
 The queries are `storage.timers.TimerStore` (acquire, load, release); the notices
@@ -186,7 +186,7 @@ class SlaScheduler:
             gate = asyncio.Semaphore(self.concurrency)
             held = [item[3].id for item in to_post]
             timeout = float(self.client.timeout or 30)
-            keeper = LeaseKeeper(lambda until: self.extend_leases(held, until), self.services.clock.now, self.lease, timeout)
+            keeper = LeaseKeeper(lambda until: self.timers.extend_leases(held, until), self.services.clock.now, self.timers.lease, timeout)
             async with aiohttp.ClientSession() as http, keeper:  # one connection pool; leases held while posting
                 # No retry of the client's own after a 5xx or a timeout (Slack may have the post: the next
                 # attempt looks in the thread first); a 429 is waited out only while the lease is held.

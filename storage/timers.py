@@ -123,7 +123,7 @@ class TimerStore:
     async def extend_leases(self, ids: Sequence[int], until: datetime) -> int:
         """Heartbeat: keep holding these timers while their posts are still in flight."""
         t = SlaTimer.__table__
-        async with self.services.sessions() as s:
+        async with self.sessions() as s:
             res = await s.execute(
                 update(t)
                 .where(t.c.id.in_(list(ids)), t.c.claimed_by == self.replica_id, t.c.state == "claimed")
