@@ -18,12 +18,27 @@ ZONES = ["Europe/Warsaw", "Europe/Berlin", "America/New_York", "Australia/Sydney
 
 
 def oracle_is_open(cal: BusinessCalendar, instant: datetime) -> bool:
-    """Read the rules directly off the wall clock: no interval arithmetic."""
-    local = instant.astimezone(cal.tz)
-    if cal.is_holiday(local.date()):
+    """Read the rules directly off the calendar's days: no interval arithmetic across days.
+
+    An opening or closing time names its first occurrence on that local date
+    (PEP 495 fold=0, as zoneinfo resolves a wall time): a time in the repeated
+    autumn hour is its first occurrence, so a day that opens at 01:30 on the
+    fall-back date stays open through the repeated hour rather than closing
+    again for half an hour; a time in the skipped spring hour is read with the
+    offset before the change. Hours never cross midnight (an open end is the
+    next midnight), so only the instant's own local date can hold it.
+    """
+    day = instant.astimezone(cal.tz).date()
+    if cal.is_holiday(day):
         return False
-    t = local.time()
-    return any(h.weekday == local.weekday() and h.start <= t and (h.end is None or t < h.end) for h in cal.hours)
+    for h in cal.hours:
+        if h.weekday != day.weekday():
+            continue
+        opens = datetime.combine(day, h.start, cal.tz)
+        closes = datetime.combine(day + timedelta(days=1), time(0), cal.tz) if h.end is None else datetime.combine(day, h.end, cal.tz)
+        if opens.astimezone(UTC) <= instant.astimezone(UTC) < closes.astimezone(UTC):
+            return True
+    return False
 
 
 def oracle_add(cal: BusinessCalendar, start: datetime, minutes: int) -> datetime:
@@ -156,3 +171,16 @@ def test_very_long_targets_are_computed_not_refused() -> None:
 def test_open_time_per_day_counts_seconds() -> None:
     cal = BusinessCalendar("UTC", weekly(range(5), time(9, 0, 30), time(18)))
     assert cal.open_time_per_day() == cal.intervals(date(2026, 1, 5))[0][2] == timedelta(hours=8, minutes=59, seconds=30)
+
+
+def test_opening_inside_the_repeated_autumn_hour_stays_open_through_it() -> None:
+    """New York, Sunday 01:30-21:00, on the fall-back date: open from the first 01:30 (05:30Z) without a break.
+
+    Found by the property test: an oracle that re-read the wall clock closed
+    the day again for the repeated half hour (06:00Z-06:30Z, 01:00-01:30 EST).
+    """
+    cal = BusinessCalendar(timezone="America/New_York", hours=(WeeklyHours(6, time(1, 30), time(21)),), is_holiday=frozenset().__contains__)
+    start = datetime(2026, 11, 1, 0, 0, tzinfo=UTC)
+    assert cal.add(start, timedelta(minutes=60)) == datetime(2026, 11, 1, 6, 30, tzinfo=UTC)
+    assert cal.add(start, timedelta(minutes=60)) == oracle_add(cal, start, 60)
+    assert cal.measure(start, datetime(2026, 11, 2, 5, 0, tzinfo=UTC)) == timedelta(hours=20, minutes=30)
