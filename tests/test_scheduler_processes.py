@@ -19,7 +19,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.services.oncall import set_oncall
 from bot.scheduler import METADATA_EVENT
@@ -27,7 +27,7 @@ from bot.services import ReportDraft, build_services
 from bot.settings import Settings
 from rules.clock import ManualClock
 from storage.db import upgrade
-from storage.models import SlaTimer
+from storage.models import OutboxPost, SlaTimer
 from tests.conftest import SIGNING_SECRET
 from tests.shifted_clock_run import FileClock
 from tests.slack_standin import SlackStandIn
@@ -106,9 +106,16 @@ async def open_tickets(
                     severity="business-critical", priority="p1",
                 )
             )
-            if thread is not None:
+            if thread is not None:  # announced already: the owed announcement is settled, only timers post
                 root = thread.add_message(CHANNEL, f"INC-{opened_ticket.ticket.id}", user="U0STANDBOT")
                 await services.set_announcement(opened_ticket.ticket.id, CHANNEL, root.ts)
+                async with services.sessions() as s:
+                    await s.execute(
+                        update(OutboxPost)
+                        .where(OutboxPost.ticket_id == opened_ticket.ticket.id, OutboxPost.kind == "announcement")
+                        .values(state="sent", sent_at=OPENED, message_channel=CHANNEL, message_ts=root.ts)
+                    )
+                    await s.commit()
     finally:
         await services.close()
 
@@ -206,16 +213,16 @@ async def test_kill_9_mid_post_then_restart_posts_once(postgres_url: str, bots_c
             return any(r.label == label and r.state == state for r in await timer_rows(postgres_url))
 
         # 1. The overdue reminder is claimed and posted; Slack keeps it, the bot dies before recording it.
-        slack.delay("chat.postMessage", 3.0)
+        slack.hold("chat.postMessage")
         first = await start_bot(slack, postgres_url, bots_clock)
         bots_clock.set(AT_90_PERCENT)
         await wait_for(lambda: row_in("90%", "claimed"))
         await wait_in_flight(slack, "chat.postMessage", 1)  # the post is at the stand-in
         first.kill()
         await first.wait()
+        slack.release("chat.postMessage")
         await wait_in_flight(slack, "chat.postMessage", 0)  # the stand-in completes the post: Slack accepted it
         assert sum(posted_timer_ids(slack).values()) == 1
-        slack.delay("chat.postMessage", 0)
 
         # 2. A new process reclaims it after the lease, finds it in the thread, does not post it again.
         bots_clock.advance(PAST_LEASE)
@@ -224,16 +231,16 @@ async def test_kill_9_mid_post_then_restart_posts_once(postgres_url: str, bots_c
             await wait_for(lambda: row_in("90%", "sent"))
             assert sum(posted_timer_ids(slack).values()) == 1
             # 3. The escalation at the deadline is claimed, and the process dies before Slack has it.
-            slack.fail_next("chat.postMessage", status=500)
-            slack.delay("chat.postMessage", 3.0)
+            slack.hold("chat.postMessage")
             bots_clock.set(AT_DEADLINE)
             await wait_for(lambda: row_in("level 1", "claimed"))
             await wait_in_flight(slack, "chat.postMessage", 1)
         finally:
             second.kill()
             await second.wait()
-        await wait_in_flight(slack, "chat.postMessage", 0)  # answered 500: Slack kept nothing
-        slack.delay("chat.postMessage", 0)
+        slack.fail_next("chat.postMessage", status=500)  # the held post is answered 500: Slack keeps nothing
+        slack.release("chat.postMessage")
+        await wait_in_flight(slack, "chat.postMessage", 0)
         assert sum(posted_timer_ids(slack).values()) == 1  # the escalation never reached Slack
 
         # 4. The next process reclaims and posts it, once.

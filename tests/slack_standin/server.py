@@ -163,6 +163,7 @@ class SlackStandIn:
         self.refusals: list[list[str]] = []
         self._faults: dict[str, list[Fault]] = {}
         self._delays: dict[str, float] = {}
+        self._holds: dict[str, asyncio.Event] = {}
         self.in_flight: Counter[str] = Counter()  # method -> calls received and not yet answered
 
         self._stacks: dict[str, list[str]] = {}  # root view id -> open view ids, bottom first
@@ -439,10 +440,28 @@ class SlackStandIn:
         else:
             self._delays[method] = seconds
 
+    def hold(self, method: str) -> None:
+        """Keep every later call of ``method`` unanswered until :meth:`release`.
+
+        For tests that must act while a call is at Slack (kill the bot mid-post):
+        they wait on ``in_flight`` instead of guessing how long a delay must be.
+        Faults are taken when the call is answered, so one queued after the
+        call arrived still applies to it.
+        """
+        self._holds.setdefault(method, asyncio.Event())
+
+    def release(self, method: str) -> None:
+        """Answer the held calls of ``method`` now, and stop holding it."""
+        gate = self._holds.pop(method, None)
+        if gate is not None:
+            gate.set()
+
     def clear_faults(self) -> None:
-        """Drop all pending faults and delays."""
+        """Drop all pending faults and delays; release held calls."""
         self._faults.clear()
         self._delays.clear()
+        for method in list(self._holds):
+            self.release(method)
 
     # ------------------------------------------------------------------ inspection helpers
 
@@ -602,6 +621,9 @@ class SlackStandIn:
         delay = self._delays.get(method)
         if delay:
             await asyncio.sleep(delay)
+        gate = self._holds.get(method)
+        if gate is not None:
+            await gate.wait()
 
         handler = self._methods.get(method)
         if handler is None:
