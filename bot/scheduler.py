@@ -218,7 +218,7 @@ class SlaScheduler:
         if row.attempts > 1:
             found = await self._already_posted(client, channel, ticket.thread_ts, row.id)
             if found:
-                return Release(row, "sent", channel=channel, ts=found, sent_at=now, counter="recovered", repeat=next_repeat(notice(row), plan.notifications))
+                return Release(row, "sent", channel=channel, ts=found, sent_at=now, counter="recovered", repeat=next_repeat(notice(row), plan.notifications, status.clocks[row.clock].calendar))
         late = now - row.due_at > self.late_after
         text, blocks = render_notification(ticket, plan, status, row, now, oncall, late, folded)
         try:
@@ -239,7 +239,7 @@ class SlaScheduler:
             return self._retry(row, now, f"{type(e).__name__}: {e}")
         return Release(
             row, "sent", channel=resp["channel"], ts=resp["ts"], sent_at=now, late=late,
-            repeat=next_repeat(notice(row), plan.notifications),  # the last level pings again until someone acts
+            repeat=next_repeat(notice(row), plan.notifications, status.clocks[row.clock].calendar),  # the last level pings again until someone acts
         )
 
     async def _already_posted(self, client: AsyncWebClient, channel: str, thread_ts: str | None, timer_id: int) -> str | None:

@@ -9,7 +9,7 @@ from typing import Any
 from bot.views.blocks import human
 from bot.views.manager import breach_text, report_filters
 from rules.compliance import DurationStats, Rate, Report
-from rules.notifications import notification_schedule
+from rules.notifications import escalation_horizon, notification_schedule
 from rules.policy import PolicySet
 from rules.sla import evaluate
 
@@ -72,10 +72,8 @@ def timeline_data(policies: PolicySet, plan_id: str, severity: str, opened_at: d
         """The engine's UTC instants, shown in the plan's zone (with its offset)."""
         return _iso(v.astimezone(zone)) if v else None
 
-    dues = [c.due for c in (fr, res) if c.due is not None]
     ladder = plan.notifications.escalation
-    last_after = ladder[-1].after.to_timedelta(timedelta(days=1)) if ladder else timedelta(0)
-    horizon = max(dues) + last_after if dues else opened_at
+    horizon = escalation_horizon(status, plan.notifications) or opened_at
     schedule = [n for n in notification_schedule(status, plan.notifications, horizon) if n.repeat == 0]
     repeat_of = {lvl.level: lvl.repeat_every for lvl in ladder}
     warnings = []

@@ -34,6 +34,7 @@ _STORED: dict[ClockStatus, StoredStatus] = {
     ClockStatus.MISSED: "missed",
     ClockStatus.NO_TARGET: "none",
     ClockStatus.NOT_STARTED: "none",
+    ClockStatus.COURTESY: "none",  # a promised update owes no verdict
 }
 
 

@@ -10,8 +10,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Container, Generic, Iterable, Iterator, Literal, Sequence, TypeVar
 
+from rules.calendar import AlwaysOpenCalendar, Calendar
 from rules.policy_file import EscalationLevel, Notifications
-from rules.sla import ClockName, ClockState, SlaStatus
+from rules.sla import ClockName, ClockState, ClockStatus, SlaStatus
+
+ONE_DAY = timedelta(days=1)
+PROMISE_LABEL = "promised update"
 
 T = TypeVar("T")
 
@@ -57,13 +61,29 @@ def _reminders(clock: ClockState, policy: Notifications) -> Iterator[Notificatio
             yield Notification("reminder", clock.name, at, clock.due, label=label)
 
 
+def _business_hours(clock: ClockState, level: EscalationLevel) -> bool:
+    """Do this level's pings wait for open hours? Not on a 24/7 calendar, nor with `hours: always`."""
+    return level.hours == "business" and not isinstance(clock.calendar, AlwaysOpenCalendar)
+
+
+def _later(clock: ClockState, level: EscalationLevel, since: datetime, delay: timedelta) -> datetime:
+    """`delay` after `since`: elapsed time, or open time on the clock's calendar when the level keeps business hours."""
+    return clock.calendar.add(since, delay) if _business_hours(clock, level) else since + delay
+
+
+def _level_start(clock: ClockState, levels: Sequence[EscalationLevel], i: int) -> datetime:
+    """The first ping of level i: the first level's goes out at once; higher levels wait for open hours."""
+    assert clock.due is not None
+    after = levels[i].after.to_timedelta(ONE_DAY)
+    return clock.due + after if i == 0 else _later(clock, levels[i], clock.due, after)
+
+
 def _escalations(clock: ClockState, ladder: Sequence[EscalationLevel], until: datetime) -> Iterator[Notification]:
     assert clock.due is not None
     levels = list(ladder)
     for i, level in enumerate(levels):
-        first = clock.due + level.after.to_timedelta(timedelta(days=1))
-        nxt = clock.due + levels[i + 1].after.to_timedelta(timedelta(days=1)) if i + 1 < len(levels) else None
-        at, repeat = first, 0
+        nxt = _level_start(clock, levels, i + 1) if i + 1 < len(levels) else None
+        at, repeat = _level_start(clock, levels, i), 0
         while at <= until and (nxt is None or at < nxt or repeat == 0):
             yield Notification(
                 "escalation",
@@ -77,10 +97,16 @@ def _escalations(clock: ClockState, ladder: Sequence[EscalationLevel], until: da
             )
             if level.repeat_every is None:
                 break
-            step = level.repeat_every.to_timedelta(timedelta(days=1))
+            step = level.repeat_every.to_timedelta(ONE_DAY)
             if step <= timedelta(0):
                 break
-            at, repeat = at + step, repeat + 1
+            at, repeat = _later(clock, level, at, step), repeat + 1
+
+
+def _promise(clock: ClockState) -> Notification:
+    """A courtesy reminder at the next-update time promised where none is owed."""
+    assert clock.due is not None
+    return Notification("reminder", clock.name, clock.due, clock.due, label=PROMISE_LABEL)
 
 
 def notification_schedule(status: SlaStatus, policy: Notifications, until: datetime) -> list[Notification]:
@@ -88,10 +114,14 @@ def notification_schedule(status: SlaStatus, policy: Notifications, until: datet
 
     Stopped or paused clocks have none; a clock whose breach was acknowledged has
     no further escalation. Escalation level N repeats until level N+1 starts; the
-    last level repeats until someone acts.
+    last level repeats until someone acts. A promised (courtesy) update gets one
+    reminder at the promised time, and no escalation.
     """
     out: list[Notification] = []
     for clock in status.clocks.values():
+        if clock.status is ClockStatus.COURTESY and clock.due is not None:
+            out.append(_promise(clock))
+            continue
         if not clock.active or clock.due is None:
             continue
         if clock.target is not None:
@@ -139,8 +169,19 @@ def due_notifications(
 
     A reminder whose deadline has passed is not sent.
     """
-    wanted = [n for n in notification_schedule(status, policy, now) if not (n.kind == "reminder" and n.due <= now)]
+    wanted = [n for n in notification_schedule(status, policy, now) if not (n.kind == "reminder" and n.due <= now and n.label != PROMISE_LABEL)]
     return [f.latest for f in fold(wanted, lambda n: n) if f.latest.key not in sent]
+
+
+def escalation_horizon(status: SlaStatus, policy: Notifications) -> datetime | None:
+    """When the last escalation level of the latest running deadline first pings (open hours counted)."""
+    ladder = list(policy.escalation)
+    starts = [
+        _level_start(c, ladder, len(ladder) - 1) if ladder else c.due
+        for c in status.clocks.values()
+        if c.due is not None and (c.active or c.status is ClockStatus.COURTESY)
+    ]
+    return max(starts, default=None)  # type: ignore[arg-type]
 
 
 def planned_notifications(status: SlaStatus, policy: Notifications) -> list[Notification]:
@@ -152,11 +193,7 @@ def planned_notifications(status: SlaStatus, policy: Notifications) -> list[Noti
     """
     ladder = policy.escalation
     last_level = ladder[-1].level if ladder else None
-    horizon = max(
-        (c.due + (ladder[-1].after.to_timedelta(timedelta(days=1)) if ladder else timedelta(0))
-         for c in status.clocks.values() if c.active and c.due is not None),
-        default=None,
-    )
+    horizon = escalation_horizon(status, policy)
     if horizon is None:
         return []
     return [
@@ -166,18 +203,23 @@ def planned_notifications(status: SlaStatus, policy: Notifications) -> list[Noti
     ]
 
 
-def next_repeat(sent: Notification, policy: Notifications) -> Notification | None:
-    """The next ping of the last escalation level, after `sent` went out."""
+def next_repeat(sent: Notification, policy: Notifications, calendar: Calendar | None = None) -> Notification | None:
+    """The next ping of the last escalation level, after `sent` went out.
+
+    With the clock's `calendar` (not 24/7) the repeat waits for open hours, unless the level says `hours: always`.
+    """
     if sent.kind != "escalation" or not policy.escalation:
         return None
     last = policy.escalation[-1]
     if sent.level != last.level or last.repeat_every is None:
         return None
-    step = last.repeat_every.to_timedelta(timedelta(days=1))
+    step = last.repeat_every.to_timedelta(ONE_DAY)
     if step <= timedelta(0):
         return None
     repeat = sent.repeat + 1
-    return replace(sent, at=sent.at + step, repeat=repeat, label=f"level {last.level} repeat {repeat}")
+    business = calendar is not None and last.hours == "business" and not isinstance(calendar, AlwaysOpenCalendar)
+    at = calendar.add(sent.at, step) if business else sent.at + step  # type: ignore[union-attr]
+    return replace(sent, at=at, repeat=repeat, label=f"level {last.level} repeat {repeat}")
 
 
 def still_applies(status: SlaStatus, clock: ClockName, kind: str, deadline: datetime) -> bool:
@@ -188,6 +230,8 @@ def still_applies(status: SlaStatus, clock: ClockName, kind: str, deadline: date
     acknowledged.
     """
     state = status.clocks.get(clock)
+    if state is not None and state.status is ClockStatus.COURTESY:
+        return kind == "reminder" and state.due == deadline
     if state is None or not state.active or state.due != deadline:
         return False
     if kind == "reminder":

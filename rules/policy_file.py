@@ -248,10 +248,14 @@ class Reminder(_Strict):
 
 
 class EscalationLevel(_Strict):
+    """`hours: business` (default): on a calendar that is not 24/7, this level's pings (but the first breach
+    ping) wait for open hours; `hours: always` pings at any hour."""
+
     level: int = Field(ge=1)
     notify: str
     after: DurationField = Duration()
     repeat_every: DurationField | None = None
+    hours: Literal["business", "always"] = "business"
 
 
 class Notifications(_Strict):

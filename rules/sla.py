@@ -5,9 +5,10 @@ rebuilt from events each time, so storage, the scheduler and reports agree.
 
 Clocks:
 - first_response: from the ticket's start to the first human response from the
-  support side (acknowledge, update or resolve).
+  support side (acknowledge, update, pause with its question to the customer, or resolve).
 - update: after the first response, each update restarts it; an update may state
-  its own next-update instant ("or as stated in the previous update").
+  its own next-update instant ("or as stated in the previous update"). See
+  `_update_clock` for pauses, reclassification and promised (courtesy) updates.
 - resolution: from the start to resolve; paused time (waiting on the customer,
   or resolved-then-reopened) is not counted.
 
@@ -40,6 +41,7 @@ EventKind = Literal[
 ]
 UTC = timezone.utc
 ClockName = Literal["first_response", "update", "resolution"]
+RESPONSE_KINDS = ("responded", "updated", "paused", "resolved")  # each is a human response to the customer
 CLOCK_NAMES: tuple[ClockName, ...] = ("first_response", "update", "resolution")
 CLOCK_LABELS = {"first_response": "first response", "update": "next update", "resolution": "resolution"}
 
@@ -61,6 +63,7 @@ class ClockStatus(str, Enum):
     MISSED = "missed"  # stopped after its deadline
     NO_TARGET = "no_target"
     NOT_STARTED = "not_started"  # update clock before the first response
+    COURTESY = "courtesy"  # update clock: a promised next update where the severity owes none (a reminder, no verdict)
 
 
 @dataclass(frozen=True)
@@ -227,7 +230,8 @@ def evaluate(
     clocks: dict[ClockName, ClockState] = {}
 
     # -- first response -------------------------------------------------------------
-    responded_at = next((e.at for e in seen if e.kind in ("responded", "updated", "resolved")), None)
+    # Pausing asks the customer something: that question is a human response too.
+    responded_at = next((e.at for e in seen if e.kind in RESPONSE_KINDS), None)
     fr_targets = targets_at(responded_at) if responded_at else targets_now
     if fr_targets.first_response is None:
         clocks["first_response"] = ClockState(
@@ -333,6 +337,14 @@ def _with_ack(clock: ClockState, ack: datetime | None) -> ClockState:
     return replace(clock, escalation_acknowledged_at=ack)
 
 
+def _period_due(start: datetime, stated: datetime | None, targets: TargetSet) -> tuple[datetime | None, bool]:
+    """An update period's deadline, and whether it is owed (False: a courtesy promise, no verdict)."""
+    interval = targets.update_interval
+    if stated is not None:
+        return stated, interval is not None
+    return (targets.calendar.add(start, interval), True) if interval is not None else (None, False)
+
+
 def _update_clock(
     seen: Sequence[TicketEvent],
     targets_now: TargetSet,
@@ -342,7 +354,18 @@ def _update_clock(
     paused_since: datetime | None,
     now: datetime,
 ) -> ClockState:
-    """Periods between updates; the running one restarts at each update."""
+    """Periods between updates; the running one restarts at each update.
+
+    - A period is judged by the targets in force when it ends (or now, while it
+      runs), measured from its start: a reclassification re-targets the running
+      period from its start, as it does the other running clocks, so a period
+      has one verdict, the same while running and once it ended.
+    - While paused (waiting on the customer) no period runs: an update then is
+      a courtesy, and a next-update time it states survives the resume when it
+      is later than the resume.
+    - A next-update time stated where the severity owes no updates is a
+      promise: a reminder at that time (COURTESY), no verdict, not counted.
+    """
     cal = targets_now.calendar
     if responded_at is None:
         status = ClockStatus.NOT_STARTED if targets_now.update_interval else ClockStatus.NO_TARGET
@@ -350,6 +373,8 @@ def _update_clock(
     history: list[UpdatePeriod] = []
     start: datetime | None = responded_at
     stated: datetime | None = None
+    waiting = False  # paused or resolved: no period runs
+    promised: datetime | None = None  # stated by a courtesy update while waiting
     for e in seen:
         if e.at < responded_at:
             continue
@@ -357,25 +382,36 @@ def _update_clock(
             stated = e.next_update_at  # the first response was itself an update
             continue
         if e.kind in ("updated", "paused", "resolved") and start is not None:
-            interval = targets_at(start).update_interval
-            due = stated or (targets_at(start).calendar.add(start, interval) if interval else None)
-            if due is not None and e.at > start:
+            due, owed = _period_due(start, stated, targets_at(e.at))
+            if due is not None and owed and e.at > start:
                 history.append(UpdatePeriod(start, due, e.at))
             start = None
             stated = None
-        if e.kind == "updated":
-            start, stated = e.at, e.next_update_at
-        elif e.kind in ("resumed", "reopened"):
-            start, stated = e.at, None
+        if e.kind in ("paused", "resolved"):
+            waiting, promised = True, None
+        elif e.kind == "updated":
+            if waiting:
+                promised = e.next_update_at or promised
+            else:
+                start, stated = e.at, e.next_update_at
+        elif e.kind == "resumed" and waiting:
+            waiting = False
+            start, stated = e.at, promised if promised is not None and promised > e.at else None
+            promised = None
+        elif e.kind == "reopened":
+            waiting = False
+            start, stated, promised = e.at, None, None
     if start is None or resolved_at is not None or paused_since is not None:
         status = ClockStatus.PAUSED if paused_since is not None and resolved_at is None else ClockStatus.NO_TARGET
         if history and status is ClockStatus.NO_TARGET:
             status = ClockStatus.MET if all(p.met for p in history) else ClockStatus.MISSED
         return ClockState("update", status, cal, target=targets_now.update_interval, history=tuple(history))
-    interval = targets_now.update_interval
-    if stated is None and interval is None:
+    due, owed = _period_due(start, stated, targets_now)
+    if due is None:
         return ClockState("update", ClockStatus.NO_TARGET, cal, history=tuple(history))
-    due = stated if stated is not None else cal.add(start, interval)  # type: ignore[arg-type]
+    if not owed:
+        return ClockState("update", ClockStatus.COURTESY, cal, started_at=start, due=due, history=tuple(history))
+    interval = targets_now.update_interval
     target = interval if stated is None else cal.measure(start, stated)
     return ClockState(
         "update",

@@ -176,14 +176,18 @@ def oracle_plan(oracle: Oracle, opened: datetime, targets: dict) -> set[tuple]:
                 out.add((clock, "reminder", f"{value}%", oracle.add(opened, target * value / 100), due))
             elif value < target:
                 out.add((clock, "reminder", "15m before", oracle.add(opened, target - value), due))
+        def later(since: datetime, delay: timedelta) -> datetime:
+            """Escalations after the first ping wait for open hours (elapsed time on a 24/7 calendar)."""
+            return since + delay if oracle.shape == "always" else oracle.add(since, delay)
+
         for i, (level, after, every) in enumerate(LADDER):
-            at, repeat = due + after, 0
-            nxt = due + LADDER[i + 1][1] if i + 1 < len(LADDER) else None
+            at, repeat = (due + after if i == 0 else later(due, after)), 0
+            nxt = later(due, LADDER[i + 1][1]) if i + 1 < len(LADDER) else None
             while repeat == 0 or (nxt is not None and at < nxt):
                 out.add((clock, "escalation", f"level {level}" + (f" repeat {repeat}" if repeat else ""), at, due))
                 if nxt is None:
                     break
-                at, repeat = at + every, repeat + 1
+                at, repeat = later(at, every), repeat + 1
     return out
 
 

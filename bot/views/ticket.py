@@ -34,6 +34,8 @@ def deadline_lines(status: SlaStatus, plan: Plan) -> list[str]:
     upd = status.clocks["update"]
     if upd.due is not None and upd.active:
         lines.append(f"Next update by {slack_date(upd.due)}")
+    elif upd.due is not None and upd.status.value == "courtesy":
+        lines.append(f"Update promised by {slack_date(upd.due)} (a courtesy: this severity owes no updates)")
     elif targets.update_interval:
         minutes = int(targets.update_interval.total_seconds() // 60)
         lines.append(f"Updates every {minutes} min after the first response")
