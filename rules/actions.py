@@ -53,7 +53,7 @@ ACTIONS: dict[str, Action] = {
         Action("assigned", ACTIVE, None, "assign", "assigned", "assign tickets", command="assign"),
         Action(
             "paused", frozenset({"open"}), "paused", "pause", "paused", "pause tickets",
-            command="pause", asks_reason=True, leads_to="paused",
+            command="pause", asks_reason=True, first_response=True, leads_to="paused",  # its question is a response
         ),
         Action(
             "resumed", frozenset({"paused"}), "resumed", "resume", "resumed", "resume tickets",

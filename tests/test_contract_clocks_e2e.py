@@ -63,6 +63,7 @@ async def test_pausing_with_a_question_stops_the_first_response_clock(scheduled_
     paused_at = bot.clock.now()
     rows = await clock_rows(bot)
     assert (rows["first_response"].status, rows["first_response"].stopped_at) == ("met", paused_at)
+    assert (await bot.services.get_ticket("INC-1")).first_response_at == paused_at
     bot.clock.advance(2 * H)  # far past the 30 minutes: the customer owes the answer, nobody is paged
     await asyncio.sleep(0.3)
     assert escalations(bot, msg) == []
