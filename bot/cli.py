@@ -62,14 +62,6 @@ def _load(settings: Settings) -> PolicySet:
 # -- policies -----------------------------------------------------------------------
 
 
-def _target_text(td: timedelta | None, best_effort: bool, placeholder: bool) -> str:
-    if placeholder:
-        return "SET ME"
-    if td is None:
-        return "best effort" if best_effort else "-"
-    return format_timedelta(td)
-
-
 def cmd_policies(args: argparse.Namespace, settings: Settings) -> int:
     policies = _load(settings)
     data = policies_data(policies)
@@ -80,15 +72,12 @@ def cmd_policies(args: argparse.Namespace, settings: Settings) -> int:
         cases = f"{plural(plan['cases']['max'], 'case')}/{plan['cases']['per']}" if plan["cases"]["max"] else "unlimited cases"
         contacts = plural(plan["contacts"]["max"], "contact") if plan["contacts"]["max"] else "any contact"
         print(f"{plan['plan']}  ({plan['name']}; {plan['calendar']}, {plan['timezone']}; {cases}; {contacts})")
-        print(f"  {'severity':<22}{'applies':<22}{'calendar':<16}{'first response':<16}{'update':<10}{'resolution':<12}")
+        print(f"  {'severity':<22}{'applies':<22}{'calendar':<16}{'first response':<22}{'update':<22}{'resolution':<22}".rstrip())
         for row in plan["targets"]:
-            t = policies.plan(plan["plan"]).targets_for(row["severity"])
             applies = row["applied_severity"] or "(none)"
             print(
                 f"  {row['severity']:<22}{applies:<22}{row['calendar']:<16}"
-                f"{_target_text(t.first_response, False, t.placeholder):<16}"
-                f"{_target_text(t.update_interval, False, t.placeholder):<10}"
-                f"{_target_text(t.resolution, t.resolution_best_effort, t.placeholder):<12}"
+                f"{row['first_response_text']:<22}{row['update_interval_text']:<22}{row['resolution_text']:<22}".rstrip()
             )
         if plan["has_placeholders"]:
             print("  ! targets not published by the vendor: set them in a copy of this policy in POLICY_DIR")

@@ -9,13 +9,24 @@ from typing import Any
 from bot.views.blocks import human
 from bot.views.manager import breach_text, report_filters
 from rules.compliance import DurationStats, Rate, Report
+from rules.durations import Duration, contract_text
 from rules.notifications import escalation_horizon, notification_schedule
 from rules.policy import PolicySet
+from rules.policy_file import BEST_EFFORT, PLACEHOLDER
 from rules.sla import evaluate
 
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+def _target_text(value: Duration | str | None, business: bool) -> str:
+    """A target as written in the policy: business days stay business days."""
+    if value == PLACEHOLDER:
+        return "SET ME"
+    if value == BEST_EFFORT:
+        return "best effort"
+    return contract_text(value, business) if isinstance(value, Duration) else "-"
 
 
 def _minutes(value: timedelta | None) -> int | None:
@@ -29,6 +40,8 @@ def policies_data(policies: PolicySet) -> list[dict[str, Any]]:
         rows = []
         for sev in plan.severity_ids:
             t = plan.targets_for(sev)
+            written = plan.spec.targets.get(t.applied_severity) if t.applied_severity else None
+            business = not plan.policy.file.calendars[t.calendar_id].always_open
             rows.append(
                 {
                     "severity": sev,
@@ -39,6 +52,10 @@ def policies_data(policies: PolicySet) -> list[dict[str, Any]]:
                     "resolution_minutes": _minutes(t.resolution),
                     "resolution_best_effort": t.resolution_best_effort,
                     "placeholder": t.placeholder,
+                    # as the contract states them: "7 business days", "36 business hours", "30m"
+                    "first_response_text": _target_text(written.first_response if written else None, business),
+                    "update_interval_text": _target_text(written.update_interval if written else None, business),
+                    "resolution_text": _target_text(written.resolution if written else None, business),
                 }
             )
         out.append(

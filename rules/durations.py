@@ -68,3 +68,21 @@ def format_timedelta(delta: timedelta) -> str:
     if m or not parts:
         parts.append(f"{m}m")
     return sign + " ".join(parts)
+
+
+def contract_text(duration: Duration, business: bool) -> str:
+    """A target as a contract states it: `7 business days`, `36 business hours`; on a 24/7 calendar `4h`, `2d`.
+
+    Business days stay days (`7d` is seven business days, not `2d 8h` of 24-hour days).
+    """
+    if not business:
+        return str(duration)
+
+    def unit(n: int, name: str) -> str:
+        return f"{n} {name}" + ("" if n == 1 else "s")
+
+    h, m = divmod(duration.minutes, 60)
+    parts = [unit(n, name) for n, name in ((duration.days, "day"), (h, "hour"), (m, "minute")) if n]
+    if not parts:
+        return "0 business minutes"
+    return " ".join([parts[0].replace(" ", " business ", 1), *parts[1:]])

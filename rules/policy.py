@@ -233,6 +233,9 @@ def _cross_check(f: PolicyFile) -> list[str]:
     cal_ids = list(f.calendars)
 
     for cal_id, cal in f.calendars.items():
+        if cal.business_day is not None and cal.business_day == Duration():
+            problems.append(f"calendars.{cal_id}.business_day: must be longer than zero (it is what 1d means in targets)")
+            continue
         if not cal.always_open and cal.business_day is None:
             calendar = build_calendar(cal_id, cal)
             if isinstance(calendar, BusinessCalendar) and calendar.open_time_per_day() is None:
