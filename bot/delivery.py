@@ -222,6 +222,9 @@ class Delivery(OutboxStore):
                 if outcome.state == "sent" and outcome.kind == "announcement" and row.ticket_id in tickets:
                     t = tickets[row.ticket_id]
                     t.announce_channel_id, t.thread_ts = outcome.channel, outcome.ts
+                if outcome.state == "sent" and outcome.kind == "customer" and row.ticket_id in tickets:
+                    t = tickets[row.ticket_id]  # later customer posts of this batch reply in the thread this one started
+                    t.customer_thread_ts = t.customer_thread_ts or t.source_message_ts or outcome.ts
         await self.record(outcomes, self.services.clock.now())
         return outcomes
 
@@ -236,6 +239,8 @@ class Delivery(OutboxStore):
                     return self._retry(row, "waiting for the announcement", log_it=False)
                 return PostOutcome(row.id, row.kind, "failed", error="the ticket was never announced: no thread to post in")
             channel, thread_ts = ticket.announce_channel_id, ticket.thread_ts
+        elif row.kind == "customer":
+            thread_ts = ticket.customer_thread_ts or ticket.source_message_ts  # none yet: this post starts it
         if channel is None:
             return PostOutcome(row.id, row.kind, "failed", error="no channel")
         if row.attempts > 1:

@@ -95,7 +95,12 @@ def register(app: AsyncApp, services: Services, roles: Roles, delivery: Delivery
 
     @app.event("message")
     async def thread_reply(body, event, client: AsyncWebClient) -> None:
-        """A support-side reply in a ticket's thread is a first response, then an update; the reporter's is not."""
+        """A support-side reply the customer can see is a first response, then an update; the reporter's is not.
+
+        In a triage channel's thread the customer sees nothing: the reply is logged as an internal
+        note and stops no clock. In the ticket's thread in the customer's own channel, or in the
+        customer's thread of a triaged ticket, it counts as posted.
+        """
         if event.get("subtype") or event.get("bot_id") or not event.get("thread_ts") or event.get("thread_ts") == event.get("ts"):
             return
         ticket = await services.ticket_by_thread(event["channel"], event["thread_ts"])
@@ -105,7 +110,8 @@ def register(app: AsyncApp, services: Services, roles: Roles, delivery: Delivery
             return
         if body.get("event_id") and not await services.first_time_event(body["event_id"]):
             return
-        kind = "acknowledged" if ticket.first_response_at is None else "updated"
+        internal = ticket.announce_channel_id != ticket.channel_id and event["channel"] == ticket.announce_channel_id
+        kind = "noted" if internal else "acknowledged" if ticket.first_response_at is None else "updated"
         result = await record_action(services, ticket.id, kind, event["user"], data={"text": event.get("text", ""), "ts": event["ts"]})
         await refresh_announcement(client, services, result)
 

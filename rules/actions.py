@@ -29,7 +29,8 @@ class Action:
     command: str | None = None  # `/sla ack INC-42`
     asks_reason: bool = False  # its form and command ask why (a required input; `/sla pause` refuses without)
     reason_required: str | None = None  # the log must have one: the service refuses without, saying this
-    customer_visible: bool = False  # posted in the customer's channel too, not only the triage thread
+    # The customer is told (in the customer's channel thread): it counts for the clocks only once that is posted.
+    customer_visible: bool = False
     first_response: bool = False  # the first one of these is the ticket's first response
     leads_to: TicketState | None = None  # the ticket's state afterwards (None: unchanged)
 
@@ -40,7 +41,7 @@ ACTIONS: dict[str, Action] = {
         # kind, allowed in, engine kind, infinitive, thread verb, permission; then the keyword facts
         Action(
             "acknowledged", ACTIVE, "responded", "acknowledge", "acknowledged", "acknowledge tickets",
-            command="ack", first_response=True,
+            command="ack", customer_visible=True, first_response=True,
         ),
         Action(
             "updated", ACTIVE, "updated", "post an update on", "posted an update on", "post updates",
@@ -53,7 +54,7 @@ ACTIONS: dict[str, Action] = {
         Action("assigned", ACTIVE, None, "assign", "assigned", "assign tickets", command="assign"),
         Action(
             "paused", frozenset({"open"}), "paused", "pause", "paused", "pause tickets",
-            command="pause", asks_reason=True, first_response=True, leads_to="paused",  # its question is a response
+            command="pause", asks_reason=True, customer_visible=True, first_response=True, leads_to="paused",  # asks the customer
         ),
         Action(
             "resumed", frozenset({"paused"}), "resumed", "resume", "resumed", "resume tickets",
@@ -61,12 +62,14 @@ ACTIONS: dict[str, Action] = {
         ),
         Action(
             "resolved", ACTIVE, "resolved", "resolve", "resolved", "resolve tickets",
-            command="resolve", asks_reason=True, first_response=True, leads_to="resolved",
+            command="resolve", asks_reason=True, customer_visible=True, first_response=True, leads_to="resolved",
         ),
         Action(
             "reopened", frozenset({"resolved"}), "reopened", "reopen", "reopened", "reopen tickets",
-            command="reopen", leads_to="open",
+            command="reopen", customer_visible=True, leads_to="open",
         ),
+        # A responder's reply in the internal (triage) thread: logged, the customer sees nothing, no clock stops.
+        Action("noted", ACTIVE, None, "note", "noted", "write notes"),
         Action(
             "escalation_acknowledged", ACTIVE, "escalation_acknowledged", "take the escalation of",
             "took the escalation of", "take escalations",

@@ -53,6 +53,10 @@ class TicketEvent:
     severity: str | None = None  # reclassified: the new severity
     next_update_at: datetime | None = None  # updated: "next update at ..." stated by the responder
     clock: ClockName | None = None  # escalation_acknowledged: which clock's escalation
+    # Only what the customer can see counts: an action whose message to the customer is still owed does
+    # not count yet (`awaiting_customer`); once posted it counts from that instant (`shown_at`).
+    awaiting_customer: bool = False
+    shown_at: datetime | None = None
 
 
 class ClockStatus(str, Enum):
@@ -184,7 +188,8 @@ def evaluate(
     # Instants are UTC inside the engine: an instant in the plan's zone that falls in the repeated autumn
     # hour never compares equal to its UTC copy (PEP 495), and zoned arithmetic is wall-clock arithmetic.
     opened_at, now = opened_at.astimezone(UTC), now.astimezone(UTC)
-    seen = sorted((e for e in map(_utc_event, events) if e.at <= now), key=lambda e: e.at)
+    shown = (replace(e, at=e.shown_at) if e.shown_at else e for e in events if not e.awaiting_customer)
+    seen = sorted((e for e in map(_utc_event, shown) if e.at <= now), key=lambda e: e.at)
     for e in seen:
         if e.kind == "reclassified":
             if e.severity is None:

@@ -70,7 +70,10 @@ class Contact(Base):
 class Ticket(Base):
     __tablename__ = "tickets"
     # A customer's tickets by opening: the quota COUNT at intake and per-customer reports.
-    __table_args__ = (Index("ix_tickets_customer_opened", "customer_id", "opened_at"),)
+    __table_args__ = (
+        Index("ix_tickets_customer_opened", "customer_id", "opened_at"),
+        Index("ix_tickets_customer_thread", "channel_id", "customer_thread_ts"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # Submitting the same modal twice must open one ticket.
@@ -82,6 +85,8 @@ class Ticket(Base):
     announce_channel_id: Mapped[str | None] = mapped_column(String(40))
     thread_ts: Mapped[str | None] = mapped_column(String(40))  # the announcement: the ticket's thread
     source_message_ts: Mapped[str | None] = mapped_column(String(40))
+    # Where the customer sees a ticket worked in a triage channel: a thread in the customer's channel.
+    customer_thread_ts: Mapped[str | None] = mapped_column(String(40))
     summary: Mapped[str] = mapped_column(String(300))
     description: Mapped[str] = mapped_column(Text, default="")
     service: Mapped[str | None] = mapped_column(String(200))

@@ -18,6 +18,7 @@ from sqlalchemy.orm import selectinload
 
 from storage.db import StoreContext
 from storage.models import OutboxPost, Ticket
+from storage.tickets import mark_shown
 
 KINDS = ("announcement", "thread", "customer")
 # The handler that owes a post tries it at once (claiming it by id); the scheduler's retries only
@@ -127,6 +128,8 @@ class OutboxStore:
                     if o.channel and o.kind != "thread":
                         values.update(channel_id=o.channel)
                 res = await s.execute(update(OutboxPost).where(held).values(**values))
+                if o.state == "sent" and o.kind in ("thread", "customer") and res.rowcount:
+                    await self._shown_to_customer(s, o, now)
                 if o.state == "sent" and o.kind == "announcement" and res.rowcount:
                     row = await s.get(OutboxPost, o.row_id)
                     ticket = await s.get(Ticket, row.ticket_id) if row else None
@@ -138,6 +141,21 @@ class OutboxStore:
                             .values(run_at=now)
                         )
             await s.commit()
+
+    async def _shown_to_customer(self, s: AsyncSession, o: PostOutcome, now: datetime) -> None:
+        """A post where the customer sees it: the customer's thread, or the ticket's own thread when the
+        ticket lives in the customer's channel. Its action counts from now (`storage.tickets.mark_shown`)."""
+        row = await s.get(OutboxPost, o.row_id)
+        ticket = await s.get(Ticket, row.ticket_id) if row else None
+        if row is None or ticket is None:
+            return
+        if o.kind == "customer":
+            if ticket.customer_thread_ts is None:
+                ticket.customer_thread_ts = ticket.source_message_ts or o.ts
+        elif ticket.announce_channel_id != ticket.channel_id:
+            return  # the triage thread: the customer sees nothing there
+        if row.event_id is not None:
+            await mark_shown(s, self.services.policies, ticket.id, row.event_id, now)
 
     async def next_due(self) -> datetime | None:
         async with self.services.sessions() as s:

@@ -10,12 +10,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Sequence
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from rules.actions import ENGINE_KIND
+from rules.actions import action as action_of
 from rules.clock import Clock
 from rules.clock_record import FrozenVerdict, clock_records, frozen_verdicts
 from rules.errors import InvalidInput, NotFound
@@ -23,6 +24,7 @@ from rules.policy import Plan, PolicySet
 from rules.sla import SlaStatus, TicketEvent, evaluate
 from rules.terms import Terms, restore_all, snapshot, terms_from_plan
 from storage.models import OutboxPost, ProcessedSlackEvent, SlaClockRow, Ticket, TicketEventRow
+from storage.timers import sync_timers
 
 
 class TicketStore:
@@ -87,9 +89,19 @@ class TicketStore:
             await s.commit()
 
     async def ticket_by_thread(self, channel_id: str, thread_ts: str) -> Ticket | None:
+        """The ticket whose thread this is: its announcement's, or its thread in the customer's channel."""
         async with self.sessions() as s:
             return (
-                await s.execute(select(Ticket).where(Ticket.announce_channel_id == channel_id, Ticket.thread_ts == thread_ts))
+                await s.execute(
+                    select(Ticket)
+                    .where(
+                        or_(
+                            (Ticket.announce_channel_id == channel_id) & (Ticket.thread_ts == thread_ts),
+                            (Ticket.channel_id == channel_id) & (Ticket.customer_thread_ts == thread_ts),
+                        )
+                    )
+                    .limit(1)
+                )
             ).scalar_one_or_none()
 
     async def get_ticket(self, key: str | int) -> Ticket:
@@ -200,16 +212,48 @@ def engine_events(rows: Sequence[TicketEventRow]) -> list[TicketEvent]:
         kind = ENGINE_KIND.get(r.kind)  # reported, classified, assigned: audit only
         if kind is None:
             continue
+        data = r.data or {}
+        shown_at = data.get("shown_at")
         out.append(
             TicketEvent(
                 kind=kind,  # type: ignore[arg-type]
                 at=r.at,
                 severity=r.severity,
                 next_update_at=r.next_update_at,
-                clock=(r.data or {}).get("clock"),
+                clock=data.get("clock"),
+                awaiting_customer=data.get("customer_post") == OWED,
+                shown_at=datetime.fromisoformat(shown_at) if shown_at else None,
             )
         )
     return out
+
+
+# An action's event data: "customer_post" is OWED until its message reached the customer, then SHOWN with "shown_at".
+OWED, SHOWN = "owed", "shown"
+
+
+async def mark_shown(s: AsyncSession, policies: PolicySet, ticket_id: int, event_id: int, at: datetime) -> bool:
+    """The message an action owed the customer was posted at `at`: from then on the action counts.
+
+    Runs in the caller's transaction (the one recording the post): the ticket's
+    first response, clocks and timers are brought up to date. False when the
+    event owed nothing (already shown, or never owed).
+    """
+    query = select(Ticket).where(Ticket.id == ticket_id).options(selectinload(Ticket.events), selectinload(Ticket.clocks))
+    if s.bind.dialect.name == "postgresql":
+        query = query.with_for_update(of=Ticket)
+    ticket = (await s.execute(query)).scalar_one_or_none()
+    event = next((e for e in ticket.events if e.id == event_id), None) if ticket else None
+    if ticket is None or event is None or (event.data or {}).get("customer_post") != OWED:
+        return False
+    event.data = {**(event.data or {}), "customer_post": SHOWN, "shown_at": at.isoformat()}
+    if action_of(event.kind).first_response and (ticket.first_response_at is None or ticket.first_response_at > at):
+        ticket.first_response_at = at
+    plan = policies.plan(ticket.plan_id)
+    status = evaluate_ticket(plan, ticket, ticket.events, at, ticket.clocks)
+    store_clocks(s, ticket.id, status, list(ticket.clocks), at)
+    await sync_timers(s, ticket.id, status, plan)
+    return True
 
 
 def _ticket_number(key: str | int) -> int:

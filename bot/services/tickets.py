@@ -16,7 +16,7 @@ from rules.sla import SlaStatus
 from storage.models import Ticket, TicketEventRow
 from rules.terms import Terms
 from storage.outbox import owe
-from storage.tickets import _ticket_number, add_terms, evaluate_ticket
+from storage.tickets import OWED, _ticket_number, add_terms, evaluate_ticket
 from storage.timers import sync_timers
 
 if TYPE_CHECKING:
@@ -52,6 +52,9 @@ async def record_action(
 
     `posts` renders what the action owes Slack, as (kind, channel, text): stored
     as outbox rows in the same transaction, so a recorded action is never left unposted.
+    An action the customer sees (`Action.customer_visible`) that owes posts counts for
+    the clocks only once its message reached the customer (`storage.tickets.mark_shown`,
+    called when the outbox records that post as sent).
     """
     act = action(kind)
     now = services.clock.now()
@@ -80,6 +83,7 @@ async def record_action(
             raise InvalidInput("say who to assign it to")
         if kind == "updated" and next_update_at is not None and next_update_at <= now:
             raise InvalidInput("the next update must be in the future")
+        owed = posts is not None and act.customer_visible
         event = TicketEventRow(
             ticket_id=ticket.id,
             kind=kind,
@@ -89,11 +93,11 @@ async def record_action(
             priority=priority if kind == "reclassified" else None,
             reason=reason,
             next_update_at=next_update_at,
-            data=data or {},
+            data={**(data or {}), **({"customer_post": OWED} if owed else {})},
         )
         s.add(event)
         ticket.events.append(event)
-        if act.first_response and ticket.first_response_at is None:
+        if act.first_response and ticket.first_response_at is None and not owed:
             ticket.first_response_at = now
         if act.leads_to is not None:
             ticket.state = act.leads_to

@@ -207,14 +207,35 @@ def action_text(result: ActionResult, user_id: str) -> str:
     return text
 
 
+CUSTOMER_TEXT = {
+    "acknowledged": "We are on it: {key} ({summary}) is being worked on.",
+    "updated": "Update on {key} ({summary}):\n{text}",
+    "paused": "{key} ({summary}): we need something from you to continue:\n{reason}",
+    "resolved": "{key} ({summary}) is resolved:\n{reason}",
+    "reopened": "{key} ({summary}) is reopened: we are working on it again.",
+}
+
+
+def customer_text(result: ActionResult) -> str:
+    """The short message the customer reads in their channel's thread when an action concerns them."""
+    e, ticket = result.event, result.ticket
+    text = CUSTOMER_TEXT[e.kind].format(
+        key=ticket.key, summary=escape(ticket.summary), text=escape((e.data or {}).get("text", "")), reason=escape(e.reason or "")
+    )
+    if e.kind == "updated" and e.next_update_at:
+        text += f"\nNext update by {slack_date(e.next_update_at)}"
+    return text
+
+
 def action_posts(result: ActionResult, user_id: str) -> list[tuple[str, str | None, str]]:
-    """What an action owes Slack, as (kind, channel, text): the thread post, and an update's copy for the customer."""
+    """What an action owes Slack, as (kind, channel, text): the thread post, and for an action the customer
+    sees, when the ticket is worked in a triage channel, a short message in the customer's channel thread."""
     ticket = result.ticket
     more = f"cut to fit one Slack message; the full text is kept with the ticket: `/sla ticket {ticket.key}`"
     text = fit_text(action_text(result, user_id), more)
     posts: list[tuple[str, str | None, str]] = [("thread", None, text)]
     if ACTIONS[result.event.kind].customer_visible and ticket.channel_id != ticket.announce_channel_id:
-        posts.append(("customer", ticket.channel_id, text))
+        posts.append(("customer", ticket.channel_id, fit_text(customer_text(result), more)))
     return posts
 
 
