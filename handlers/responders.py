@@ -53,12 +53,15 @@ def owed_posts(user_id: str):
 
 
 async def publish(client: AsyncWebClient, services: Services, delivery: Delivery, result: ActionResult) -> str | None:
-    """After an action: refresh the announcement, deliver what it owes (thread post, the customer's copy).
+    """After an action: deliver what it owes (thread post, the customer's message), then refresh the announcement.
 
     Returns a line for the responder when something did not go out at once (it is retried), else None.
     """
-    await refresh_announcement(client, services, result)
     delivered = await delivery.deliver(result.post_ids)
+    if any(d.state == "sent" for d in delivered):  # a post the customer saw may have made the action count
+        ticket = await services.get_ticket(result.ticket.id)
+        result = ActionResult(ticket, await services.status_of(ticket), result.plan, result.event, result.post_ids)
+    await refresh_announcement(client, services, result)
     return views.delivery_note(result.ticket.key, delivered)
 
 
