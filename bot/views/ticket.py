@@ -235,7 +235,7 @@ def action_posts(result: ActionResult, user_id: str) -> list[tuple[str, str | No
     text = fit_text(action_text(result, user_id), more)
     posts: list[tuple[str, str | None, str]] = [("thread", None, text)]
     if ACTIONS[result.event.kind].customer_visible and ticket.channel_id != ticket.announce_channel_id:
-        posts.append(("customer", ticket.channel_id, fit_text(customer_text(result), more)))
+        posts.append(("customer", ticket.channel_id, fit_text(customer_text(result), "cut to fit one Slack message")))
     return posts
 
 
