@@ -1,15 +1,15 @@
 """Tickets worked in a triage channel keep a thread in the customer's channel: what the customer sees.
 
-Revision ID: 0008_customer_thread
-Revises: 0007_report_drafts
+Revision ID: 0009_customer_thread
+Revises: 0008_timer_lease_index
 """
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_customer_thread"
-down_revision = "0007_report_drafts"
+revision = "0009_customer_thread"
+down_revision = "0008_timer_lease_index"
 branch_labels = None
 depends_on = None
 
