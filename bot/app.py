@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from datetime import timedelta
+from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_sdk.socket_mode.aiohttp import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler, AsyncServerErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery import Delivery, delivery_client
+from bot.health import Readiness, ops_routes
+from bot.logs import begin
+from bot.metrics import InstrumentedWebClient, Metrics, listener_kind
 from bot.services import Services
 from bot.settings import Settings
 from bot.roles import Roles
@@ -21,9 +30,10 @@ from handlers.sla_command import SlaCommand
 log = logging.getLogger(__name__)
 
 
-def build_slack_client(settings: Settings) -> AsyncWebClient:
-    """The Web API client: our base URL, with rate-limit (429) and 5xx retries switched on."""
-    client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=settings.slack_timeout_seconds)  # type: ignore[arg-type]
+def build_slack_client(settings: Settings, metrics: Metrics | None = None) -> AsyncWebClient:
+    """The Web API client: our base URL, with rate-limit (429) and 5xx retries switched on; counted in `metrics`."""
+    args: dict[str, Any] = {"token": settings.slack_bot_token, "base_url": settings.slack_api_url, "timeout": settings.slack_timeout_seconds}
+    client = InstrumentedWebClient(**args, metrics=metrics) if metrics is not None else AsyncWebClient(**args)
     client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=3))
     client.retry_handlers.append(AsyncServerErrorRetryHandler(max_retry_count=2))
     return client
@@ -32,7 +42,8 @@ def build_slack_client(settings: Settings) -> AsyncWebClient:
 def build_delivery(settings: Settings, services: Services) -> Delivery:
     """Durable delivery of owed posts, on a client that never repeats a post on its own (see bot.delivery)."""
     return Delivery(
-        services, delivery_client(settings.slack_bot_token, settings.slack_api_url, settings.slack_timeout_seconds),
+        services,
+        delivery_client(settings.slack_bot_token, settings.slack_api_url, settings.slack_timeout_seconds, metrics=services.metrics),
         lease=timedelta(seconds=settings.scheduler_lease_seconds),
     )
 
@@ -53,11 +64,22 @@ def build_app(
     if not any(isinstance(f, _OurClientCarriesTheToken) for f in bolt_log.filters):
         bolt_log.addFilter(_OurClientCarriesTheToken())
     app = AsyncApp(
-        client=client or build_slack_client(settings),  # it carries the token (bolt warns when given both)
+        client=client or build_slack_client(settings, services.metrics),  # it carries the token (bolt warns when given both)
         signing_secret=settings.slack_signing_secret or "",
         request_verification_enabled=settings.slack_app_token is None or bool(settings.slack_signing_secret),
         process_before_response=False,
     )
+
+    @app.middleware
+    async def log_context(context: AsyncBoltContext, next: Callable[[], Awaitable[Any]]) -> Any:  # noqa: A002 - bolt's name
+        """Every log line of this request names its team, channel and user.
+
+        Set, not scoped: bolt runs the listener after the global middleware
+        returns, in a task that copies this request task's context.
+        """
+        begin(team_id=context.team_id, channel_id=context.channel_id, user_id=context.user_id)
+        return await next()
+
     roles = Roles(settings, app.client)
     middleware.install(app, services, roles)  # context["services"], context["roles"]; the one error handler
     sla = SlaCommand()  # the one /sla listener; subcommands: customers, contacts, status, ticket, report, oncall, ticket actions
@@ -71,15 +93,55 @@ def build_app(
     return app
 
 
-def build_web_app(app: AsyncApp) -> web.Application:
-    """`/slack/events` for Slack (events, commands, interactivity) and `/health` for load balancers."""
+class InFlight:
+    """Tasks a Slack request started (bolt runs listeners on after the ack), so a shutdown can let them finish."""
+
+    def __init__(self) -> None:
+        self.tasks: set[asyncio.Task] = set()
+
+    async def run(self, call: Callable[[], Awaitable[Any]]) -> Any:
+        before = asyncio.all_tasks()
+        try:
+            return await call()
+        finally:
+            for task in asyncio.all_tasks() - before:
+                if not task.done():
+                    self.tasks.add(task)
+                    task.add_done_callback(self.tasks.discard)
+
+    async def wait(self, timeout: float) -> None:
+        if self.tasks:
+            _done, pending = await asyncio.wait(set(self.tasks), timeout=timeout)
+            if pending:
+                log.warning("%d listener tasks still running after %ss at shutdown", len(pending), timeout)
+
+
+def build_web_app(app: AsyncApp, services: Services, readiness: Readiness, in_flight: InFlight | None = None) -> web.Application:
+    """`/slack/events` for Slack (events, commands, interactivity); `/health`, `/ready` and `/metrics` for operators."""
+    ack_latency = services.metrics.ack_latency
+    in_flight = in_flight or InFlight()
 
     async def slack_events(request: web.Request) -> web.Response:
-        return await to_aiohttp_response(await app.async_dispatch(await to_bolt_request(request)))
-
-    async def health(_request: web.Request) -> web.Response:
-        return web.json_response({"ok": True})
+        start = time.perf_counter()
+        bolt_request = await to_bolt_request(request)
+        response = await in_flight.run(lambda: app.async_dispatch(bolt_request))  # returns once the listener acked
+        ack_latency.labels(kind=listener_kind(bolt_request.body)).observe(time.perf_counter() - start)
+        return await to_aiohttp_response(response)
 
     web_app = web.Application()
-    web_app.add_routes([web.post("/slack/events", slack_events), web.get("/health", health)])
+    web_app.add_routes([web.post("/slack/events", slack_events), *ops_routes(services, readiness)])
     return web_app
+
+
+class TimedSocketModeHandler(AsyncSocketModeHandler):
+    """Socket Mode, with each envelope's time to ack counted like an HTTP request's."""
+
+    def __init__(self, app: AsyncApp, app_token: str, metrics: Metrics, in_flight: InFlight):
+        super().__init__(app, app_token)
+        self.ack_latency = metrics.ack_latency
+        self.in_flight = in_flight
+
+    async def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
+        start = time.perf_counter()
+        await self.in_flight.run(lambda: super(TimedSocketModeHandler, self).handle(client, req))  # dispatch, then ack over the socket
+        self.ack_latency.labels(kind=listener_kind(req.payload or {})).observe(time.perf_counter() - start)

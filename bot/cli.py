@@ -123,17 +123,33 @@ def cmd_timeline(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
-    import logging
 
+    from bot.logs import configure_logging
     from bot.runner import serve
 
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(
+        settings.log_level, settings.log_format,
+        secrets=[settings.slack_bot_token or "", settings.slack_signing_secret or "", settings.slack_app_token or ""],
+    )
     _load(settings)  # a bad policy file stops the start with its message
     try:
         asyncio.run(serve(settings))  # a StartupError is printed by main()
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from bot.doctor import run_checks
+
+    checks = asyncio.run(run_checks(settings))
+    for check in checks:
+        print(check.line())
+    failed = [c for c in checks if not c.ok]
+    print(f"{len(failed)} of {len(checks)} checks failed" if failed else f"all {len(checks)} checks passed")
+    return 1 if failed else 0
 
 
 def _with_services(settings: Settings, work) -> Any:
@@ -385,6 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run the bot (HTTP on PORT, or Socket Mode with SLACK_APP_TOKEN)")
     r.set_defaults(func=cmd_run)
 
+    sub.add_parser("doctor", help="check the token, scopes, channels, policies, migrations and scheduler").set_defaults(func=cmd_doctor)
     db = sub.add_parser("db", help="database")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply migrations to DATABASE_URL").set_defaults(func=cmd_db_upgrade)

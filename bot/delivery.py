@@ -41,6 +41,7 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import views
+from bot.metrics import InstrumentedWebClient, Metrics
 from bot.services import Services
 from storage.models import OutboxPost, Ticket
 from storage.outbox import OutboxStore, PostOutcome
@@ -151,12 +152,17 @@ class LeaseKeeper:
             self.budget.deadline = started + self.lease.total_seconds()
 
 
-def delivery_client(token: str | None, base_url: str, timeout: float = 30.0, session: aiohttp.ClientSession | None = None) -> AsyncWebClient:
-    """A client with no retry of its own after a 5xx, a timeout or a dropped connection; 429s only under the lease."""
-    return AsyncWebClient(
-        token=token, base_url=base_url, timeout=timeout, session=session,  # type: ignore[arg-type]
-        retry_handlers=[LeaseBoundRateLimitHandler(request_timeout=timeout)],
-    )
+def delivery_client(
+    token: str | None, base_url: str, timeout: float = 30.0, session: aiohttp.ClientSession | None = None, metrics: Metrics | None = None
+) -> AsyncWebClient:
+    """A client with no retry of its own after a 5xx, a timeout or a dropped connection; 429s only under the lease.
+
+    With `metrics`, its requests are counted like the app client's (bot.metrics)."""
+    args: dict[str, Any] = {
+        "token": token, "base_url": base_url, "timeout": timeout, "session": session,
+        "retry_handlers": [LeaseBoundRateLimitHandler(request_timeout=timeout)],
+    }
+    return InstrumentedWebClient(**args, metrics=metrics) if metrics is not None else AsyncWebClient(**args)
 
 
 @dataclass

@@ -7,12 +7,14 @@ import logging
 import signal
 import sys
 from datetime import timedelta
+from typing import Any, Awaitable
 
 from aiohttp import web
 from slack_sdk.errors import SlackApiError
 
-from bot.app import build_app, build_delivery, build_slack_client, build_web_app
+from bot.app import InFlight, TimedSocketModeHandler, build_app, build_delivery, build_slack_client, build_web_app
 from bot.delivery import slack_error_code
+from bot.health import Readiness, build_ops_app
 from bot.scheduler import SlaScheduler, build_apscheduler
 from bot.services import Services, build_services
 from bot.settings import Settings
@@ -21,6 +23,12 @@ from rules.policy import PolicySet
 from storage.db import explain_connect_error, sqlite_folder_problem, upgrade
 
 log = logging.getLogger(__name__)
+
+
+# SIGTERM to exit within 10 s: requests and the scheduler's running batch finish in parallel.
+HTTP_GRACE_SECONDS = 5.0
+LISTENER_GRACE_SECONDS = 3.0
+DRAIN_SECONDS = 7.0
 
 
 class StartupError(ConfigError):
@@ -86,6 +94,21 @@ async def verify_token(settings: Settings) -> dict:
         raise StartupError(f"cannot reach Slack at {settings.slack_api_url} ({type(e).__name__}: {e}): check SLACK_API_URL and the network") from None
 
 
+def _begin_shutdown(readiness: Readiness, scheduler: Any, sla: SlaScheduler | None) -> Awaitable[None]:
+    """SIGTERM: /ready turns 503, no new ticks or claims; the running batch finishes its posts and releases the rest."""
+    log.info("shutting down: no new claims; finishing requests and posts in progress")
+    readiness.stopping = True
+    if scheduler is None or sla is None:
+        return asyncio.sleep(0)
+    scheduler.pause()  # no new ticks; shutting APScheduler down now would cancel the running one mid-post
+
+    async def drain() -> None:
+        await sla.drain(DRAIN_SECONDS)
+        scheduler.shutdown(wait=False)
+
+    return asyncio.ensure_future(drain())
+
+
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     check_settings(settings)
     if not settings.slack_app_token:
@@ -102,11 +125,13 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         # so other users' acks are not held up behind a long report.
         sys.setswitchinterval(0.001)
         identity = await verify_token(settings)
+        readiness = Readiness(slack_auth_ok=True)
         for plan in services.policies.plans.values():
             if plan.has_placeholders:
                 log.warning("plan %s has placeholder targets: its tickets get no deadlines until you set them", plan.id)
         delivery = build_delivery(settings, services)
         app = build_app(settings, services, delivery=delivery)
+        in_flight = InFlight()
         stop = stop or asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -123,8 +148,6 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
             scheduler.start()
             log.info("SLA scheduler running as replica %s, tick %ss", sla.replica_id, settings.scheduler_tick_seconds)
         if settings.slack_app_token:
-            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
             try:  # a refused app token would otherwise be retried forever inside the Socket Mode client
                 await app.client.apps_connections_open(app_token=settings.slack_app_token)
             except SlackApiError as e:
@@ -132,13 +155,17 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
                     f"Slack refused SLACK_APP_TOKEN ({slack_error_code(e)}): create an app-level token with "
                     "connections:write (xapp-...), or unset it for HTTP mode"
                 ) from None
-            handler = AsyncSocketModeHandler(app, settings.slack_app_token)
+            handler = TimedSocketModeHandler(app, settings.slack_app_token, services.metrics, in_flight)
             await handler.connect_async()
-            log.info("triage-bot connected as %s (Socket Mode)", identity.get("user"))
+            runner = web.AppRunner(build_ops_app(services, readiness), shutdown_timeout=HTTP_GRACE_SECONDS)
+            await runner.setup()
+            await web.TCPSite(runner, host="0.0.0.0", port=settings.metrics_port).start()
+            log.info("triage-bot connected as %s (Socket Mode); /metrics on :%s", identity.get("user"), settings.metrics_port)
             await stop.wait()
+            drained = _begin_shutdown(readiness, scheduler, sla)
             await handler.close_async()
         else:
-            runner = web.AppRunner(build_web_app(app))
+            runner = web.AppRunner(build_web_app(app, services, readiness, in_flight), shutdown_timeout=HTTP_GRACE_SECONDS)
             await runner.setup()
             site = web.TCPSite(runner, host="0.0.0.0", port=settings.port)
             try:
@@ -150,10 +177,11 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 ) from None
             log.info("triage-bot listening on :%s/slack/events as %s", settings.port, identity.get("user"))
             await stop.wait()
-            await runner.cleanup()
-        if scheduler is not None and sla is not None:
-            scheduler.shutdown(wait=False)
-            await sla.drain()
+            drained = _begin_shutdown(readiness, scheduler, sla)
+        await runner.cleanup()  # stops accepting, then waits for requests in progress
+        await in_flight.wait(LISTENER_GRACE_SECONDS)  # listener work a request started after its ack
+        await drained
+        log.info("stopped")
     finally:
         for cleanup in cleanups:
             cleanup()

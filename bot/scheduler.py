@@ -23,6 +23,9 @@ Exactly once, across restarts and replicas:
   while a 429's Retry-After is waited out; no retry is sent once the lease is
   no longer confirmed. So a replica never takes over a timer whose post may
   still be in flight elsewhere.
+- At shutdown (`drain`) no new batch starts; posts under way finish, and the
+  batch's timers not yet posted are released (`TimerStore.release`), so
+  another replica takes them at its next tick rather than after the lease.
 
 The queries are `storage.timers.TimerStore` (acquire, load, release); the notices
 themselves are rendered by `bot.views.ticket.render_notification`.
@@ -34,6 +37,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -45,6 +49,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery import Delivery, LeaseKeeper, delivery_client, slack_error_code
+from bot.logs import bind
 from bot.services import Services
 from bot.views import render_notification
 from rules.notifications import fold, next_repeat, still_applies
@@ -101,7 +106,7 @@ class SlaScheduler:
         self.on_next_due: Callable[[datetime], None] | None = None  # set by build_apscheduler: wake then
         # Owed posts (announcements, action posts) that did not go out at once are retried on the same tick.
         self.delivery = delivery or Delivery(
-            services, delivery_client(client.token, client.base_url), replica_id=self.replica_id, lease=lease
+            services, delivery_client(client.token, client.base_url, metrics=services.metrics), replica_id=self.replica_id, lease=lease
         )
 
     async def tick(self) -> TickResult:
@@ -112,19 +117,29 @@ class SlaScheduler:
         connection pool.
         """
         async with self._lock:
-            result = TickResult()
-            while not self._stopping:
-                now = self.services.clock.now()
-                timers = await self.claim(now)
-                result.claimed += len(timers)
-                if timers:
-                    await self._deliver(timers, now, result)
-                if len(timers) < self.batch_size:
-                    if self.next_due is not None and self.on_next_due is not None:
-                        self.on_next_due(self.next_due)
-                    result.outbox = await self.delivery.tick()
-                    return result
-            return result
+            start = time.perf_counter()
+            try:
+                return await self._tick()
+            finally:
+                self.services.metrics.tick_duration.observe(time.perf_counter() - start)
+
+    async def _tick(self) -> TickResult:
+        metrics = self.services.metrics
+        result = TickResult()
+        while not self._stopping:
+            now = self.services.clock.now()
+            timers = await self.claim(now)
+            result.claimed += len(timers)
+            if timers:
+                metrics.timers_due.inc(len(timers))
+                metrics.batch_size.observe(len(timers))
+                await self._deliver(timers, now, result)
+            if len(timers) < self.batch_size:
+                if self.next_due is not None and self.on_next_due is not None:
+                    self.on_next_due(self.next_due)
+                result.outbox = await self.delivery.tick()
+                return result
+        return result
 
     async def claim(self, now: datetime) -> list[SlaTimer]:
         """Acquire a batch of due timers under this replica's lease; note when the next one is due."""
@@ -134,7 +149,8 @@ class SlaScheduler:
         return rows
 
     async def drain(self, timeout: float = 10.0) -> None:
-        """Start no new batch and wait for the one in progress, so the engine is never closed under it.
+        """Start no new batch and wait for the one in progress (its posts finish, its unstarted ones are released),
+        so the engine is never closed under it.
 
         A tick abandoned mid-batch would be cancelled inside a database call
         at shutdown; with aiosqlite that cancellation can wait forever on a
@@ -182,6 +198,7 @@ class SlaScheduler:
                 if group.latest.id in ours:
                     to_post.append((ticket, plan, status, group.latest, len(older)))
 
+        unposted: list[SlaTimer] = []
         if to_post:
             gate = asyncio.Semaphore(self.concurrency)
             held = [item[3].id for item in to_post]
@@ -199,7 +216,11 @@ class SlaScheduler:
 
                 async def one(item: tuple[Ticket, Any, SlaStatus, SlaTimer, int]) -> None:
                     channel = item[0].announce_channel_id or item[0].channel_id
+                    bind(ticket=item[0].key, timer_id=item[3].id, channel_id=channel)
                     async with per_channel[channel], gate:
+                        if self._stopping:  # shutting down: posts under way finish, this one is handed back
+                            unposted.append(item[3])
+                            return
                         try:
                             outcomes.append(await self._post(client, *item, now, oncall))
                         except Exception:  # this timer stays claimed; its lease brings it back
@@ -207,8 +228,27 @@ class SlaScheduler:
 
                 await asyncio.gather(*(one(item) for item in to_post))
         await self.timers.release(outcomes)
+        if unposted:
+            released = await self.timers.hand_back(unposted, now)
+            log.info("shutting down: released %d claimed timers for the other replicas", released)
         for o in outcomes:
             setattr(result, o.counter, getattr(result, o.counter) + 1)
+        self._count(outcomes, now)
+
+    def _count(self, outcomes: list[Release], now: datetime) -> None:
+        m = self.services.metrics
+        for o in outcomes:
+            if o.state == "sent":
+                m.timers_sent.labels(kind=o.row.kind).inc()
+                m.timer_lateness.observe(max((now - o.row.due_at).total_seconds(), 0.0))
+            elif o.state == "failed":
+                m.timers_failed.inc()
+            elif o.state == "pending":
+                m.timers_retried.inc()
+            elif (o.error or "").startswith("folded"):
+                m.timers_folded.inc()
+            else:
+                m.timers_dropped.inc()
 
     async def _post(
         self, client: AsyncWebClient, ticket: Ticket, plan: Any, status: SlaStatus, row: SlaTimer, folded: int,
@@ -237,6 +277,7 @@ class SlaScheduler:
             return self._retry(row, now, error)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
             return self._retry(row, now, f"{type(e).__name__}: {e}")
+        log.info("sent %s %s of %s%s", row.kind, row.label, row.clock, " (late)" if late else "")
         return Release(
             row, "sent", channel=resp["channel"], ts=resp["ts"], sent_at=now, late=late,
             repeat=next_repeat(notice(row), plan.notifications, status.clocks[row.clock].calendar),  # the last level pings again until someone acts

@@ -31,7 +31,9 @@ class Settings(BaseSettings):
     scheduler_tick_seconds: float = Field(default=1.0, gt=0, le=60, description="How often the scheduler looks for due timers")
     scheduler_batch_size: int = Field(default=500, ge=1, description="Most timers one replica claims per tick")
     scheduler_lease_seconds: float = Field(default=60, gt=0, description="How long a claimed timer is held before another replica may take it")
+    metrics_port: int = Field(default=9102, ge=1, le=65535, description="Socket Mode: port for /metrics, /health and /ready")
     log_level: str = Field(default="INFO")
+    log_format: str = Field(default="text", pattern="^(text|json)$", description="text, or json: one JSON object per line")
 
     @property
     def admin_ids(self) -> set[str]:

@@ -73,6 +73,7 @@ class Ticket(Base):
     __table_args__ = (
         Index("ix_tickets_customer_opened", "customer_id", "opened_at"),
         Index("ix_tickets_customer_thread", "channel_id", "customer_thread_ts"),
+        Index("ix_tickets_state_plan", "state", "plan_id"),  # open tickets per plan, at each /metrics scrape
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -164,6 +164,25 @@ class TimerStore:
             ).all()
         return {t.id: t for t in tickets}, list(due)
 
+    async def hand_back(self, rows: Sequence[SlaTimer], now: datetime) -> int:
+        """Give back claimed timers this replica will not post (it is shutting down).
+
+        Their lease ends now, so any replica takes them at its next tick
+        instead of after the lease; the claim's attempt is undone, as nothing
+        was posted.
+        """
+        if not rows:
+            return 0
+        t = cast(Table, SlaTimer.__table__)
+        async with self.sessions() as s:
+            result = await s.execute(
+                update(t)
+                .where(t.c.id.in_([r.id for r in rows]), t.c.claimed_by == self.replica_id, t.c.state == "claimed")
+                .values(state="pending", claimed_by=None, lease_until=None, run_at=now, attempts=t.c.attempts - 1)
+            )
+            await s.commit()
+        return int(result.rowcount or 0)
+
     async def release(self, releases: Sequence[Release]) -> None:
         """Record a batch's outcomes in a few statements; only rows this replica still holds change."""
         if not releases:

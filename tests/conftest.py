@@ -90,6 +90,7 @@ class RunningBot:
 async def bot(database_url: str) -> AsyncIterator[RunningBot]:
     """The real bot over HTTP on an ephemeral port, talking to the Slack stand-in."""
     from bot.app import build_app, build_delivery, build_web_app
+    from bot.health import Readiness
     from bot.services import build_services
     from bot.settings import Settings
     from storage.db import upgrade
@@ -110,7 +111,7 @@ async def bot(database_url: str) -> AsyncIterator[RunningBot]:
         await upgrade(services.engine)
         delivery = build_delivery(settings, services)
         app = build_app(settings, services, delivery=delivery)
-        runner = web.AppRunner(build_web_app(app))
+        runner = web.AppRunner(build_web_app(app, services, Readiness(slack_auth_ok=True)))
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()

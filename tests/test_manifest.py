@@ -26,6 +26,9 @@ def test_manifest_matches_listeners(tmp_path: Path) -> None:
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True  # the SLA dashboard
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert {"files:write", "im:write", "commands", "chat:write"} <= scopes  # report uploads, their DM fallback
+    from bot.doctor import REQUIRED_SCOPES
+
+    assert scopes == set(REQUIRED_SCOPES)  # what `triage-bot doctor` checks the token for
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     urls = {c["url"] for c in manifest["features"]["slash_commands"]}
     urls |= {manifest["settings"]["event_subscriptions"]["request_url"], manifest["settings"]["interactivity"]["request_url"]}

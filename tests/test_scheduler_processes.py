@@ -56,11 +56,13 @@ async def start_bot(slack: SlackStandIn, database_url: str, clock: FileClock, **
     )
     env.update(extra)  # a test's own settings win
     # Logs go to a file: an undrained pipe would block the bot (and asyncio's wait()) once full.
-    log = open(Path(os.environ.get("TRIAGE_TEST_LOG_DIR", tempfile.gettempdir())) / f"triage-bot-{env['PORT']}.log", "wb")
+    log_path = Path(os.environ.get("TRIAGE_TEST_LOG_DIR", tempfile.gettempdir())) / f"triage-bot-{env['PORT']}.log"
+    log = open(log_path, "wb")
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tests.shifted_clock_run", str(clock.path), "run",
         env=env, cwd=REPO, stdout=asyncio.subprocess.DEVNULL, stderr=log,
     )
+    proc.port, proc.log_path = int(env["PORT"]), log_path  # type: ignore[attr-defined]
     await wait_for(lambda: serving(env["PORT"], proc))  # its scheduler starts before it serves
     return proc
 

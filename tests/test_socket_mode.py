@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import aiohttp
+
 from bot.runner import serve
 from bot.settings import Settings
 from tests.helpers import eventually
 from tests.slack_standin import SlackStandIn
+from tests.test_operations import eventually_scrape, value
+from tests.test_scheduler_processes import free_port
 
 
 async def test_socket_mode_slash_command_opens_the_modal(tmp_path: Path) -> None:
@@ -22,6 +26,7 @@ async def test_socket_mode_slash_command_opens_the_modal(tmp_path: Path) -> None
             slack_api_url=slack.api_url,
             database_url=f"sqlite+aiosqlite:///{tmp_path}/t.db",
             scheduler_tick_seconds=0.2,
+            metrics_port=free_port(),
         )
         stop = asyncio.Event()
         bot = asyncio.create_task(serve(settings, stop))
@@ -40,6 +45,12 @@ async def test_socket_mode_slash_command_opens_the_modal(tmp_path: Path) -> None
             assert view["callback_id"] == "incident_step1"
             assert next(b for b in view["blocks"] if b.get("block_id") == "summary")["element"]["initial_value"] == "VPN is down"
             assert [c.method for c in slack.calls][:3] == ["auth.test", "apps.connections.open", "apps.connections.open"]
+            ops = f"http://127.0.0.1:{settings.metrics_port}"
+            m = await eventually_scrape(ops + "/metrics", lambda m: value(m, "triage_listener_ack_duration_seconds_count", kind="command"))
+            assert value(m, "triage_listener_ack_duration_seconds_count", kind="command") == 1
+            assert value(m, "triage_slack_api_calls_total", method="views.open", outcome="ok") == 1
+            async with aiohttp.ClientSession() as http, http.get(ops + "/ready") as resp:
+                assert resp.status == 200, await resp.text()
         finally:
             stop.set()
             await asyncio.wait_for(bot, 30)

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.services.customers import CustomerServices
 from bot.services.intake import IntakeServices, KeyedLocks, OpenedTicket, ReportDraft
 from bot.services.tickets import ActionResult, record_action
+from bot.metrics import Metrics
 from bot.settings import Settings
 from rules.clock import Clock, SystemClock
 from rules.policy import PolicySet, load_policies
@@ -41,6 +42,7 @@ class Services(IntakeServices, CustomerServices, TicketStore, CustomerStore, Dra
     sessions: async_sessionmaker[AsyncSession]
     policies: PolicySet
     clock: Clock
+    metrics: Metrics = field(default_factory=Metrics, repr=False)  # this app's own registry
     # One customer's tickets are opened one at a time in this process (SQLite has no row locks; PostgreSQL adds one).
     customer_locks: KeyedLocks = field(default_factory=KeyedLocks, repr=False)
     # Channel -> plan id of every customer, so a report modal opens before any database work (bot.services.customers).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Hashable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -11,6 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.logs import bind
+from bot.metrics import Metrics
 from rules.classification import suggest_severity
 from rules.clock import Clock
 from rules.policy import Plan
@@ -22,6 +25,8 @@ from storage.models import Contact, Customer, Ticket, TicketEventRow
 from storage.tickets import count_openings
 from storage.timers import timer_row
 from storage.outbox import owe
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,7 @@ class IntakeServices:
 
     sessions: async_sessionmaker[AsyncSession]
     clock: Clock
+    metrics: Metrics
     customer_locks: KeyedLocks
 
     def suggest(self, plan: Plan, answers: dict[str, bool]):
@@ -98,10 +104,16 @@ class IntakeServices:
         if draft.priority is not None:
             plan.priority(draft.priority)
         if customer is None:  # no quota to count: nothing to serialize (the idempotency key is unique)
-            return await self._open_ticket(draft, customer, plan)
-        # One customer's cases are counted one at a time (in this process; PostgreSQL adds a row lock across replicas).
-        async with self.customer_locks.hold(customer.id):
-            return await self._open_ticket(draft, customer, plan)
+            opened = await self._open_ticket(draft, customer, plan)
+        else:  # one customer's cases are counted one at a time (in this process; PostgreSQL adds a row lock across replicas)
+            async with self.customer_locks.hold(customer.id):
+                opened = await self._open_ticket(draft, customer, plan)
+        bind(ticket=opened.ticket.key, channel_id=draft.channel_id)  # the rest of this request logs with them
+        if opened.created:
+            self.metrics.tickets_opened.labels(plan=plan.id, severity=draft.severity).inc()
+            outside = "" if opened.ticket.within_plan else " (outside the plan)"
+            log.info("%s opened: plan %s, severity %s%s", opened.ticket.key, plan.id, draft.severity, outside)
+        return opened
 
     async def _open_ticket(self, draft: ReportDraft, customer: Customer | None, plan: Plan) -> OpenedTicket:
         now = self.clock.now()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable, Sequence
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from bot.logs import bind
 from rules.actions import action, check_allowed
 from rules.errors import Conflict, InvalidInput, NotFound
 from rules.policy import Plan
@@ -21,6 +23,8 @@ from storage.timers import sync_timers
 
 if TYPE_CHECKING:
     from bot.services import Services
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,7 @@ async def record_action(
     called when the outbox records that post as sent).
     """
     act = action(kind)
+    bind(ticket=key if isinstance(key, str) else f"INC-{key}")  # the rest of this request logs with the ticket
     now = services.clock.now()
     ticket_id = _ticket_number(key)
     async with services.sessions() as s:
@@ -122,4 +127,5 @@ async def record_action(
             await s.flush()
             result.post_ids.extend(r.id for r in rows)
         await s.commit()
+        log.info("%s %s by %s", ticket.key, kind, actor_id)  # ids only: reasons and update text stay out of the log
         return result

@@ -99,6 +99,7 @@ class Channel:
     members: list[str] = field(default_factory=list)
     created: int = field(default_factory=lambda: int(time.time()))
     is_archived: bool = False
+    bot_member: bool = True  # conversations.info's is_member, as seen by the bot
 
     def to_api(self) -> JSONDict:
         """Channel object as returned by conversations.info."""
@@ -126,7 +127,7 @@ class Channel:
             "is_shared": False,
             "is_ext_shared": False,
             "is_org_shared": False,
-            "is_member": True,
+            "is_member": self.bot_member,
             "created": self.created,
             "topic": {"value": "", "creator": "", "last_set": 0},
             "purpose": {"value": "", "creator": "", "last_set": 0},

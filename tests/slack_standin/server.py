@@ -47,6 +47,12 @@ from .models import (
     new_id,
 )
 
+# The bot scopes of an app installed from app-manifest.yml (what the stand-in's bot token is granted by default).
+MANIFEST_BOT_SCOPES = (
+    "app_mentions:read", "channels:history", "groups:history", "chat:write", "chat:write.public",
+    "commands", "users:read", "usergroups:read", "files:write", "im:write",
+)
+
 Handler = Callable[[JSONDict], JSONDict | Awaitable[JSONDict]]
 
 # Arguments Slack documents as "JSON-encoded string" when sent form-encoded.
@@ -123,6 +129,8 @@ class SlackStandIn:
     ) -> None:
         self.bot_token = bot_token
         self.valid_tokens: set[str] = {bot_token}
+        # Scopes granted to each token: Slack sends them in the x-oauth-scopes header of every Web API answer.
+        self.token_scopes: dict[str, list[str]] = {bot_token: list(MANIFEST_BOT_SCOPES)}
         self.app_tokens: set[str] = {"xapp-test-token"}  # app-level tokens: only for apps.connections.open
         self.sockets: list[web.WebSocketResponse] = []  # Socket Mode connections from the bot
         self.socket_acks: list[JSONDict] = []  # what the bot sent back over them
@@ -320,10 +328,13 @@ class SlackStandIn:
         *,
         is_private: bool = False,
         members: list[str] | None = None,
+        bot_member: bool = True,
     ) -> Channel:
-        """Register a public (``C…``) or private (``G…`` by default) channel."""
+        """Register a public (``C…``) or private (``G…`` by default) channel; ``bot_member=False``: the bot has not joined."""
         cid = channel_id or new_id("G" if is_private else "C")
-        channel = Channel(id=cid, name=name or cid.lower(), is_private=is_private, members=list(members or []))
+        channel = Channel(
+            id=cid, name=name or cid.lower(), is_private=is_private, members=list(members or []), bot_member=bot_member
+        )
         self.channels[cid] = channel
         return channel
 
@@ -613,9 +624,12 @@ class SlackStandIn:
 
         self.in_flight[method] += 1
         try:
-            return await self._answer_api(method, params, token)
+            response = await self._answer_api(method, params, token)
         finally:
             self.in_flight[method] -= 1
+        if token in self.valid_tokens and token in self.token_scopes:
+            response.headers["x-oauth-scopes"] = ",".join(self.token_scopes[token])
+        return response
 
     async def _answer_api(self, method: str, params: JSONDict, token: str | None) -> web.Response:
         delay = self._delays.get(method)

@@ -1,0 +1,20 @@
+"""tickets: index (state, plan_id) for the open-tickets-per-plan count at each /metrics scrape
+
+Revision ID: 0009_tickets_state_index
+Revises: 0008_timer_lease_index
+"""
+from alembic import op
+
+
+revision = "0009_tickets_state_index"
+down_revision = "0008_timer_lease_index"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_index("ix_tickets_state_plan", "tickets", ["state", "plan_id"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_tickets_state_plan", table_name="tickets")
