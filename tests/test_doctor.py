@@ -57,7 +57,7 @@ async def test_doctor_passes_on_a_good_setup(database_url: str) -> None:
     assert code == 0, lines
     assert lines[-1].startswith("all ") and lines[-1].endswith(" checks passed")
     assert line(lines, "slack token").startswith("ok") and "@triage-bot in Stand-in Workspace (T0STANDIN1)" in line(lines, "slack token")
-    assert line(lines, "scopes") == "ok all 10 the bot needs are granted"
+    assert line(lines, "scopes") == "ok all 16 the bot needs are granted"
     assert "#acme-triage (C0TRIAGE), the bot is a member" in line(lines, "ACME triage channel")
     assert line(lines, "database").startswith("ok answering, at migration ")
     assert line(lines, "scheduler") == "ok no reminder is late"

@@ -32,6 +32,12 @@ TYPED_SUMMARY = "Checkout down ZEBRA-TYPED-SUMMARY"
 TYPED_UPDATE = "customer says PRIVATE-TYPED-UPDATE"
 
 
+def process_bot(slack: SlackStandIn, proc, database_url: str) -> SimpleNamespace:
+    """What tests.helpers drive a bot through, for a bot in another process (its database read directly)."""
+    sender = SlackSender(f"http://127.0.0.1:{proc.port}/slack/events", SIGNING_SECRET, slack=slack)
+    return SimpleNamespace(slack=slack, sender=sender, services=build_services(Settings(_env_file=None, database_url=database_url)))
+
+
 def json_lines(path) -> list[dict]:
     lines = [line for line in path.read_text().splitlines() if line.strip()]
     return [json.loads(line) for line in lines]  # every line is one JSON object, or this raises
@@ -40,7 +46,7 @@ def json_lines(path) -> list[dict]:
 async def test_json_logs_from_a_real_process(database_url: str, bots_clock: FileClock) -> None:
     async with SlackStandIn() as slack:
         proc = await start_bot(slack, database_url, bots_clock, LOG_FORMAT="json", RESPONDER_USER_IDS=RESPONDER)
-        bot = SimpleNamespace(slack=slack, sender=SlackSender(f"http://127.0.0.1:{proc.port}/slack/events", SIGNING_SECRET, slack=slack))
+        bot = process_bot(slack, proc, database_url)
         try:
             setup_workspace(bot)
             slack.add_user(RESPONDER, "olga")
@@ -52,6 +58,7 @@ async def test_json_logs_from_a_real_process(database_url: str, bots_clock: File
             assert "INC-1" in await sla(bot, f"update INC-1 {TYPED_UPDATE}", RESPONDER)
         finally:
             await stop(proc)
+            await bot.services.close()
         records = json_lines(proc.log_path)
     assert records and all({"time", "level", "logger", "message"} <= r.keys() for r in records)
     assert all(r["time"].endswith("+00:00") for r in records)
@@ -139,7 +146,7 @@ async def test_sigterm_lets_a_request_in_progress_finish(database_url: str, bots
     """A report submitted just before SIGTERM is still announced and recorded: the bot finishes it before exiting."""
     async with SlackStandIn() as slack:
         proc = await start_bot(slack, database_url, bots_clock)
-        bot = SimpleNamespace(slack=slack, sender=SlackSender(f"http://127.0.0.1:{proc.port}/slack/events", SIGNING_SECRET, slack=slack))
+        bot = process_bot(slack, proc, database_url)
         try:
             setup_workspace(bot)
             slack.delay("chat.postMessage", 2.0)
@@ -151,6 +158,7 @@ async def test_sigterm_lets_a_request_in_progress_finish(database_url: str, bots
             assert r.status == 200
         finally:
             await stop(proc)
+            await bot.services.close()
     services = build_services(Settings(_env_file=None, database_url=database_url))
     try:
         ticket = await services.get_ticket("INC-1")

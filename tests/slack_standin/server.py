@@ -49,8 +49,8 @@ from .models import (
 
 # The bot scopes of an app installed from app-manifest.yml (what the stand-in's bot token is granted by default).
 MANIFEST_BOT_SCOPES = (
-    "app_mentions:read", "channels:history", "groups:history", "chat:write", "chat:write.public",
-    "commands", "users:read", "usergroups:read", "files:write", "im:write",
+    "app_mentions:read", "channels:history", "groups:history", "im:history", "mpim:history", "channels:join",
+    "channels:read", "groups:read", "im:read", "mpim:read", "chat:write", "chat:write.public", "commands", "usergroups:read", "files:write", "im:write",
 )
 
 Handler = Callable[[JSONDict], JSONDict | Awaitable[JSONDict]]
