@@ -1,13 +1,13 @@
 """tickets: index (state, plan_id) for the open-tickets-per-plan count at each /metrics scrape
 
-Revision ID: 0009_tickets_state_index
-Revises: 0008_timer_lease_index
+Revision ID: 0010_tickets_state_index
+Revises: 0009_customer_thread
 """
 from alembic import op
 
 
-revision = "0009_tickets_state_index"
-down_revision = "0008_timer_lease_index"
+revision = "0010_tickets_state_index"
+down_revision = "0009_customer_thread"
 branch_labels = None
 depends_on = None
 
