@@ -207,7 +207,7 @@ class SlaScheduler:
             async with aiohttp.ClientSession() as http, keeper:  # one connection pool; leases held while posting
                 # No retry of the client's own after a 5xx or a timeout (Slack may have the post: the next
                 # attempt looks in the thread first); a 429 is waited out only while the lease is held.
-                client = delivery_client(self.client.token, self.client.base_url, timeout, session=http)
+                client = delivery_client(self.client.token, self.client.base_url, timeout, session=http, metrics=self.services.metrics)
 
                 # Slack takes about one post per second per channel and answers a burst with 429 + Retry-After:
                 # one post at a time per channel lets the client's retry handler pace them instead of all of
