@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from rules.oncall import OnCallSetting
 from storage.db import StoreContext
@@ -17,3 +18,16 @@ async def all_oncall(services: StoreContext) -> dict[str, OnCallSetting]:
     async with services.sessions() as s:
         rows = (await s.execute(select(OnCallEntry))).scalars().all()
     return {r.role: _setting(r) for r in rows}
+
+
+async def oncall_entry(s: AsyncSession, role: str) -> OnCallEntry | None:
+    """The stored row of one escalation role, if anyone is set for it."""
+    return (await s.execute(select(OnCallEntry).where(OnCallEntry.role == role))).scalar_one_or_none()
+
+
+async def delete_oncall(services: StoreContext, role: str) -> bool:
+    """Forget who is on call for `role`; False when nobody was."""
+    async with services.sessions() as s:
+        gone = (await s.execute(delete(OnCallEntry).where(OnCallEntry.role == role))).rowcount
+        await s.commit()
+    return bool(gone)

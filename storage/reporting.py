@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any, Sequence
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from rules.board import TicketFacts
 from rules.errors import UnknownIdError
@@ -167,3 +167,19 @@ async def customer_cases(
             ).scalars().all()
             out.append(CustomerCases(c.name, plan, tuple(opened)))
         return out
+
+
+def opened_between(start: datetime, end: datetime, customer_id: int | None = None, plan_id: str | None = None) -> list[Any]:
+    """The conditions of tickets opened in [start, end), optionally of one customer and/or plan."""
+    conditions: list[Any] = [Ticket.opened_at >= start, Ticket.opened_at < end]
+    if customer_id is not None:
+        conditions.append(Ticket.customer_id == customer_id)
+    if plan_id:
+        conditions.append(Ticket.plan_id == plan_id)
+    return conditions
+
+
+async def count_tickets(services: StoreContext, *conditions: Any) -> int:
+    """How many tickets meet `conditions` (one COUNT)."""
+    async with services.sessions() as s:
+        return int((await s.execute(select(func.count()).select_from(Ticket).where(*conditions))).scalar_one())

@@ -239,10 +239,7 @@ async def mark_shown(s: AsyncSession, policies: PolicySet, ticket_id: int, event
     first response, clocks and timers are brought up to date. False when the
     event owed nothing (already shown, or never owed).
     """
-    query = select(Ticket).where(Ticket.id == ticket_id).options(selectinload(Ticket.events), selectinload(Ticket.clocks))
-    if s.bind.dialect.name == "postgresql":
-        query = query.with_for_update(of=Ticket)
-    ticket = (await s.execute(query)).scalar_one_or_none()
+    ticket = await lock_ticket(s, ticket_id)
     event = next((e for e in ticket.events if e.id == event_id), None) if ticket else None
     if ticket is None or event is None or (event.data or {}).get("customer_post") != OWED:
         return False
@@ -254,6 +251,15 @@ async def mark_shown(s: AsyncSession, policies: PolicySet, ticket_id: int, event
     store_clocks(s, ticket.id, status, list(ticket.clocks), at)
     await sync_timers(s, ticket.id, status, plan)
     return True
+
+
+async def lock_ticket(s: AsyncSession, ticket_id: int) -> Ticket | None:
+    """A ticket with its events and clock rows, locked for this transaction on PostgreSQL
+    (two responders clicking at once: one after the other); None when there is no such ticket."""
+    query = select(Ticket).where(Ticket.id == ticket_id).options(selectinload(Ticket.events), selectinload(Ticket.clocks))
+    if s.bind.dialect.name == "postgresql":
+        query = query.with_for_update(of=Ticket)
+    return (await s.execute(query)).scalar_one_or_none()
 
 
 def _ticket_number(key: str | int) -> int:

@@ -6,14 +6,15 @@ import asyncio
 import logging
 import time
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import selectinload
 
 from bot.settings import Settings
 from rules.clock import Clock
 from rules.errors import ConfigError, Conflict, InvalidInput, NotFound, UnknownIdError
 from rules.policy import Plan, PolicySet
+from storage.customers import (
+    channel_plan_rows, customer_by_name_or_channel, customer_named, customer_on_channel, ticket_count,
+)
 from storage.models import Contact, Customer
 
 log = logging.getLogger(__name__)
@@ -36,8 +37,7 @@ class CustomerServices:
 
     async def load_channel_plans(self) -> dict[str, str]:
         """Read every customer's channels and plan into memory (a few hundred rows at most)."""
-        async with self.sessions() as s:
-            rows = (await s.execute(select(Customer.channel_id, Customer.triage_channel_id, Customer.plan_id))).all()
+        rows = await channel_plan_rows(self)
         plans: dict[str, str] = {}
         for channel_id, triage_channel_id, plan_id in rows:
             plans[channel_id] = plan_id
@@ -85,9 +85,7 @@ class CustomerServices:
             raise InvalidInput("a customer needs a name")
         self.policies.plan(plan_id)
         async with self.sessions() as s:
-            existing = (
-                await s.execute(select(Customer).where((Customer.name == name) | (Customer.channel_id == channel_id)))
-            ).scalars().first()
+            existing = await customer_by_name_or_channel(s, name, channel_id)
             if existing is not None:
                 if existing.name == name:
                     raise Conflict(f"a customer named {name!r} already exists (channel {existing.channel_id})")
@@ -106,14 +104,7 @@ class CustomerServices:
 
     async def add_contact(self, customer_name: str, slack_user_id: str, primary: bool = False) -> Contact:
         async with self.sessions() as s:
-            customer = (
-                await s.execute(
-                    select(Customer).where(Customer.name == customer_name).options(selectinload(Customer.contacts))
-                )
-            ).scalar_one_or_none()
-            if customer is None:
-                names = (await s.execute(select(Customer.name).order_by(Customer.name))).scalars().all()
-                raise NotFound(f"no customer named {customer_name!r}; known: {', '.join(names) or '(none)'}")
+            customer = await customer_named(s, customer_name)
             if any(c.slack_user_id == slack_user_id for c in customer.contacts):
                 raise Conflict(f"{slack_user_id} is already a contact of {customer_name}")
             plan = self.policies.plan(customer.plan_id)
@@ -128,15 +119,6 @@ class CustomerServices:
             await s.commit()
             return contact
 
-    async def _customer_named(self, s: AsyncSession, name: str) -> Customer:
-        customer = (
-            await s.execute(select(Customer).where(Customer.name == name).options(selectinload(Customer.contacts)))
-        ).scalar_one_or_none()
-        if customer is None:
-            names = (await s.execute(select(Customer.name).order_by(Customer.name))).scalars().all()
-            raise NotFound(f"no customer named {name!r}; known: {', '.join(names) or '(none)'}")
-        return customer
-
     async def update_customer(
         self, name: str, *, plan_id: str | None = None, channel_id: str | None = None,
         triage_channel_id: str | None = None, clear_triage: bool = False,
@@ -148,9 +130,9 @@ class CustomerServices:
             except UnknownIdError as e:
                 raise InvalidInput(str(e)) from None
         async with self.sessions() as s:
-            customer = await self._customer_named(s, name)
+            customer = await customer_named(s, name)
             if channel_id is not None and channel_id != customer.channel_id:
-                other = (await s.execute(select(Customer).where(Customer.channel_id == channel_id))).scalar_one_or_none()
+                other = await customer_on_channel(s, channel_id)
                 if other is not None:
                     raise Conflict(f"channel {channel_id} already belongs to customer {other.name!r}")
                 customer.channel_id = channel_id
@@ -166,13 +148,9 @@ class CustomerServices:
 
     async def remove_customer(self, name: str) -> Customer:
         """Forget a customer and its contacts; one with tickets stays, as their history names it."""
-        from sqlalchemy import func
-
-        from storage.models import Ticket
-
         async with self.sessions() as s:
-            customer = await self._customer_named(s, name)
-            count = (await s.execute(select(func.count()).where(Ticket.customer_id == customer.id))).scalar_one()
+            customer = await customer_named(s, name)
+            count = await ticket_count(s, customer.id)
             if count:
                 raise Conflict(
                     f"{name} has {count} ticket{'s' if count != 1 else ''} on record, which keep its name: "
@@ -185,7 +163,7 @@ class CustomerServices:
 
     async def remove_contact(self, customer_name: str, slack_user_id: str) -> Customer:
         async with self.sessions() as s:
-            customer = await self._customer_named(s, customer_name)
+            customer = await customer_named(s, customer_name)
             contact = next((c for c in customer.contacts if c.slack_user_id == slack_user_id), None)
             if contact is None:
                 known = ", ".join(c.slack_user_id for c in customer.contacts) or "(none)"

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Hashable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -21,7 +20,8 @@ from rules.notifications import planned_notifications
 from rules.quota import ContactCheck, QuotaCheck, case_counting_period, check_case_count, check_contact
 from rules.sla import SlaStatus, evaluate
 from rules.terms import Terms, snapshot
-from storage.models import Contact, Customer, Ticket, TicketEventRow
+from storage.customers import contact_ids, lock_customer
+from storage.models import Customer, Ticket, TicketEventRow
 from storage.tickets import count_openings
 from storage.timers import timer_row
 from storage.outbox import owe
@@ -122,16 +122,15 @@ class IntakeServices:
             earlier = 0
             counting = case_counting_period(plan, now) if customer is not None else None
             if customer is not None and counting is not None:
-                if s.bind.dialect.name == "postgresql":
-                    # Cases of one customer are counted one at a time, so two replicas cannot both take the last one.
-                    await s.execute(select(Customer.id).where(Customer.id == customer.id).with_for_update())
+                # Cases of one customer are counted one at a time, so two replicas cannot both take the last one.
+                await lock_customer(s, customer.id)
                 earlier = await count_openings(s, customer.id, counting.start, min(counting.end, now))
             quota = check_case_count(plan, now, earlier)
             contact = ContactCheck(True, "internal")
             if customer is not None:
                 contacts: list[str] = []
                 if plan.spec.limits.contacts.max is not None:  # only plans that name their contacts need them
-                    contacts = list((await s.execute(select(Contact.slack_user_id).where(Contact.customer_id == customer.id))).scalars())
+                    contacts = await contact_ids(s, customer.id)
                 contact = check_contact(plan, draft.reporter_id, contacts)
             notes = []
             if not contact.allowed:

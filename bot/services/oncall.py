@@ -5,12 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-
 from rules.errors import InvalidInput, NotFound
 from rules.oncall import OnCallSetting
 from storage.models import OnCallEntry
-from storage.oncall import _setting
+from storage.oncall import _setting, delete_oncall, oncall_entry
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -48,7 +46,7 @@ async def set_oncall(
         if rotation_days < 1:
             raise InvalidInput("hand-offs must be at least one day apart")
     async with services.sessions() as s:
-        row = (await s.execute(select(OnCallEntry).where(OnCallEntry.role == role))).scalar_one_or_none()
+        row = await oncall_entry(s, role)
         if row is None:
             row = OnCallEntry(role=role, updated_at=services.clock.now())
             s.add(row)
@@ -63,12 +61,7 @@ async def set_oncall(
 
 async def clear_oncall(services: Services, role: str) -> bool:
     """Nobody on call for `role` any more; False when nobody was."""
-    from sqlalchemy import delete
-
     roles = known_roles(services)
     if role not in roles:
         raise NotFound(f"unknown escalation role {role!r}; the policies use: {', '.join(roles)}")
-    async with services.sessions() as s:
-        gone = (await s.execute(delete(OnCallEntry).where(OnCallEntry.role == role))).rowcount
-        await s.commit()
-    return bool(gone)
+    return await delete_oncall(services, role)

@@ -11,15 +11,13 @@ from functools import partial
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
-from sqlalchemy import func, select
-
 from rules.board import BoardRow, Urgency, board_row
 from rules.compliance import Report, build_report
 from rules.periods import Period
 from storage.board import board_ids, mine
 from storage.customers import find_customer
 from storage.models import Customer, Ticket
-from storage.reporting import Loaded, customer_cases, load_tickets
+from storage.reporting import Loaded, count_tickets, customer_cases, load_tickets, opened_between
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -42,8 +40,7 @@ async def build_period_report(
     """
     customer_row, conditions = await _period_conditions(services, period, customer, plan_id)
     if progress is not None:
-        async with services.sessions() as s:
-            await progress(int((await s.execute(select(func.count()).select_from(Ticket).where(*conditions))).scalar_one()))
+        await progress(await count_tickets(services, *conditions))
     loaded = await load_tickets(services, now, *conditions, off_loop=off_loop)
     cases = await customer_cases(services, period, now, customer_row, plan_id)
     work = partial(
@@ -69,12 +66,7 @@ async def _period_conditions(
     # The period is read in each plan's own time zone: load a day either side, rules.compliance filters exactly.
     start = period.bounds(timezone.utc)[0] - timedelta(days=1)
     end = period.bounds(timezone.utc)[1] + timedelta(days=1)
-    conditions: list[Any] = [Ticket.opened_at >= start, Ticket.opened_at < end]
-    if customer_row is not None:
-        conditions.append(Ticket.customer_id == customer_row.id)
-    if plan_id:
-        conditions.append(Ticket.plan_id == plan_id)
-    return customer_row, conditions
+    return customer_row, opened_between(start, end, customer_row.id if customer_row else None, plan_id)
 
 
 @dataclass(frozen=True)

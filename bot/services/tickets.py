@@ -7,9 +7,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
-
 from bot.logs import bind
 from rules.actions import action, check_allowed
 from rules.errors import Conflict, InvalidInput, NotFound
@@ -18,7 +15,7 @@ from rules.sla import SlaStatus
 from storage.models import Ticket, TicketEventRow
 from rules.terms import Terms
 from storage.outbox import owe
-from storage.tickets import OWED, _ticket_number, add_terms, evaluate_ticket
+from storage.tickets import OWED, _ticket_number, add_terms, evaluate_ticket, lock_ticket
 from storage.timers import sync_timers
 
 if TYPE_CHECKING:
@@ -65,10 +62,7 @@ async def record_action(
     now = services.clock.now()
     ticket_id = _ticket_number(key)
     async with services.sessions() as s:
-        query = select(Ticket).where(Ticket.id == ticket_id).options(selectinload(Ticket.events), selectinload(Ticket.clocks))
-        if s.bind.dialect.name == "postgresql":
-            query = query.with_for_update(of=Ticket)  # two responders clicking at once: one after the other
-        ticket = (await s.execute(query)).scalar_one_or_none()
+        ticket = await lock_ticket(s, ticket_id)  # two responders clicking at once: one after the other
         if ticket is None:
             raise NotFound(f"no ticket INC-{ticket_id}")
         check_allowed(act, ticket.key, ticket.state)
