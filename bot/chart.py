@@ -10,15 +10,19 @@ drawn in a worker thread while the bot keeps serving.
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
 from rules.chart_data import SERIES, SERIES_TITLE, ChartData, chart_data
 from rules.compliance import Rate, Report
+
+if TYPE_CHECKING:
+    from matplotlib.artist import Artist
 
 COLORS = {"first_response": "#1f77b4", "update": "#ff7f0e", "resolution": "#2ca02c"}
 ZERO_STUB = 2.5  # a 0% bar is drawn this tall (in %) with a red edge: visible, unlike "no verdict yet"
 
 
-def _bars(ax, xs: list[float], rates: list[Rate], width: float, color: str, horizontal: bool = False) -> None:  # type: ignore[no-untyped-def]
+def _bars(ax, xs: list[float], rates: list[Rate], width: float, color: str, horizontal: bool = False) -> None:
     """One series: a bar per rate with a verdict (0% as a visible stub), none where nothing was judged."""
     for x, rate in zip(xs, rates):
         if not rate.total:
@@ -70,7 +74,7 @@ def draw(data: ChartData) -> bytes:
     top.set_title(f"{data.title} (by {'ISO week' if data.unit == 'week' else 'day'} opened)", fontsize=10)
     if not data.buckets or not any(b.tickets for b in data.buckets):
         top.text(0.5, 0.5, "no tickets in this period", transform=top.transAxes, ha="center", va="center", color="gray")
-    handles = [Patch(color=COLORS[s], label=SERIES_TITLE[s]) for s in SERIES]
+    handles: list[Artist] = [Patch(color=COLORS[s], label=SERIES_TITLE[s]) for s in SERIES]
     handles += [Line2D([], [], color="#d62728", linestyle="--", label=f"target: every deadline met ({data.target:.0f}%)"),
                 Patch(facecolor="white", edgecolor="#d62728", label="0% (none met)")]
     top.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)

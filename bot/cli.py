@@ -288,7 +288,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     from bot.services.reporting import build_period_report
     from rules.periods import parse_period
 
-    async def work(services):  # type: ignore[no-untyped-def]
+    async def work(services):
         now = services.clock.now()
         try:
             period = parse_period(args.period, now)

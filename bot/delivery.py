@@ -176,6 +176,8 @@ class Delivered:
 
 
 class Delivery(OutboxStore):
+    services: Services  # the whole of it: the outbox's queries need only a StoreContext
+
     def __init__(
         self, services: Services, client: AsyncWebClient, replica_id: str | None = None,
         lease: timedelta = timedelta(seconds=60), batch_size: int = 100,
@@ -292,7 +294,8 @@ class Delivery(OutboxStore):
         except Exception as e:  # noqa: BLE001 - cannot look: post (a lost answer is rarer than a lost post)
             log.warning("cannot check %s for outbox row %s: %s", channel, row.id, e)
             return None
-        for m in resp.get("messages", []):
+        messages: list[dict[str, Any]] = resp.get("messages", [])
+        for m in messages:
             meta = m.get("metadata") or {}
             if meta.get("event_type") == METADATA_EVENT and (meta.get("event_payload") or {}).get("outbox_id") == row.id:
                 return str(m["ts"])

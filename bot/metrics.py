@@ -143,7 +143,7 @@ class InstrumentedWebClient(AsyncWebClient):
         self.metrics = metrics
         self.retry_handlers.insert(0, _CallObserver(metrics))
 
-    async def _request(self, *, http_verb: str, api_url: str, req_args: dict) -> dict[str, Any]:  # type: ignore[override]
+    async def _request(self, *, http_verb: str, api_url: str, req_args: dict) -> dict[str, Any]:
         start = time.perf_counter()
         try:
             return await super()._request(http_verb=http_verb, api_url=api_url, req_args=req_args)

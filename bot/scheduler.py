@@ -186,7 +186,7 @@ class SlaScheduler:
             ours = {r.id for r in rows}
             wanted: list[Any] = []
             for r in rows:
-                if still_applies(status, r.clock, r.kind, r.deadline):  # type: ignore[arg-type]
+                if still_applies(status, r.clock, r.kind, r.deadline):
                     wanted.append(r)
                 else:
                     outcomes.append(Release(r, "dropped", error="moot when it came due"))
@@ -291,7 +291,8 @@ class SlaScheduler:
         except SlackApiError as e:
             log.warning("cannot check thread %s for timer %s: %s", thread_ts, timer_id, slack_error_code(e))
             return None
-        for m in resp.get("messages", []):
+        messages: list[dict[str, Any]] = resp.get("messages", [])
+        for m in messages:
             meta = m.get("metadata") or {}
             if meta.get("event_type") == METADATA_EVENT and (meta.get("event_payload") or {}).get("timer_id") == timer_id:
                 return m["ts"]

@@ -127,8 +127,8 @@ def timeline_data(policies: PolicySet, plan_id: str, severity: str, opened_at: d
                 "level": n.level,
                 "notify": n.notify,
                 "at": local(n.at),
-                "repeat_every_minutes": _minutes(repeat_of[n.level].to_timedelta(timedelta(days=1)))
-                if repeat_of.get(n.level or 0)
+                "repeat_every_minutes": _minutes(every.to_timedelta(timedelta(days=1)))
+                if (every := repeat_of.get(n.level or 0))
                 else None,
             }
             for n in schedule

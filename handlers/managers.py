@@ -164,7 +164,7 @@ def register(app: AsyncApp, sla: SlaCommand, services: Services, roles: Roles) -
             raise ConfigError(f"{row.key} is on plan {row.plan_id!r}, which is no longer loaded") from None
         now = services.clock.now()
         status = status_from_rows(plan, row, list(row.events), now, list(row.clocks))
-        business = {name: not isinstance(c.calendar, AlwaysOpenCalendar) for name, c in status.clocks.items()}
+        business: dict[str, bool] = {name: not isinstance(c.calendar, AlwaysOpenCalendar) for name, c in status.clocks.items()}
         text, blocks = views.ticket_message(
             row, plan, deadline_verdicts(status, now), await _customer_name(services, row.customer_id), now, business
         )

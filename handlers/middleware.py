@@ -36,7 +36,7 @@ from rules.errors import ConfigError, NotAllowed, TriageError
 
 log = logging.getLogger(__name__)
 
-Middleware = Callable[..., Awaitable[None]]
+Middleware = Callable[..., Awaitable[BoltResponse | None]]  # a response answers the request instead of the listener
 UNEXPECTED = "Something went wrong; it is logged. Try again, or tell an admin."
 
 
@@ -58,7 +58,7 @@ class KeptAck(AsyncAck):
     back to None when a listener raises after `ack()`; if that happens before its dispatcher polls
     (every 10 ms), the request counts as never acknowledged: a 3 s wait, then the next listener."""
 
-    @property  # type: ignore[override]
+    @property
     def response(self) -> BoltResponse | None:
         return self._response
 

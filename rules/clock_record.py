@@ -96,7 +96,7 @@ def record_of(clock: ClockState) -> ClockRecord:
     status = _STORED[clock.status]
     verdict: Literal["met", "missed"] | None = None
     if status in ("met", "missed"):
-        verdict = status  # type: ignore[assignment]
+        verdict = status
     elif clock.name == "update" and clock.history:
         verdict = "met" if all(p.met for p in clock.history) else "missed"
     running = status == "running"

@@ -181,7 +181,7 @@ def escalation_horizon(status: SlaStatus, policy: Notifications) -> datetime | N
         for c in status.clocks.values()
         if c.due is not None and (c.active or c.status is ClockStatus.COURTESY)
     ]
-    return max(starts, default=None)  # type: ignore[arg-type]
+    return max(starts, default=None)
 
 
 def planned_notifications(status: SlaStatus, policy: Notifications) -> list[Notification]:

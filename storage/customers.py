@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from rules.errors import NotFound
-from storage.db import StoreContext
+from storage.db import StoreContext, is_postgres
 from storage.models import Contact, Customer, Ticket
 
 
@@ -61,7 +61,7 @@ async def channel_plan_rows(services: StoreContext) -> list[tuple[str, str | Non
 
 async def lock_customer(s: AsyncSession, customer_id: int) -> None:
     """Lock a customer's row for this transaction on PostgreSQL (SQLite has no row locks)."""
-    if s.bind.dialect.name == "postgresql":
+    if is_postgres(s):
         await s.execute(select(Customer.id).where(Customer.id == customer_id).with_for_update())
 
 

@@ -9,6 +9,8 @@ from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, Stri
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from rules.sla import ClockName
+
 
 class UtcDateTime(TypeDecorator):
     """Timezone-aware in, timezone-aware (UTC) out, on SQLite as on PostgreSQL."""
@@ -155,7 +157,7 @@ class SlaClockRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
-    clock: Mapped[str] = mapped_column(String(30))
+    clock: Mapped[ClockName] = mapped_column(String(30))
     status: Mapped[str] = mapped_column(String(20))
     target_minutes: Mapped[int | None] = mapped_column(Integer)
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
@@ -186,7 +188,7 @@ class SlaTimer(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
     key: Mapped[str] = mapped_column(String(200))
-    clock: Mapped[str] = mapped_column(String(30))
+    clock: Mapped[ClockName] = mapped_column(String(30))
     kind: Mapped[str] = mapped_column(String(20))  # reminder, escalation
     level: Mapped[int | None] = mapped_column(Integer)
     notify: Mapped[str | None] = mapped_column(String(60))

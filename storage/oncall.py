@@ -6,7 +6,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rules.oncall import OnCallSetting
-from storage.db import StoreContext
+from storage.db import StoreContext, rowcount
 from storage.models import OnCallEntry
 
 
@@ -28,6 +28,6 @@ async def oncall_entry(s: AsyncSession, role: str) -> OnCallEntry | None:
 async def delete_oncall(services: StoreContext, role: str) -> bool:
     """Forget who is on call for `role`; False when nobody was."""
     async with services.sessions() as s:
-        gone = (await s.execute(delete(OnCallEntry).where(OnCallEntry.role == role))).rowcount
+        gone = rowcount(await s.execute(delete(OnCallEntry).where(OnCallEntry.role == role)))
         await s.commit()
     return bool(gone)

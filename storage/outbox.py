@@ -16,7 +16,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from storage.db import StoreContext
+from storage.db import StoreContext, is_postgres, rowcount
 from storage.models import OutboxPost, Ticket
 from storage.tickets import mark_shown
 
@@ -73,7 +73,7 @@ class OutboxStore:
             query = select(t).where(runnable).order_by(t.id).limit(limit)
             if ids is not None:
                 query = query.where(t.id.in_(list(ids)))
-            if s.bind.dialect.name == "postgresql":
+            if is_postgres(s):
                 query = query.with_for_update(skip_locked=True)
             rows = list((await s.execute(query)).scalars())
             for row in rows:
@@ -91,7 +91,7 @@ class OutboxStore:
                 .values(lease_until=until)
             )
             await s.commit()
-            return res.rowcount or 0
+            return rowcount(res)
 
     async def tickets_of(self, rows: Sequence[OutboxPost]) -> dict[int, Ticket]:
         async with self.services.sessions() as s:
@@ -128,9 +128,9 @@ class OutboxStore:
                     if o.channel and o.kind != "thread":
                         values.update(channel_id=o.channel)
                 res = await s.execute(update(OutboxPost).where(held).values(**values))
-                if o.state == "sent" and o.kind in ("thread", "customer") and res.rowcount:
+                if o.state == "sent" and o.kind in ("thread", "customer") and rowcount(res):
                     await self._shown_to_customer(s, o, now)
-                if o.state == "sent" and o.kind == "announcement" and res.rowcount:
+                if o.state == "sent" and o.kind == "announcement" and rowcount(res):
                     row = await s.get(OutboxPost, o.row_id)
                     ticket = await s.get(Ticket, row.ticket_id) if row else None
                     if ticket is not None:

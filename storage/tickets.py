@@ -23,6 +23,7 @@ from rules.errors import InvalidInput, NotFound
 from rules.policy import Plan, PolicySet
 from rules.sla import SlaStatus, TicketEvent, evaluate
 from rules.terms import Terms, restore_all, snapshot, terms_from_plan
+from storage.db import is_postgres, rowcount
 from storage.models import OutboxPost, ProcessedSlackEvent, SlaClockRow, Ticket, TicketEventRow
 from storage.timers import sync_timers
 
@@ -63,7 +64,7 @@ class TicketStore:
                 .values(received_at=now)
             )
             await s.commit()
-            return bool(taken.rowcount)
+            return bool(rowcount(taken))
 
     async def release_request(self, key: str) -> None:
         """Forget a request key whose request failed, so trying again is not taken for a repeat."""
@@ -155,7 +156,7 @@ def store_clocks(s: AsyncSession, ticket_id: int, status: SlaStatus, existing: S
 
 def frozen_of(row: SlaClockRow) -> FrozenVerdict:
     return FrozenVerdict(
-        row.clock,  # type: ignore[arg-type]
+        row.clock,
         row.status,  # type: ignore[arg-type]
         row.due_at,
         row.stopped_at,
@@ -257,7 +258,7 @@ async def lock_ticket(s: AsyncSession, ticket_id: int) -> Ticket | None:
     """A ticket with its events and clock rows, locked for this transaction on PostgreSQL
     (two responders clicking at once: one after the other); None when there is no such ticket."""
     query = select(Ticket).where(Ticket.id == ticket_id).options(selectinload(Ticket.events), selectinload(Ticket.clocks))
-    if s.bind.dialect.name == "postgresql":
+    if is_postgres(s):
         query = query.with_for_update(of=Ticket)
     return (await s.execute(query)).scalar_one_or_none()
 

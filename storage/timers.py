@@ -20,6 +20,7 @@ from sqlalchemy.orm import selectinload
 from rules.notifications import Notification, planned_notifications, still_applies
 from rules.policy import Plan
 from rules.sla import SlaStatus
+from storage.db import is_postgres, rowcount
 from storage.models import SlaTimer, Ticket
 
 
@@ -33,7 +34,7 @@ async def sync_timers(s: AsyncSession, ticket_id: int, status: SlaStatus, plan: 
     rows = (await s.execute(select(SlaTimer).where(SlaTimer.ticket_id == ticket_id))).scalars().all()
     known = {r.key for r in rows}
     for r in rows:
-        if r.state == "pending" and not still_applies(status, r.clock, r.kind, r.deadline):  # type: ignore[arg-type]
+        if r.state == "pending" and not still_applies(status, r.clock, r.kind, r.deadline):
             r.state, r.error = "dropped", "moot: the clock changed"
     for n in planned_notifications(status, plan.notifications):
         if n.key not in known:
@@ -110,7 +111,7 @@ class TimerStore:
         """
         async with self.sessions() as s:
             query = acquire_query(now, limit)
-            if s.get_bind().dialect.name == "postgresql":
+            if is_postgres(s):
                 query = query.with_for_update(skip_locked=True)
             rows = list((await s.execute(query)).scalars())
             for row in rows:
@@ -122,7 +123,7 @@ class TimerStore:
 
     async def extend_leases(self, ids: Sequence[int], until: datetime) -> int:
         """Heartbeat: keep holding these timers while their posts are still in flight."""
-        t = SlaTimer.__table__
+        t = cast(Table, SlaTimer.__table__)
         async with self.sessions() as s:
             res = await s.execute(
                 update(t)
@@ -130,12 +131,12 @@ class TimerStore:
                 .values(lease_until=until)
             )
             await s.commit()
-            return res.rowcount or 0
+            return rowcount(res)
 
     @staticmethod
     async def _next_run_time(s: AsyncSession) -> datetime | None:
         """The earliest pending run_at or claimed lease_until: one index probe each."""
-        t = SlaTimer.__table__
+        t = cast(Table, SlaTimer.__table__)
         firsts = [
             select(func.min(t.c.run_at)).where(t.c.state == "pending").scalar_subquery(),
             select(func.min(t.c.lease_until)).where(t.c.state == "claimed").scalar_subquery(),
@@ -181,7 +182,7 @@ class TimerStore:
                 .values(state="pending", claimed_by=None, lease_until=None, run_at=now, attempts=t.c.attempts - 1)
             )
             await s.commit()
-        return int(result.rowcount or 0)
+        return rowcount(result)
 
     async def release(self, releases: Sequence[Release]) -> None:
         """Record a batch's outcomes in a few statements; only rows this replica still holds change."""

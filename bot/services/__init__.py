@@ -9,8 +9,10 @@ Orchestration only; queries live in storage/, decisions in rules/. One module pe
 - reporting: the period report
 
 `Services` is the composition: settings, database sessions, policies and the
-clock, with the domain methods mixed in (ticket and customer queries from
-storage.tickets and storage.customers). `build_services` makes one.
+clock, with the domain methods mixed in: `IntakeServices` builds on `CustomerServices`
+and the ticket queries (`storage.tickets.TicketStore`), `CustomerServices` on the
+customer queries (`storage.customers.CustomerStore`); drafts from `storage.drafts`.
+Each part declares what it uses, so mypy checks it. `build_services` makes one.
 """
 
 from __future__ import annotations
@@ -20,23 +22,20 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.services.customers import CustomerServices
 from bot.services.intake import IntakeServices, KeyedLocks, OpenedTicket, ReportDraft
 from bot.services.tickets import ActionResult, record_action
 from bot.metrics import Metrics
 from bot.settings import Settings
 from rules.clock import Clock, SystemClock
 from rules.policy import PolicySet, load_policies
-from storage.customers import CustomerStore
 from storage.db import create_engine, session_factory
 from storage.drafts import DraftStore
-from storage.tickets import TicketStore
 
 __all__ = ["ActionResult", "OpenedTicket", "ReportDraft", "Services", "build_services", "record_action"]
 
 
 @dataclass
-class Services(IntakeServices, CustomerServices, TicketStore, CustomerStore, DraftStore):
+class Services(IntakeServices, DraftStore):
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]

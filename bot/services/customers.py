@@ -13,6 +13,7 @@ from rules.clock import Clock
 from rules.errors import ConfigError, Conflict, InvalidInput, NotFound, UnknownIdError
 from rules.policy import Plan, PolicySet
 from storage.customers import (
+    CustomerStore,
     channel_plan_rows, customer_by_name_or_channel, customer_named, customer_on_channel, ticket_count,
 )
 from storage.models import Contact, Customer
@@ -24,8 +25,8 @@ log = logging.getLogger(__name__)
 CHANNEL_PLANS_TTL = 30.0
 
 
-class CustomerServices:
-    """Customers and contacts, a part of `bot.services.Services`."""
+class CustomerServices(CustomerStore):
+    """Customers and contacts, a part of `bot.services.Services` (over the stored customers, `CustomerStore`)."""
 
     settings: Settings
     sessions: async_sessionmaker[AsyncSession]

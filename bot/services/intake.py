@@ -20,9 +20,10 @@ from rules.notifications import planned_notifications
 from rules.quota import ContactCheck, QuotaCheck, case_counting_period, check_case_count, check_contact
 from rules.sla import SlaStatus, evaluate
 from rules.terms import Terms, snapshot
+from bot.services.customers import CustomerServices
 from storage.customers import contact_ids, lock_customer
 from storage.models import Customer, Ticket, TicketEventRow
-from storage.tickets import count_openings
+from storage.tickets import TicketStore, count_openings
 from storage.timers import timer_row
 from storage.outbox import owe
 
@@ -86,8 +87,9 @@ class KeyedLocks:
         return entry is not None and entry[0].locked()
 
 
-class IntakeServices:
-    """Opening tickets, a part of `bot.services.Services`."""
+class IntakeServices(CustomerServices, TicketStore):
+    """Opening tickets, a part of `bot.services.Services`: a channel's plan and customer (`CustomerServices`),
+    the stored tickets and their clocks (`TicketStore`)."""
 
     sessions: async_sessionmaker[AsyncSession]
     clock: Clock

@@ -272,7 +272,7 @@ def render_notification(
     ticket: Ticket, plan: Any, status: SlaStatus, row: SlaTimer, now: datetime,
     oncall: dict[str, OnCallSetting], late: bool, folded: int,
 ) -> tuple[str, list[dict[str, Any]]]:
-    clock = status.clocks[row.clock]  # type: ignore[index]
+    clock = status.clocks[row.clock]
     label = CLOCK_LABELS[row.clock]
     who = _mention(row, ticket, plan, oncall, now)
     if row.kind == "reminder":
@@ -294,7 +294,7 @@ def render_notification(
     buttons.append(button("ticket_update", ticket.key))
     if row.kind == "escalation":
         buttons.append(button("escalation_ack", f"{ticket.key}|{row.clock}"))
-    blocks = [
+    blocks: list[Block] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": text}},
         {"type": "actions", "block_id": "timer_actions", "elements": buttons},
     ]
