@@ -56,7 +56,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from procstats import free_port, proc_cpu, proc_mem  # bench/procstats.py: this script's own folder is on sys.path
+import procstats  # bench/procstats.py: this script's own folder is on sys.path
+from procstats import free_port, proc_cpu, proc_mem
 from urllib.parse import urlencode
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -279,12 +280,8 @@ async def until(check: Any, timeout: float, what: str) -> Any:
 
 
 # ----------------------------------------------------------------------------- processes
-class Processes:
-    """Every child process this benchmark starts; all are stopped in the end, by pid."""
-
-    def __init__(self) -> None:
-        self.procs: list[asyncio.subprocess.Process] = []
-        self.logs: list[str] = []
+class Processes(procstats.Processes):
+    stop_timeout = 10.0
 
     async def start(self, *cmd: str, env: dict[str, str], ready: str, timeout: float = 90) -> asyncio.subprocess.Process:
         log = tempfile.NamedTemporaryFile(prefix="bench-load-", suffix=".log", delete=False)
@@ -299,23 +296,6 @@ class Processes:
                 raise RuntimeError(f"{cmd[-1]} did not start; log {log.name}:\n{Path(log.name).read_text()[-3000:]}")
             await asyncio.sleep(0.05)
         return proc
-
-    async def stop_all(self) -> None:
-        for proc in self.procs:
-            if proc.returncode is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    await asyncio.wait_for(proc.wait(), 10)
-                except asyncio.TimeoutError:
-                    proc.kill()
-                    await proc.wait()
-
-    def cleanup_logs(self, keep: bool) -> None:
-        for path in self.logs:
-            if keep:
-                print(f"  log kept: {path}")
-            else:
-                Path(path).unlink(missing_ok=True)
 
 
 class RssSampler:
@@ -747,11 +727,7 @@ def main() -> int:
     bad = [op for op in args.ops if op not in ("status", "home", "report")]
     if bad:
         p.error(f"unknown --ops {bad}; valid: status, home, report")
-    try:
-        return asyncio.run(run(args))
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        print("interrupted: child processes stopped, benchmark database dropped", file=sys.stderr)
-        return 130
+    return procstats.run_main(lambda: run(args), "benchmark database")
 
 
 if __name__ == "__main__":

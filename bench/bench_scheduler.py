@@ -60,7 +60,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from procstats import free_port, proc_cpu, proc_mem  # bench/procstats.py: this script's own folder is on sys.path
+import procstats  # bench/procstats.py: this script's own folder is on sys.path
+from procstats import free_port, proc_cpu, proc_mem
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
@@ -148,13 +149,7 @@ def timed_standin_class():
 
 
 # ----------------------------------------------------------------------------- processes
-class Processes:
-    """Every child process this benchmark starts; all are stopped in the end, by pid."""
-
-    def __init__(self) -> None:
-        self.procs: list[asyncio.subprocess.Process] = []
-        self.logs: list[str] = []
-
+class Processes(procstats.Processes):
     async def start(self, *cmd: str, env: dict[str, str], pipes: bool = False) -> tuple[asyncio.subprocess.Process, str]:
         log = tempfile.NamedTemporaryFile(prefix="bench-scheduler-", suffix=".log", delete=False)
         self.logs.append(log.name)
@@ -167,32 +162,6 @@ class Processes:
         log.close()
         self.procs.append(proc)
         return proc, log.name
-
-    async def stop(self, proc: asyncio.subprocess.Process, timeout: float = 15) -> None:
-        if proc.returncode is None:
-            try:
-                proc.send_signal(signal.SIGTERM)
-                await asyncio.wait_for(proc.wait(), timeout)
-            except (asyncio.TimeoutError, ProcessLookupError):
-                if proc.returncode is None:
-                    proc.kill()
-                    await proc.wait()
-        if proc in self.procs:
-            self.procs.remove(proc)
-
-    async def stop_all(self) -> None:
-        for proc in list(self.procs):
-            await self.stop(proc, timeout=5)
-
-    def cleanup_logs(self, keep: bool) -> None:
-        for path in self.logs:
-            if keep:
-                print(f"  log kept: {path}")
-            else:
-                try:
-                    os.unlink(path)
-                except OSError:
-                    pass
 
 
 # ----------------------------------------------------------------------------- data: templates and clones
@@ -974,7 +943,7 @@ async def run(args: argparse.Namespace) -> int:
         failed = False
         return 0
     finally:
-        await procs.stop_all()
+        await procs.stop_all(timeout=5)
         for db in created:
             await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
         await admin.close()
@@ -1008,11 +977,7 @@ def main() -> int:
     args.small = min(args.small, args.tickets - args.due)
     if args.small < 1:
         p.error("--tickets must exceed --due")
-    try:
-        return asyncio.run(run(args))
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        print("interrupted: child processes stopped, benchmark databases dropped", file=sys.stderr)
-        return 130
+    return procstats.run_main(lambda: run(args), "benchmark databases")
 
 
 if __name__ == "__main__":

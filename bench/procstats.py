@@ -1,10 +1,13 @@
-"""What the benchmarks read of a running process from /proc, and a free local port: shared by
-bench_scheduler.py and bench_load.py (Linux only, as both are)."""
+"""What bench_scheduler.py and bench_load.py share (Linux only, as both are): what they read of a running
+process from /proc, a free local port, the child processes they start and stop, and how main() runs."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
+import sys
+from typing import Any, Callable, Coroutine
 
 HZ = os.sysconf("SC_CLK_TCK")
 
@@ -31,3 +34,44 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class Processes:
+    """Every child process a benchmark starts (each benchmark's `start` appends to `procs` and `logs`);
+    all are stopped in the end, by pid."""
+
+    stop_timeout = 15.0  # seconds from SIGTERM to SIGKILL
+
+    def __init__(self) -> None:
+        self.procs: list[asyncio.subprocess.Process] = []
+        self.logs: list[str] = []
+
+    async def stop(self, proc: asyncio.subprocess.Process, timeout: float | None = None) -> None:
+        from tests.helpers import stop_process  # the repository root is on sys.path by now
+
+        await stop_process(proc, self.stop_timeout if timeout is None else timeout)
+        if proc in self.procs:
+            self.procs.remove(proc)
+
+    async def stop_all(self, timeout: float | None = None) -> None:
+        for proc in list(self.procs):
+            await self.stop(proc, timeout)
+
+    def cleanup_logs(self, keep: bool) -> None:
+        for path in self.logs:
+            if keep:
+                print(f"  log kept: {path}")
+            else:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
+
+
+def run_main(run: Callable[[], Coroutine[Any, Any, int]], dropped: str) -> int:
+    """Run a benchmark's main coroutine; Ctrl-C stops the children and drops what it created (`dropped`)."""
+    try:
+        return asyncio.run(run())
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print(f"interrupted: child processes stopped, {dropped} dropped", file=sys.stderr)
+        return 130

@@ -3,9 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 from typing import Any, Callable
 
 REPORTER, CHANNEL = "U0REPORTER", "C0INCIDENT"
+
+
+async def stop_process(proc: asyncio.subprocess.Process, timeout: float = 20) -> None:
+    """Stop a child process as an operator would: SIGTERM, and SIGKILL if it has not exited after `timeout` s
+    (clean-up only, never an assertion). Shared by the process tests and the benchmarks."""
+    if proc.returncode is None:
+        try:
+            proc.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(proc.wait(), timeout)
+        except (asyncio.TimeoutError, ProcessLookupError):
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
 
 
 async def eventually(check: Callable[[], Any], timeout: float = 5.0) -> Any:

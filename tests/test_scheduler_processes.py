@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import socket
 import sys
 import tempfile
@@ -29,6 +28,7 @@ from rules.clock import ManualClock
 from storage.db import upgrade
 from storage.models import OutboxPost, SlaTimer
 from tests.conftest import SIGNING_SECRET
+from tests.helpers import stop_process
 from tests.shifted_clock_run import FileClock
 from tests.slack_standin import SlackStandIn
 
@@ -147,14 +147,7 @@ async def wait_for(check, timeout: float = 60.0) -> None:
         await asyncio.sleep(0.2)
 
 
-async def stop(proc: asyncio.subprocess.Process) -> None:
-    if proc.returncode is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(proc.wait(), 20)
-        except asyncio.TimeoutError:
-            proc.kill()
-            await proc.wait()
+stop = stop_process  # SIGTERM, then SIGKILL after 20 s
 
 
 @pytest.fixture(autouse=True)
