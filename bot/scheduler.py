@@ -55,6 +55,7 @@ from bot.views import render_notification
 from rules.notifications import fold, next_repeat, still_applies
 from rules.oncall import OnCallSetting
 from rules.sla import SlaStatus
+from storage.db import database_unavailable
 from storage.models import SlaTimer, Ticket
 from storage.oncall import all_oncall
 from storage.tickets import evaluate_ticket
@@ -102,6 +103,7 @@ class SlaScheduler:
         self.concurrency = concurrency
         self._lock = asyncio.Lock()
         self._stopping = False
+        self._database_down: str | None = None  # why, while ticks find the database not answering
         self.next_due: datetime | None = None  # the earliest timer seen at the last claim
         self.on_next_due: Callable[[datetime], None] | None = None  # set by build_apscheduler: wake then
         # Owed posts (announcements, action posts) that did not go out at once are retried on the same tick.
@@ -119,9 +121,22 @@ class SlaScheduler:
         async with self._lock:
             start = time.perf_counter()
             try:
-                return await self._tick()
+                result = await self._tick()
+            except Exception as e:
+                # The database is down: one line when it starts and one when it is back, not a stack per tick.
+                # Timers and owed posts wait in the database; their leases bring back any claimed mid-batch.
+                if (why := database_unavailable(e)) is None:
+                    raise
+                if self._database_down is None:
+                    log.warning("scheduler paused: the database is not answering (%s); timers wait until it is back", why)
+                self._database_down = why
+                return TickResult()
             finally:
                 self.services.metrics.tick_duration.observe(time.perf_counter() - start)
+            if self._database_down is not None:
+                log.info("scheduler resumed: the database answers again")
+                self._database_down = None
+            return result
 
     async def _tick(self) -> TickResult:
         metrics = self.services.metrics

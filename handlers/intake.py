@@ -17,6 +17,7 @@ from bot import views
 from bot.delivery import Delivery
 from bot.services import OpenedTicket, ReportDraft, Services
 from handlers.middleware import errors_in, tell
+from storage.db import database_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -81,9 +82,14 @@ async def _open_modal(
     """Open step 1, then keep the draft server-side under the new view's id (never in `private_metadata`)."""
     plan = await services.modal_plan(channel_id)  # from memory: no database work before views.open
     resp = await client.views_open(trigger_id=trigger_id, view=views.step1_view(plan, draft))
-    await services.save_draft(
-        resp["view"]["id"], user_id, channel_id, draft, services.clock.now(), source_message_ts=source_message_ts
-    )
+    view_id = resp["view"]["id"]
+    try:
+        await services.save_draft(view_id, user_id, channel_id, draft, services.clock.now(), source_message_ts=source_message_ts)
+    except Exception as e:
+        # The modal is open, but step 1 could never be submitted: turn it into the notice at once, text shown.
+        if database_unavailable(e):
+            await client.views_update(view_id=view_id, view=views.cannot_keep_report_view(draft))
+        raise  # the one error handler logs it (and the person is told there too)
 
 
 async def confirm(client: AsyncWebClient, delivery: Delivery, opened: OpenedTicket, user_id: str) -> None:

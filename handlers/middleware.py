@@ -14,8 +14,9 @@ Listeners raise, they do not catch. `on_error` answers as the request kind needs
     modal submission     the error under the `errors_in` input, the modal stays open with what was typed
     event                logged only
 
-A `TriageError` is the person's (or the operator's) to fix: its message is shown as is. Anything
-else is a bug: logged with its stack, and the person told it is logged.
+A `TriageError` is the person's (or the operator's) to fix: its message is shown as is. A database that
+is not answering is `Unavailable`: one log line, and "try again in a minute" (in a modal, what was typed
+stays). Anything else is a bug: logged with its stack, and the person told it is logged.
 """
 
 from __future__ import annotations
@@ -32,12 +33,16 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.delivery import slack_error_code
 from bot.roles import Role, Roles
 from bot.views.blocks import escape
-from rules.errors import ConfigError, NotAllowed, TriageError
+from rules.errors import ConfigError, NotAllowed, TriageError, Unavailable
+from storage.db import database_unavailable
+from storage.ops import ping
 
 log = logging.getLogger(__name__)
 
 Middleware = Callable[..., Awaitable[BoltResponse | None]]  # a response answers the request instead of the listener
 UNEXPECTED = "Something went wrong; it is logged. Try again, or tell an admin."
+DATABASE_DOWN = "Could not do that just now: the database is not answering, so nothing was saved. Try again in a minute."
+DATABASE_DOWN_IN_MODAL = "Could not save just now: the database is not answering. What you typed is kept here: submit again in a minute."
 
 
 def install(app: AsyncApp, services: Any, roles: Roles) -> None:
@@ -50,7 +55,24 @@ def install(app: AsyncApp, services: Any, roles: Roles) -> None:
         await next()
 
     app.use(inject)
+    app.use(events_wait_for_the_database)
     app.error(on_error)
+
+
+async def events_wait_for_the_database(body: dict[str, Any], context: dict[str, Any], next: Callable[[], Awaitable[None]]) -> BoltResponse | None:
+    """An event is acknowledged before its listener runs, so a database that is down would lose it (a responder's
+    thread reply that is a first response). Checked first instead: a 503 makes Slack send it again (after about
+    1 and 5 minutes); its `event_id` keeps the repeat from counting twice."""
+    if body.get("type") == "event_callback":
+        try:
+            await ping(context["services"].engine)
+        except Exception as e:
+            if (why := database_unavailable(e)) is None:
+                raise
+            log.warning("event %s answered 503, for Slack to send again: the database is not answering (%s)", body.get("event_id"), why)
+            return BoltResponse(status=503, body="")
+    await next()
+    return None
 
 
 class KeptAck(AsyncAck):
@@ -133,6 +155,9 @@ async def on_error(
     error: Exception, body: dict[str, Any], context: Any, client: AsyncWebClient, response: BoltResponse | None
 ) -> BoltResponse | None:
     """The one error-to-reply mapping. Returns the HTTP answer when the request is not acknowledged yet."""
+    if not isinstance(error, TriageError) and (why := database_unavailable(error)):
+        log.warning("%s not done: the database is not answering (%s)", describe(body), why)
+        error = Unavailable(DATABASE_DOWN_IN_MODAL if body.get("type") == "view_submission" else DATABASE_DOWN)
     expected = isinstance(error, TriageError)
     if not expected:
         log.error("handler failed for %s", describe(body), exc_info=error)
@@ -155,6 +180,8 @@ async def on_error(
     if "command" in body:
         if isinstance(error, NotAllowed):
             text = str(error)
+        elif isinstance(error, Unavailable):
+            text = f":hourglass_flowing_sand: {error}"
         elif expected:
             text = f":x: {escape(str(error))}"
         else:

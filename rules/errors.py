@@ -8,12 +8,14 @@
      |    |    +-- UnknownIdError  an unknown plan, severity or priority id; `valid` lists the known ones
      |    +-- NotAllowed        the person's role does not allow it (handlers.middleware.require)
      |    +-- Conflict          the ticket's state, or what is already stored, does not allow it now
+     +-- Unavailable            nobody's fault, passing: the database is not answering; try again in a minute
      +-- ConfigError            the operator must fix a file or a setting
           +-- PolicyError       a policy file that cannot be used; `problems` lists each one
           +-- CalendarError     a calendar that cannot answer (no open time within years)
           +-- StartupError      (bot.runner) a setting the bot cannot start with
 
-Who maps them: `handlers.middleware` turns a `UserError` into the reply the request kind
+Who maps them: `handlers.middleware` turns a database that is down (`storage.db.database_unavailable`)
+into `Unavailable`, and a `UserError` or `Unavailable` into the reply the request kind
 needs (ephemeral message, response_url, modal field error); the CLI prints any
 `TriageError` as one line and exits with code 2. No class here derives from `KeyError`
 or `ValueError`, so an `except KeyError` around a dict look-up never swallows one.
@@ -57,6 +59,11 @@ class NotAllowed(UserError):
 
 class Conflict(UserError):
     """The ticket's state, or what is already stored, does not allow it now."""
+
+
+class Unavailable(TriageError):
+    """The database is not answering (down, restarting, unreachable): nothing was done; the same request will
+    work once it is back. Said to the person as is; logged as one line, not as a bug."""
 
 
 class ConfigError(TriageError):

@@ -27,7 +27,12 @@ def async_url(database_url: str) -> str:
     return f"{_ASYNC_DRIVERS.get(scheme, scheme)}://{rest}"
 
 
-def create_engine(database_url: str) -> AsyncEngine:
+CONNECT_TIMEOUT_SECONDS = 2.0
+"""How long a new PostgreSQL connection may take: a request that needs the database must still be
+answered within Slack's 3 s, with "try again in a minute" when the database does not answer."""
+
+
+def create_engine(database_url: str, connect_timeout: float = CONNECT_TIMEOUT_SECONDS) -> AsyncEngine:
     database_url = async_url(database_url)
     if database_url.startswith("sqlite"):
         engine = create_async_engine(database_url, connect_args={"timeout": 30})
@@ -40,7 +45,53 @@ def create_engine(database_url: str) -> AsyncEngine:
             cur.close()
 
         return engine
-    return create_async_engine(database_url, pool_pre_ping=True)
+    # pre-ping: after the database restarts, pooled connections are found dead and replaced, no restart needed
+    return create_async_engine(database_url, pool_pre_ping=True, connect_args={"timeout": connect_timeout})
+
+
+_SQLITE_UNAVAILABLE = ("database is locked", "unable to open database file", "disk i/o error")
+
+
+def database_unavailable(error: BaseException) -> str | None:
+    """Why the database could not be used for this request, if that is what `error` says (it is down, restarting,
+    unreachable, or too slow to connect), in a few words for a log line; None for any other error (a bug)."""
+    import asyncpg
+    from sqlalchemy import exc
+
+    seen: set[int] = set()
+    chain: list[BaseException] = [error]
+    while chain:
+        e = chain.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, exc.DBAPIError) and e.connection_invalidated:
+            return "the connection was lost"
+        if isinstance(e, exc.TimeoutError):  # no pooled connection came free in time
+            return "no database connection came free in time"
+        if isinstance(e, (asyncpg.CannotConnectNowError, asyncpg.exceptions.AdminShutdownError)):
+            return f"PostgreSQL is starting or shutting down ({type(e).__name__})"
+        if isinstance(e, (asyncpg.ConnectionDoesNotExistError, asyncpg.exceptions.ConnectionFailureError)):
+            return f"the connection was lost ({type(e).__name__})"
+        if isinstance(e, TimeoutError) and _raised_by_database_driver(e):
+            return "connecting took too long"
+        if isinstance(e, OSError) and _raised_by_database_driver(e):
+            return f"cannot connect ({type(e).__name__}: {e.strerror or e})"
+        if isinstance(e, exc.OperationalError) and any(m in str(e.orig).lower() for m in _SQLITE_UNAVAILABLE):
+            return f"SQLite: {e.orig}"
+        chain.extend(x for x in (getattr(e, "orig", None), e.__cause__, e.__context__) if isinstance(x, BaseException))
+    return None
+
+
+def _raised_by_database_driver(error: BaseException) -> bool:
+    """A socket error or timeout from connecting to the database (SQLAlchemy re-raises asyncpg's as they are),
+    not one from a file or from Slack."""
+    import traceback
+
+    return any(
+        str(frame.f_globals.get("__name__", "")).startswith(("sqlalchemy.", "asyncpg.", "aiosqlite."))
+        for frame, _line in traceback.walk_tb(error.__traceback__)
+    )
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker:
@@ -119,6 +170,8 @@ def explain_connect_error(url: str, error: BaseException) -> str | None:
                 f"DATABASE_URL: PostgreSQL at {where} has no database {u.database!r}: create it with "
                 f"`createdb -h {u.host or 'localhost'} -p {u.port or 5432}{user} {u.database}`"
             )
+        if isinstance(error, TimeoutError) or isinstance(cause, TimeoutError):
+            return f"DATABASE_URL: PostgreSQL at {where} did not answer within {CONNECT_TIMEOUT_SECONDS:g} s: check it is up and the host and port are right"
         if isinstance(error, OSError) or isinstance(cause, OSError):
             return f"DATABASE_URL: cannot reach PostgreSQL at {where} ({error}): start it, or fix the host and port"
         if getattr(cause, "sqlstate", None) == "28P01" or "password authentication failed" in text:

@@ -67,11 +67,16 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(cfg).get_current_head()
 
 
+async def ping(engine: AsyncEngine) -> None:
+    """One round trip; raises what the driver raises when the database does not answer."""
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+
+
 async def schema_problem(engine: AsyncEngine) -> str | None:
     """None when the database answers and is at the newest migration; otherwise what is wrong, in one line."""
     try:
-        async with engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+        await ping(engine)
         current = await current_revision(engine)
     except Exception as e:  # any driver error means "not answering"
         return f"database not answering ({type(e).__name__}: {e})"

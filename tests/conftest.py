@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from dataclasses import dataclass
@@ -86,8 +87,8 @@ class RunningBot:
     delivery: object = None  # the bot's bot.delivery.Delivery (owed posts)
 
 
-@pytest.fixture
-async def bot(database_url: str) -> AsyncIterator[RunningBot]:
+@contextlib.asynccontextmanager
+async def running_bot(database_url: str) -> AsyncIterator[RunningBot]:
     """The real bot over HTTP on an ephemeral port, talking to the Slack stand-in."""
     from bot.app import build_app, build_delivery, build_web_app
     from bot.health import Readiness
@@ -124,6 +125,13 @@ async def bot(database_url: str) -> AsyncIterator[RunningBot]:
             await services.close()
         # Whatever the test did, the bot sent nothing real Slack refuses (Block Kit limits, tests/slack_standin/blockkit.py).
         assert not slack.refusals, f"Slack would refuse: {slack.refusals}"
+
+
+@pytest.fixture
+async def bot(database_url: str) -> AsyncIterator[RunningBot]:
+    """The real bot over HTTP on an ephemeral port, talking to the Slack stand-in."""
+    async with running_bot(database_url) as running:
+        yield running
 
 
 @pytest.fixture

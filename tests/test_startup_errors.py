@@ -104,3 +104,32 @@ def test_no_warning_about_an_unused_token_at_start(tmp_path: Path, monkeypatch, 
     with caplog.at_level("WARNING"):
         build_app(settings, build_services(settings))
     assert not [r for r in caplog.records if r.levelname == "WARNING"], [r.getMessage() for r in caplog.records]
+
+
+async def test_postgres_nobody_listens_on_says_start_it(tmp_path: Path) -> None:
+    port = free_port()
+    async with SlackStandIn() as slack:
+        text = await run_error(slack, tmp_path, DATABASE_URL=f"postgresql://postgres@127.0.0.1:{port}/test")
+    assert f"DATABASE_URL: cannot reach PostgreSQL at 127.0.0.1:{port}" in text and "start it, or fix the host and port" in text
+    assert len(text.strip().splitlines()) == 1
+
+
+async def test_postgres_that_never_answers_is_given_up_on_with_one_line(tmp_path: Path) -> None:
+    """A host that takes the connection and says nothing (a stuck server, a firewall): not a wait for ever."""
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def silent(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with SlackStandIn() as slack:
+            text = await run_error(slack, tmp_path, DATABASE_URL=f"postgresql://postgres@127.0.0.1:{port}/test")
+    finally:
+        server.close()
+        for writer in accepted:
+            writer.close()
+    assert accepted, "the bot never tried to connect"
+    assert f"DATABASE_URL: PostgreSQL at 127.0.0.1:{port} did not answer within 2 s" in text
+    assert len(text.strip().splitlines()) == 1

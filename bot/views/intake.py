@@ -130,6 +130,23 @@ def done_view(text: str) -> dict[str, Any]:
     }
 
 
+def cannot_keep_report_view(draft: dict[str, Any]) -> dict[str, Any]:
+    """Step 1 opened, but its draft could not be kept (the database is not answering): say so at once, before
+    anything is typed into a form that could not be submitted, and show the text it was opened with."""
+    blocks: list[Block] = [{
+        "type": "section",
+        "text": {"type": "mrkdwn", "text": (
+            ":hourglass_flowing_sand: I cannot take reports just now: the database is not answering, so nothing "
+            "was saved. Report again in a minute."
+        )},
+    }]
+    for label in ("summary", "description"):
+        if draft.get(label):
+            blocks.append({"type": "context", "elements": [_plain(f"Your {label}:")]})
+            blocks.append({"type": "section", "text": _plain(str(draft[label])[:3000])})  # plain: nothing in it is a mention
+    return {"type": "modal", "title": _plain("Try again in a minute"), "close": _plain("Close"), "blocks": blocks}
+
+
 def reporter_confirmation(
     ticket: Any, plan: Plan, status: SlaStatus, where: str | None, quota_text: str | None, waiting: bool = False
 ) -> str:
