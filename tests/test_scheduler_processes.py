@@ -184,7 +184,27 @@ async def test_two_replicas_post_every_notice_exactly_once(postgres_url: str, bo
 
                 return check
 
+            async def all_announced() -> bool:
+                services = build_services(Settings(_env_file=None, database_url=postgres_url))
+                try:
+                    async with services.sessions() as s:
+                        states = list((await s.execute(select(OutboxPost.state))).scalars())
+                finally:
+                    await services.close()
+                return len(states) == 60 and set(states) == {"sent"}
+
+            # Both replicas must take part, whatever the machine's load: the first batch of timers claimed is
+            # held at Slack, so that replica's tick cannot claim more, until the other has claimed a batch too.
+            bots_clock.set(OPENED + timedelta(minutes=1))  # the tickets' owed announcements go out first, no timer yet
+            await wait_for(all_announced)
+            slack.hold("chat.postMessage")
             bots_clock.set(AT_90_PERCENT)  # 50% and 75% are folded into the 90% reminder
+
+            async def both_claimed() -> bool:
+                return len({r.claimed_by for r in await timer_rows(postgres_url) if r.claimed_by}) == 2
+
+            await wait_for(both_claimed)
+            slack.release("chat.postMessage")
             await wait_for(all_sent("90%"))
             bots_clock.set(AT_DEADLINE)
             await wait_for(all_sent("level 1"))
