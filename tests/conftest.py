@@ -146,5 +146,7 @@ async def scheduled_bot(bot: RunningBot) -> AsyncIterator[RunningBot]:
     try:
         yield bot
     finally:
-        scheduler.shutdown(wait=False)
+        # Drain first: APScheduler's shutdown cancels a running tick, which could then be cut off inside a
+        # database call (with aiosqlite, a cancellation that can wait for ever on a closed connection's thread).
         await sla.drain()
+        scheduler.shutdown(wait=False)
