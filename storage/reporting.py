@@ -80,11 +80,15 @@ async def load_tickets(services: StoreContext, now: datetime, *conditions: Any, 
     loaded = Loaded([], [])
     for start in range(0, len(ids), CHUNK):
         part = ids[start : start + CHUNK]
-        lo, hi = part[0], part[-1]  # id ranges: no 1,000-parameter IN lists to compile; rows of other tickets are dropped
+        lo, hi = part[0], part[-1]
+        if hi - lo < 2 * len(part):  # dense (a period's tickets): an id range, no long IN list to compile; others dropped
+            ticket_in, event_in, clock_in = (col.between(lo, hi) for col in (Ticket.id, TicketEventRow.ticket_id, SlaClockRow.ticket_id))
+        else:  # sparse (a board page): just these tickets, not every row between them
+            ticket_in, event_in, clock_in = (col.in_(part) for col in (Ticket.id, TicketEventRow.ticket_id, SlaClockRow.ticket_id))
         async with services.sessions() as s:
-            tickets = (await s.execute(select(*_TICKET).where(Ticket.id.between(lo, hi), *conditions).order_by(Ticket.id))).all()
-            events = (await s.execute(select(*_EVENT).where(TicketEventRow.ticket_id.between(lo, hi)).order_by(TicketEventRow.id))).all()
-            clocks = (await s.execute(select(*_CLOCK).where(SlaClockRow.ticket_id.between(lo, hi)))).all()
+            tickets = (await s.execute(select(*_TICKET).where(ticket_in, *conditions).order_by(Ticket.id))).all()
+            events = (await s.execute(select(*_EVENT).where(event_in).order_by(TicketEventRow.id))).all()
+            clocks = (await s.execute(select(*_CLOCK).where(clock_in))).all()
         work = partial(_evaluate, services.policies, names, now, tickets, events, clocks, loaded)
         if off_loop:
             await asyncio.to_thread(work)
