@@ -203,6 +203,34 @@ async def test_files_upload_v2_is_recorded(slack: SlackStandIn, client: AsyncWeb
     assert shared.text == "logs" and shared.files is not None and shared.files[0]["id"] == file_id
 
 
+async def test_upload_url_takes_files_over_a_megabyte_and_refuses_over_slacks_limit(
+    slack: SlackStandIn, client: AsyncWebClient, monkeypatch
+) -> None:
+    import aiohttp
+
+    import tests.slack_standin.server as server
+
+    big = b"x" * 3_000_000  # a 10k-ticket report's CSV is this size: over the API methods' 1 MiB request cap
+    resp = await client.files_upload_v2(channel="C1", content=big, filename="report.csv")
+    assert slack.files[resp["file"]["id"]].content == big
+    with pytest.raises(SlackApiError):  # the API methods themselves keep the 1 MiB cap
+        await client.chat_postMessage(channel="C1", text="y" * 1_100_000)
+    monkeypatch.setattr(server, "UPLOAD_LIMIT", 2_000_000)  # Slack's is 1 GB: too much to send in a test
+    ticket = await client.files_getUploadURLExternal(filename="a.csv", length=len(big))
+    async with aiohttp.ClientSession() as http:
+        async with http.post(ticket["upload_url"], data=big) as r:
+            assert r.status == 413
+        form = aiohttp.FormData()
+        form.add_field("file", big, filename="a.csv")
+        async with http.post(ticket["upload_url"], data=form) as r:
+            assert r.status == 413
+        form = aiohttp.FormData()
+        form.add_field("file", b"small", filename="a.csv")
+        async with http.post(ticket["upload_url"], data=form) as r:
+            assert r.status == 200
+    assert slack.files[ticket["file_id"]].content == b"small"
+
+
 # --------------------------------------------------------------------------- triggers & views
 
 

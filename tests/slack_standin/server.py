@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, cast
 
-from aiohttp import WSMsgType, web
+from aiohttp import BodyPartReader, WSMsgType, web
 
 from .blockkit import BlockKitError, check_message, check_view
 from .models import (
@@ -95,6 +95,25 @@ def _split_ids(value: Any) -> list[str]:
     if isinstance(value, (list, tuple)):
         return [str(v) for v in value if str(v)]
     return [part.strip() for part in str(value).split(",") if part.strip()]
+
+
+
+# Files sent to an upload_url (files.getUploadURLExternal): Slack takes files up to 1 GB. The API methods and
+# response_urls keep aiohttp's 1 MiB request cap (web.Application's client_max_size).
+UPLOAD_LIMIT = 1_000_000_000
+
+
+async def _read_capped(source: Any, limit: int) -> bytes | None:
+    """Read a body (a request's StreamReader or a multipart part) in chunks; None past `limit` bytes."""
+    chunks, size = [], 0
+    while True:
+        chunk = await source.read_chunk(1 << 16) if isinstance(source, BodyPartReader) else await source.read(1 << 16)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
 
 
 class SlackStandIn:
@@ -783,16 +802,29 @@ class SlackStandIn:
             self.ephemeral_messages.append(ephemeral)
 
     async def _handle_upload(self, request: web.Request) -> web.Response:
-        """The upload_url of files.getUploadURLExternal (answers like files.slack.com)."""
+        """The upload_url of files.getUploadURLExternal (answers like files.slack.com).
+
+        Not bound by the 1 MiB request cap of the API methods: Slack takes files up to 1 GB
+        (UPLOAD_LIMIT), sent as raw bytes or multipart form data; a bigger body gets HTTP 413.
+        """
         upload = self.files.get(request.match_info["file_id"])
         if upload is None or upload.completed:
             return web.Response(status=404, text="file_not_found", content_type="text/plain")
+        too_large = web.Response(status=413, text="file_too_large", content_type="text/plain")
+        if (request.content_length or 0) > UPLOAD_LIMIT:
+            return too_large
+        content = b""
         if request.content_type == "multipart/form-data":
-            form = await request.post()
-            part = form.get("file") or form.get("filename")
-            content = part.file.read() if isinstance(part, web.FileField) else str(part or "").encode()
+            reader = await request.multipart()
+            async for part in reader:
+                if isinstance(part, BodyPartReader) and part.name in ("file", "filename"):
+                    content = await _read_capped(part, UPLOAD_LIMIT)
+                    if part.filename is not None or part.name == "file":
+                        break
         else:
-            content = await request.read()
+            content = await _read_capped(request.content, UPLOAD_LIMIT)
+        if content is None:
+            return too_large
         upload.content = content
         return web.Response(text=f"OK - {len(content)}", content_type="text/plain")
 
