@@ -27,7 +27,7 @@ AT_RISK_FLOOR = timedelta(minutes=30)
 # -- tickets ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # a 50,000-ticket report holds one per ticket (or more)
 class TicketFacts:
     """What the report needs of one ticket: its identity and its SLA status (evaluated at `now`)."""
 

@@ -21,6 +21,7 @@ from typing import Any, Literal, Mapping, Sequence
 
 from rules.board import AT_RISK_FLOOR, AT_RISK_SHARE
 from rules.sla import ClockName, ClockState, ClockStatus, SlaStatus, UpdatePeriod, _shifted_deadline
+from rules.terms import Terms, in_force
 
 UTC = timezone.utc
 TICK = timedelta(microseconds=1)
@@ -172,3 +173,79 @@ def frozen_verdicts(status: SlaStatus, stored: Sequence[FrozenVerdict]) -> SlaSt
                 stopped_at=f.stopped_at.astimezone(c.stopped_at.tzinfo) if f.stopped_at and c.stopped_at else f.stopped_at,
             )
     return replace(status, clocks=clocks)
+
+
+# -- a ticket's status read back from its records (reports: no event replay) -------------
+
+
+@dataclass(frozen=True)
+class StoredClock:
+    """One `sla_clocks` row as a report reads it."""
+
+    clock: ClockName
+    status: StoredStatus
+    target_minutes: int | None
+    started_at: datetime | None
+    due_at: datetime | None
+    stopped_at: datetime | None
+    periods: tuple[UpdatePeriod, ...] = ()
+
+
+def status_from_records(
+    plan_id: str,
+    zone: Any,
+    severity: str,
+    priority: str | None,
+    opened_at: datetime,
+    terms: Sequence[Terms],
+    records: Mapping[str, StoredClock],
+    now: datetime,
+) -> SlaStatus | None:
+    """What `rules.sla.evaluate` (with `frozen_verdicts`) says of a ticket at `now`, from its stored records.
+
+    The records are written with every change of the ticket, so between changes only time moves: a running
+    clock is breached once `now` passes its deadline, nothing else changes. None where the records do not
+    carry enough to answer exactly (a paused clock: its pause instant and time left are not stored; a
+    missing record): the caller evaluates that ticket's events instead. `now` must not be before the
+    records were written.
+    """
+    if not terms or any(name not in records for name in ("first_response", "update", "resolution")):
+        return None
+    if any(r.status == "paused" for r in records.values()):
+        return None
+    targets = in_force(terms, now)
+    cal = targets.calendar
+    opened_at, now = opened_at.astimezone(UTC), now.astimezone(UTC)
+    clocks: dict[ClockName, ClockState] = {}
+    for name in ("first_response", "update", "resolution"):
+        r = records[name]
+        target = timedelta(minutes=r.target_minutes) if r.target_minutes is not None else None
+        history = r.periods if name == "update" else ()
+        if r.status in ("met", "missed"):
+            status = ClockStatus.MET if r.status == "met" else ClockStatus.MISSED
+            clocks[name] = ClockState(name, status, cal, target, r.started_at, r.due_at, r.stopped_at, history=history)
+        elif r.status == "running":
+            if r.due_at is None:
+                return None
+            status = ClockStatus.RUNNING if now <= r.due_at else ClockStatus.BREACHED
+            clocks[name] = ClockState(name, status, cal, target, r.started_at, r.due_at, history=history)
+        elif name != "update":  # first response or resolution with no target
+            clocks[name] = ClockState(name, ClockStatus.NO_TARGET, cal, started_at=r.started_at, stopped_at=r.stopped_at)
+        elif history:  # closed periods, none running (a courtesy promise, or no target): the verdicts are the periods'
+            clocks[name] = ClockState(name, ClockStatus.NO_TARGET, cal, history=history)
+        elif records["first_response"].stopped_at is None and targets.update_interval is not None:
+            clocks[name] = ClockState(name, ClockStatus.NOT_STARTED, cal)
+        else:
+            clocks[name] = ClockState(name, ClockStatus.NO_TARGET, cal)
+    return SlaStatus(
+        plan_id=plan_id,
+        severity=severity,
+        applied_severity=targets.applied_severity,
+        priority=priority,
+        opened_at=opened_at,
+        now=now,
+        clocks=clocks,
+        resolved_at=records["resolution"].stopped_at,
+        placeholder_targets=targets.placeholder,
+        zone=zone,
+    )

@@ -38,7 +38,7 @@ TREND_BUCKET_DAYS = 7
 Outcome = Literal["met", "missed", "breached", "running", "paused", "no_target", "not_started"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # a 50,000-ticket report holds one per ticket (or more)
 class DeadlineVerdict:
     """One deadline of a ticket and how it went.
 
@@ -97,7 +97,7 @@ def deadline_verdicts(status: SlaStatus, now: datetime) -> list[DeadlineVerdict]
 # -- compliance figures ----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # a 50,000-ticket report holds one per ticket (or more)
 class Rate:
     """met of total deadlines with a verdict."""
 
@@ -116,7 +116,7 @@ class Rate:
         return Rate(self.met + other.met, self.total + other.total)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # a 50,000-ticket report holds one per ticket (or more)
 class DurationStats:
     count: int = 0
     median: timedelta | None = None
@@ -133,7 +133,7 @@ class DurationStats:
         return cls(n, median, p90)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # a 50,000-ticket report holds one per ticket (or more)
 class Breach:
     ticket: str
     plan_id: str
@@ -146,7 +146,7 @@ class Breach:
     period: int | None = None  # update period number
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # a 50,000-ticket report holds one per ticket (or more)
 class TicketOutcome:
     """One ticket's contribution to the figures."""
 
@@ -199,10 +199,21 @@ class GroupStats:
     breaches: tuple[Breach, ...]
 
 
+def _rates(outcomes: Iterable[TicketOutcome]) -> tuple[Rate, Rate, Rate]:
+    """The first response, update and resolution rates summed over `outcomes` (in one pass)."""
+    n = [0, 0, 0, 0, 0, 0]
+    for o in outcomes:
+        n[0] += o.first_response.met
+        n[1] += o.first_response.total
+        n[2] += o.update.met
+        n[3] += o.update.total
+        n[4] += o.resolution.met
+        n[5] += o.resolution.total
+    return Rate(n[0], n[1]), Rate(n[2], n[3]), Rate(n[4], n[5])
+
+
 def _group(plan_id: str | None, severity: str | None, items: Sequence[tuple[TicketFacts, TicketOutcome]]) -> GroupStats:
-    fr, upd, res = Rate(), Rate(), Rate()
-    for _t, o in items:
-        fr, upd, res = fr + o.first_response, upd + o.update, res + o.resolution
+    fr, upd, res = _rates(o for _t, o in items)
     breaches = sorted((b for _t, o in items for b in o.breaches), key=lambda b: (b.due, b.ticket, b.clock))
     return GroupStats(
         plan_id,
@@ -236,7 +247,7 @@ class TrendPoint:
 # -- the report ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Report:
     period: Period
     now: datetime
@@ -253,6 +264,11 @@ class Report:
     @property
     def breaches(self) -> tuple[Breach, ...]:
         return self.total.breaches
+
+    def __repr__(self) -> str:
+        # Short: a 50,000-ticket report's full repr is hundreds of MB (asyncio.run reprs the result of its task
+        # on Python 3.11 when it checks the SIGINT handler on the way out).
+        return f"Report({self.period.label}, {len(self.tickets)} tickets, customer={self.customer!r}, plan={self.plan_id!r})"
 
 
 def build_report(
@@ -273,45 +289,43 @@ def build_report(
     def wanted_customer(name: str | None) -> bool:
         return customer is None or (name or "").casefold() == customer.casefold()
 
+    # each ticket's local opening is worked out once (50,000 tickets: the report's own cost counts)
+    opened = [(t.opened_at, t) for t in tickets]
     chosen = sorted(
         (
-            t
-            for t in tickets
-            if period.contains_local(t.opened_at)
-            and wanted_customer(t.customer)
-            and (plan_id is None or t.plan_id == plan_id)
+            (at, t)
+            for at, t in opened
+            if period.contains_local(at) and wanted_customer(t.customer) and (plan_id is None or t.plan_id == plan_id)
         ),
-        key=lambda t: (t.opened_at, t.key),
+        key=lambda p: (p[0], p[1].key),
     )
-    pairs = [(t, outcome(t, now)) for t in chosen]
+    pairs = [(t, outcome(t, now)) for _at, t in chosen]
 
     def order(pid: str, sev: str) -> tuple[str, int, str]:
         plan = plans.get(pid)
         ids = plan.severity_ids if plan else []
         return (pid, ids.index(sev) if sev in ids else len(ids), sev)
 
-    keys = sorted({(t.plan_id, t.severity) for t, _o in pairs}, key=lambda k: order(*k))
-    groups = tuple(_group(pid, sev, [(t, o) for t, o in pairs if (t.plan_id, t.severity) == (pid, sev)]) for pid, sev in keys)
+    by_group: dict[tuple[str, str], list[tuple[TicketFacts, TicketOutcome]]] = {}
+    for t, o in pairs:
+        by_group.setdefault((t.plan_id, t.severity), []).append((t, o))
+    keys = sorted(by_group, key=lambda k: order(*k))
+    groups = tuple(_group(pid, sev, by_group[(pid, sev)]) for pid, sev in keys)
     names = {}
     for pid, sev in keys:
         plan = plans.get(pid)
         names[(pid, sev)] = next((s.name for s in plan.severities if s.id == sev), sev) if plan else sev
 
+    by_day: dict[date, list[TicketOutcome]] = {}
+    for (at, _t), (_t2, o) in zip(chosen, pairs):
+        by_day.setdefault(at.date(), []).append(o)
     trend: list[TrendPoint] = []
     day = period.first_day
     while day < period.end_day:
         end = min(day + timedelta(days=TREND_BUCKET_DAYS), period.end_day)
-        week = [(t, o) for t, o in pairs if day <= t.opened_at.date() < end]
-        trend.append(
-            TrendPoint(
-                day,
-                end,
-                len(week),
-                sum((o.first_response for _t, o in week), Rate()),
-                sum((o.update for _t, o in week), Rate()),
-                sum((o.resolution for _t, o in week), Rate()),
-            )
-        )
+        week = [o for d in sorted(by_day) if day <= d < end for o in by_day[d]]
+        fr, upd, res = _rates(week)
+        trend.append(TrendPoint(day, end, len(week), fr, upd, res))
         day = end
 
     quota_customers = [

@@ -70,7 +70,7 @@ class ClockStatus(str, Enum):
     COURTESY = "courtesy"  # update clock: a promised next update where the severity owes none (a reminder, no verdict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # a 50,000-ticket report holds one per ticket (or more)
 class UpdatePeriod:
     """One interval between updates, for compliance figures."""
 
@@ -83,7 +83,7 @@ class UpdatePeriod:
         return None if self.stopped_at is None else self.stopped_at <= self.due
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # a 50,000-ticket report holds one per ticket (or more)
 class ClockState:
     name: ClockName
     status: ClockStatus
@@ -119,7 +119,7 @@ class ClockState:
         return _shifted_deadline(self.calendar, self.started_at, self.target * fraction, self._pauses)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # a 50,000-ticket report holds one per ticket (or more)
 class SlaStatus:
     """Every instant is UTC; `zone` is the plan's time zone, for display and local dates only."""
 

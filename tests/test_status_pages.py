@@ -20,14 +20,15 @@ async def many_breached(bot, n: int) -> None:
 
 
 def counting_evaluations(monkeypatch) -> list[str]:
+    """The tickets whose status is worked out (from their clock records or by replaying their events)."""
     evaluated: list[str] = []
-    original = storage.reporting.status_from_rows
+    original = storage.reporting._facts
 
-    def counted(plan, ticket, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def counted(ticket, *args, **kwargs):  # type: ignore[no-untyped-def]
         evaluated.append(f"INC-{ticket.id}")
-        return original(plan, ticket, *args, **kwargs)
+        return original(ticket, *args, **kwargs)
 
-    monkeypatch.setattr(storage.reporting, "status_from_rows", counted)
+    monkeypatch.setattr(storage.reporting, "_facts", counted)
     return evaluated
 
 

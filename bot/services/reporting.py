@@ -17,7 +17,7 @@ from rules.periods import Period
 from storage.board import board_ids, mine
 from storage.customers import find_customer
 from storage.models import Customer, Ticket
-from storage.reporting import Loaded, count_tickets, customer_cases, load_tickets, opened_between
+from storage.reporting import Loaded, count_tickets, customer_cases, gc_paused, load_tickets, opened_between
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -53,7 +53,8 @@ async def build_period_report(
         customer=customer_row.name if customer_row else None,
         plan_id=plan_id,
     )
-    report = await asyncio.to_thread(work) if off_loop else work()
+    with gc_paused():
+        report = await asyncio.to_thread(work) if off_loop else work()
     return report, loaded
 
 
