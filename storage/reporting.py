@@ -143,8 +143,8 @@ async def _load(services: StoreContext, now: datetime, conditions: Sequence[Any]
             ids_in = TicketEventRow.ticket_id.in_([t.id for t in pending]) if len(pending) < 500 else event_in
             async with services.sessions() as s:
                 events = (await (await s.connection()).execute(select(*_EVENT).where(ids_in).order_by(TicketEventRow.id))).all()
-            work = partial(_evaluate, services.policies, names, now, pending, events, clocks, terms_cache, loaded)
-            await asyncio.to_thread(work) if off_loop else work()
+            replaying = partial(_evaluate, services.policies, names, now, pending, events, clocks, terms_cache, loaded)
+            await asyncio.to_thread(replaying) if off_loop else replaying()
     if loaded.skipped:
         log.warning("tickets on plans that are no longer loaded were left out: %s", ", ".join(loaded.skipped))
     loaded.tickets.sort(key=lambda t: int(t.key[4:]))
