@@ -230,7 +230,7 @@ class ProcessedSlackEvent(Base):
     __tablename__ = "processed_slack_events"
 
     event_id: Mapped[str] = mapped_column(String(100), primary_key=True)
-    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)  # expired ones are forgotten (storage.tickets)
 
 
 class OutboxPost(Base):

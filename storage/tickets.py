@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Sequence
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Delete, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
@@ -28,6 +28,17 @@ from storage.models import OutboxPost, ProcessedSlackEvent, SlaClockRow, Ticket,
 from storage.timers import sync_timers
 
 
+PROCESSED_KEPT = timedelta(days=31)
+"""How long a handled event id or request key is remembered: longer than the longest repeat window
+(`handlers.dedupe.SUBMISSION_WINDOW`, 30 days) and than Slack's retries of an event (minutes)."""
+PRUNED_PER_CALL = 100  # each new key forgets at most this many expired ones: the table stays small, no call slows down
+
+
+def _forget_expired(now: datetime) -> Delete:
+    expired = select(ProcessedSlackEvent.event_id).where(ProcessedSlackEvent.received_at < now - PROCESSED_KEPT).limit(PRUNED_PER_CALL)
+    return delete(ProcessedSlackEvent).where(ProcessedSlackEvent.event_id.in_(expired))
+
+
 class TicketStore:
     """Ticket queries of `bot.services.Services`."""
 
@@ -38,6 +49,7 @@ class TicketStore:
     async def first_time_event(self, event_id: str) -> bool:
         """Record a Slack event id; False when it was already handled (a Slack retry)."""
         async with self.sessions() as s:
+            await s.execute(_forget_expired(self.clock.now()))
             s.add(ProcessedSlackEvent(event_id=event_id, received_at=self.clock.now()))
             try:
                 await s.commit()
@@ -52,6 +64,7 @@ class TicketStore:
         """
         now = self.clock.now()
         async with self.sessions() as s:
+            await s.execute(_forget_expired(now))
             s.add(ProcessedSlackEvent(event_id=key, received_at=now))
             try:
                 await s.commit()

@@ -3,6 +3,7 @@ X-Slack-Retry-Num 1-3 (a proxy, a Slack retry) or double-clicked, give one event
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from tests.helpers import CHANNEL, announced_ticket, eventually, report, setup_workspace
@@ -87,3 +88,51 @@ async def test_a_failed_request_may_be_sent_again(bot) -> None:
     await bot.sender.resend(1)  # the same text again is answered again, not dropped as a repeat
     await eventually(lambda: len([p for p in bot.slack.response_posts if ":x:" in p.body.get("text", "")]) == 2)
     assert await events(bot, "updated") == 0 and ticket.thread_ts
+
+
+async def test_remembered_keys_are_forgotten_once_no_repeat_can_come(bot) -> None:
+    """Event ids and request keys do not pile up for ever: past `PROCESSED_KEPT` (longer than any repeat window)
+    each new key forgets up to `PRUNED_PER_CALL` expired ones; a key still within its window stays."""
+    from sqlalchemy import func, select
+
+    from handlers.dedupe import SUBMISSION_WINDOW
+    from storage.models import ProcessedSlackEvent
+    from storage.tickets import PROCESSED_KEPT, PRUNED_PER_CALL
+
+    assert PROCESSED_KEPT > SUBMISSION_WINDOW
+    ticket = await ticket_with_responder(bot)
+    old = bot.clock.now()
+    async with bot.services.sessions() as s:
+        s.add_all(ProcessedSlackEvent(event_id=f"EvOLD{n}", received_at=old) for n in range(PRUNED_PER_CALL + 5))
+        await s.commit()
+
+    async def remembered() -> set[str]:
+        async with bot.services.sessions() as s:
+            return set((await s.execute(select(ProcessedSlackEvent.event_id))).scalars())
+
+    async def old_left() -> int:
+        async with bot.services.sessions() as s:
+            return (await s.execute(select(func.count()).where(ProcessedSlackEvent.event_id.like("EvOLD%")))).scalar_one()
+
+    bot.clock.advance(PROCESSED_KEPT - timedelta(minutes=1))
+    r = await bot.sender.slash_command("/sla", "update INC-1 still on it", RESPONDER, CHANNEL)
+    assert r.status == 200
+    await eventually(lambda: thread_posts(bot, ticket, "still on it"))
+    assert await old_left() == PRUNED_PER_CALL + 5  # not expired yet
+    kept = await remembered()
+
+    bot.clock.advance(timedelta(minutes=2))  # the old keys are now past PROCESSED_KEPT; the last request's is not
+    reply = {"type": "message", "user": RESPONDER, "channel": CHANNEL, "text": "fixed", "ts": "1764490200.000300", "thread_ts": ticket.thread_ts}
+    assert (await bot.sender.event(reply, event_id="Ev0NEW1")).status == 200
+    for _ in range(250):
+        if "Ev0NEW1" in await remembered():
+            break
+        await asyncio.sleep(0.02)
+    assert await old_left() == 5  # at most PRUNED_PER_CALL forgotten by one new key
+    assert (kept - {f"EvOLD{n}" for n in range(PRUNED_PER_CALL + 5)}) <= await remembered()  # the recent ones stay
+    assert (await bot.sender.event(reply, event_id="Ev0NEW2")).status == 200
+    for _ in range(250):
+        if await old_left() == 0:
+            break
+        await asyncio.sleep(0.02)
+    assert await old_left() == 0
