@@ -90,7 +90,7 @@ class RunningBot:
 @contextlib.asynccontextmanager
 async def running_bot(database_url: str) -> AsyncIterator[RunningBot]:
     """The real bot over HTTP on an ephemeral port, talking to the Slack stand-in."""
-    from bot.app import build_app, build_delivery, build_web_app
+    from bot.app import InFlight, build_app, build_delivery, build_web_app
     from bot.health import Readiness
     from bot.services import build_services
     from bot.settings import Settings
@@ -112,7 +112,8 @@ async def running_bot(database_url: str) -> AsyncIterator[RunningBot]:
         await upgrade(services.engine)
         delivery = build_delivery(settings, services)
         app = build_app(settings, services, delivery=delivery)
-        runner = web.AppRunner(build_web_app(app, services, Readiness(slack_auth_ok=True)))
+        in_flight = InFlight()  # listeners bolt runs on after the ack: finished before the engine closes
+        runner = web.AppRunner(build_web_app(app, services, Readiness(slack_auth_ok=True), in_flight))
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
@@ -122,6 +123,7 @@ async def running_bot(database_url: str) -> AsyncIterator[RunningBot]:
             yield RunningBot(slack, SlackSender(url, SIGNING_SECRET, slack=slack), services, clock, url, app.client, delivery)
         finally:
             await runner.cleanup()
+            await in_flight.wait(timeout=10)
             await services.close()
         # Whatever the test did, the bot sent nothing real Slack refuses (Block Kit limits, tests/slack_standin/blockkit.py).
         assert not slack.refusals, f"Slack would refuse: {slack.refusals}"
