@@ -41,17 +41,23 @@ async def pg_bot(own_postgres: OwnPostgres) -> AsyncIterator[RunningBot]:
         yield running
 
 
-ANSWERS = {"question_only": "no", "business_stopped": "yes", "important_functions_degraded": "no"}
-
-
-async def test_every_request_is_answered_while_the_database_is_down_and_all_works_once_it_is_back(pg_bot, caplog) -> None:
-    bot = pg_bot
+async def ticket_with_responder(bot):
+    """INC-1 reported and announced (the announcement is returned), and RESPONDER in the responders' group."""
     setup_workspace(bot)
     bot.slack.add_user(RESPONDER, "ron")
     bot.services.settings.responder_group_id = bot.slack.add_usergroup("S0ONCALL", "oncall", users=[RESPONDER]).id
     await report(bot)
     announcement = (await eventually(lambda: [m for m in bot.slack.messages_in(CHANNEL) if "INC-1" in (m.text or "")]))[0]
     await announced_ticket(bot)
+    return announcement
+
+
+ANSWERS = {"question_only": "no", "business_stopped": "yes", "important_functions_degraded": "no"}
+
+
+async def test_every_request_is_answered_while_the_database_is_down_and_all_works_once_it_is_back(pg_bot, caplog) -> None:
+    bot = pg_bot
+    announcement = await ticket_with_responder(bot)
     second = await open_step1(bot, "Payments are slow")  # one reporter at step 1 and one at step 2 when it stops
     third = await open_step1(bot, "Search is down")
     r = await submit_step1(bot, third, "Search is down", ANSWERS)
@@ -135,12 +141,7 @@ async def test_scheduler_says_once_that_it_waits_for_the_database_and_catches_up
 async def test_an_event_while_the_database_is_down_is_refused_for_slack_to_send_again_and_counts_once(pg_bot) -> None:
     """A responder's thread reply (a first response) is not acknowledged while it cannot be recorded: Slack retries it."""
     bot = pg_bot
-    setup_workspace(bot)
-    bot.slack.add_user(RESPONDER, "ron")
-    bot.services.settings.responder_group_id = bot.slack.add_usergroup("S0ONCALL", "oncall", users=[RESPONDER]).id
-    await report(bot)
-    announcement = (await eventually(lambda: [m for m in bot.slack.messages_in(CHANNEL) if "INC-1" in (m.text or "")]))[0]
-    await announced_ticket(bot)
+    announcement = await ticket_with_responder(bot)
     reply = {"type": "message", "user": RESPONDER, "channel": CHANNEL, "text": "looking now", "ts": "1764493200.000300", "thread_ts": announcement.ts}
 
     await bot.cluster.astop()
