@@ -10,7 +10,7 @@ import asyncio
 import logging
 import re
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Sequence
 
@@ -30,11 +30,11 @@ from handlers.middleware import require
 from handlers.sla_command import SlaCommand, SlaRequest
 from rules.board import Urgency
 from rules.calendar import AlwaysOpenCalendar
-from rules.compliance import Report, deadline_verdicts
+from rules.compliance import Report, Totals, deadline_verdicts
 from rules.errors import ConfigError, InvalidInput, PeriodError, UnknownIdError
 from rules.periods import Period, parse_period
 from storage.customers import _customer_name
-from storage.reporting import status_from_rows
+from storage.reporting import period_totals, status_from_rows
 
 log = logging.getLogger(__name__)
 
@@ -205,20 +205,18 @@ def register(app: AsyncApp, sla: SlaCommand, services: Services, roles: Roles) -
     sla.add("ticket", ticket, USAGE["ticket"], middleware=team)
     sla.add("report", report, USAGE["report"], middleware=[require(Role.MANAGER, MANAGER_REFUSAL)])
 
-    month_cache: dict[str, tuple[float, Report]] = {}
+    month_cache: dict[str, tuple[float, Totals]] = {}
     refreshing: dict[str, asyncio.Task] = {}
 
-    async def month_figures(now: datetime) -> Report:
-        """This month's figures for the App Home: computed off the loop, then reused for MONTH_FIGURES_TTL
-        seconds and refreshed in the background after that (a home tab never waits for a 50,000-ticket month twice)."""
+    async def month_figures(now: datetime) -> Totals:
+        """This month's headline figures for the App Home, in SQL over the stored clock records (no ticket
+        is evaluated); reused for MONTH_FIGURES_TTL seconds, then refreshed in the background."""
         period = parse_period("this-month", now)
 
-        async def compute() -> Report:
-            rep, _ = await build_period_report(services, period, now, off_loop=True)
-            # keep only what the tab shows: the totals (not every ticket's status)
-            slim = replace(rep, tickets=rep.tickets[:1], outcomes=(), groups=(), quota=(), trend=())
-            month_cache[period.label] = (time.monotonic(), slim)
-            return slim
+        async def compute() -> Totals:
+            figures = await period_totals(services, period, now)
+            month_cache[period.label] = (time.monotonic(), figures)
+            return figures
 
         cached = month_cache.get(period.label)
         if cached is None:

@@ -271,6 +271,23 @@ class Report:
         return f"Report({self.period.label}, {len(self.tickets)} tickets, customer={self.customer!r}, plan={self.plan_id!r})"
 
 
+@dataclass(frozen=True)
+class Totals:
+    """A period's headline figures (the App Home's line): tickets opened, met rates, breaches."""
+
+    period: Period
+    tickets: int
+    first_response: Rate
+    update: Rate
+    resolution: Rate
+    breaches: int
+
+
+def totals(report: Report) -> Totals:
+    t = report.total
+    return Totals(report.period, t.tickets, t.first_response, t.update, t.resolution, len(t.breaches))
+
+
 def build_report(
     tickets: Iterable[TicketFacts],
     period: Period,

@@ -20,10 +20,11 @@ from functools import partial
 from types import SimpleNamespace
 from typing import Any, Iterator, Sequence
 
-from sqlalchemy import Text, cast, func, or_, select
+from sqlalchemy import Text, and_, case, cast, func, or_, select
 
 from rules.board import TicketFacts
 from rules.clock_record import FrozenVerdict, StoredClock, status_from_records
+from rules.compliance import Rate, Totals
 from rules.errors import UnknownIdError
 from rules.periods import Period
 from rules.policy import Plan, PolicySet
@@ -238,6 +239,59 @@ def _evaluate(
             sla_terms=json.loads(t.terms_text) if t.terms_text else None,
         )
         into.tickets.append(_facts(t, names, status_from_rows(plan, row, events_of[t.id], now, clocks_of[t.id])))  # type: ignore[arg-type]
+
+
+async def period_totals(services: StoreContext, period: Period, now: datetime) -> Totals:
+    """`rules.compliance.totals` of the period's report, in SQL over the stored clock records (the App Home).
+
+    Tickets opened in the period (each plan's time zone; plans no longer loaded are left out, as the report
+    does). First response and resolution: met and missed as stored, breached when still running past the
+    deadline. Updates: each closed period (the update clock's stored periods, streamed: the only JSON
+    read) plus a running period past its deadline. Nothing per ticket is built.
+    """
+    by_bounds: dict[tuple[datetime, datetime], list[str]] = {}
+    for pid, plan in services.policies.plans.items():  # plans sharing a time zone share the period's instants
+        by_bounds.setdefault(period.bounds(plan.timezone), []).append(pid)
+    spans = [and_(Ticket.opened_at >= lo, Ticket.opened_at < hi, Ticket.plan_id.in_(pids)) for (lo, hi), pids in by_bounds.items()]
+    if not spans:
+        return Totals(period, 0, Rate(), Rate(), Rate(), 0)
+    in_period = or_(*spans)
+    late = case((SlaClockRow.due_at < now, 1), else_=0).label("late")
+    counts: dict[tuple[str, str, int], int] = {}
+    met_periods = all_periods = 0
+    async with services.sessions() as s:
+        conn = await s.connection()
+        tickets = int((await conn.execute(select(func.count()).select_from(Ticket).where(in_period))).scalar_one())
+        by_clock = (
+            select(SlaClockRow.clock, SlaClockRow.status, late, func.count())
+            .join(Ticket, Ticket.id == SlaClockRow.ticket_id)
+            .where(in_period, SlaClockRow.status.in_(("met", "missed", "running")))
+            .group_by(SlaClockRow.clock, SlaClockRow.status, late)
+        )
+        for clock, status, is_late, number in (await conn.execute(by_clock)).all():
+            key = (clock, status, int(is_late or 0))
+            counts[key] = counts.get(key, 0) + int(number)
+        closed = (
+            select(cast(SlaClockRow.periods, Text))
+            .join(Ticket, Ticket.id == SlaClockRow.ticket_id)
+            .where(in_period, SlaClockRow.clock == "update", cast(SlaClockRow.periods, Text) != "null")  # JSON null: none
+        )
+        async for text in (await conn.stream(closed.execution_options(yield_per=1000))).scalars():
+            for period_ in _periods(text):
+                all_periods += 1
+                met_periods += int(bool(period_.met))
+
+    def n(clock: str, status: str, is_late: int | None = None) -> int:
+        return sum(v for (c, st, lt), v in counts.items() if c == clock and st == status and is_late in (None, lt))
+
+    rates = []
+    for clock in ("first_response", "resolution"):
+        met, missed, breached = n(clock, "met"), n(clock, "missed"), n(clock, "running", 1)
+        rates.append(Rate(met, met + missed + breached))
+    update_breached = n("update", "running", 1)
+    update = Rate(met_periods, all_periods + update_breached)
+    breaches = sum(r.missed for r in rates) + update.missed
+    return Totals(period, tickets, rates[0], update, rates[1], breaches)
 
 
 async def open_tickets(services: StoreContext, now: datetime, user_id: str | None = None) -> Loaded:

@@ -17,12 +17,12 @@ import storage.reporting
 from bot.exports import report_csv, report_dict
 from bot.services import ReportDraft, record_action
 from rules.clock import ManualClock
-from rules.compliance import build_report
+from rules.compliance import build_report, totals
 from rules.errors import Conflict, InvalidInput
 from rules.periods import parse_period
 from storage.db import upgrade
 from storage.models import Ticket
-from storage.reporting import load_tickets
+from storage.reporting import load_tickets, period_totals
 from tests.test_frozen_verdicts import CHANNEL, REPORTER, RESPONDER, make_services, write_policy
 
 UTC = timezone.utc
@@ -83,6 +83,7 @@ async def test_reports_from_clock_records_equal_the_replay(database_url: str, tm
             assert a.outcomes == b.outcomes
             assert report_dict(a) == report_dict(b)
             assert report_csv(a) == report_csv(b)
+            assert await period_totals(services, period, now) == totals(b)  # the App Home's line, in SQL
             kinds |= {v.outcome for o in b.outcomes for v in o.verdicts}
         assert {"met", "missed", "breached", "running", "paused", "no_target", "not_started"} <= kinds  # the data set is varied enough
     finally:

@@ -8,14 +8,14 @@ from typing import Any, Mapping, Sequence
 from bot.views.blocks import Block, _capped, _context, _header, _section, chunk_sections, slack_date
 from bot.views.manager import board_line, rate_text
 from rules.board import BoardRow, Urgency
-from rules.compliance import Report
+from rules.compliance import Totals
 
 
 def home_view(
     user_id: str,
     mine: Sequence[BoardRow],
     board: Sequence[BoardRow] | None,
-    report: Report | None,
+    report: Totals | None,
     now: datetime,
     mine_total: int | None = None,
     board_counts: Mapping[Urgency, int] | None = None,
@@ -44,12 +44,12 @@ def home_view(
         block_id="home_risk",
     )
     blocks.append({"type": "divider"})
-    t = report.total
-    if report.tickets:
+    t = report
+    if t.tickets:
         compliance = (
             f"{t.tickets} ticket{'s' if t.tickets != 1 else ''} opened · first response met {rate_text(t.first_response)}"
-            f" · updates met {rate_text(t.update)} · resolution met {rate_text(t.resolution)} · {len(t.breaches)} breach"
-            + ("es" if len(t.breaches) != 1 else "")
+            f" · updates met {rate_text(t.update)} · resolution met {rate_text(t.resolution)} · {t.breaches} breach"
+            + ("es" if t.breaches != 1 else "")
         )
     else:
         compliance = "_No tickets opened this month yet._"
