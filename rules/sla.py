@@ -160,6 +160,13 @@ def _shifted_deadline(
     return due
 
 
+def _deadline_status(due: datetime, stopped_at: datetime | None, now: datetime) -> ClockStatus:
+    """The one verdict rule of a deadline: stopped, it was met or missed; still running, it is running or breached."""
+    if stopped_at is not None:
+        return ClockStatus.MET if stopped_at <= due else ClockStatus.MISSED
+    return ClockStatus.RUNNING if now <= due else ClockStatus.BREACHED
+
+
 def _severity_at(severity: str, events: Sequence[TicketEvent], at: datetime) -> str:
     for e in events:
         if e.kind == "reclassified" and e.at <= at and e.severity:
@@ -244,13 +251,9 @@ def evaluate(
         )
     else:
         due = fr_targets.calendar.add(opened_at, fr_targets.first_response)
-        if responded_at is not None:
-            status = ClockStatus.MET if responded_at <= due else ClockStatus.MISSED
-        else:
-            status = ClockStatus.RUNNING if now <= due else ClockStatus.BREACHED
         clocks["first_response"] = ClockState(
             "first_response",
-            status,
+            _deadline_status(due, responded_at, now),
             fr_targets.calendar,
             target=fr_targets.first_response,
             started_at=opened_at,
@@ -302,13 +305,9 @@ def evaluate(
                 )
         else:
             due = _shifted_deadline(cal, opened_at, target, pauses)
-            if resolved_at is not None:
-                status = ClockStatus.MET if resolved_at <= due else ClockStatus.MISSED
-            else:
-                status = ClockStatus.RUNNING if now <= due else ClockStatus.BREACHED
             clocks["resolution"] = ClockState(
                 "resolution",
-                status,
+                _deadline_status(due, resolved_at, now),
                 cal,
                 target=target,
                 started_at=opened_at,
@@ -420,7 +419,7 @@ def _update_clock(
     target = interval if stated is None else cal.measure(start, stated)
     return ClockState(
         "update",
-        ClockStatus.RUNNING if now <= due else ClockStatus.BREACHED,
+        _deadline_status(due, None, now),
         cal,
         target=target,
         started_at=start,

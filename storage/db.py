@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, cast
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import Select, event
 from sqlalchemy.engine import Connection, CursorResult, Result
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -101,6 +102,20 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker:
 def is_postgres(s: AsyncSession) -> bool:
     """Whether this session talks to PostgreSQL (row locks, SKIP LOCKED); SQLite has neither."""
     return s.get_bind().dialect.name == "postgresql"
+
+
+async def lease_rows(s: AsyncSession, query: Select[Any], replica_id: str, until: datetime) -> list[Any]:
+    """Take the rows of a claim query (timers, owed posts) for `replica_id` until `until`, one more attempt each.
+
+    On PostgreSQL they are locked with SKIP LOCKED: two replicas never take the same row. The caller commits.
+    """
+    if is_postgres(s):
+        query = query.with_for_update(skip_locked=True)
+    rows = list((await s.execute(query)).scalars())
+    for row in rows:
+        row.state, row.claimed_by, row.lease_until = "claimed", replica_id, until
+        row.attempts += 1
+    return rows
 
 
 def rowcount(result: Result[Any]) -> int:

@@ -16,7 +16,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from storage.db import StoreContext, is_postgres, rowcount
+from storage.db import StoreContext, lease_rows, rowcount
 from storage.models import OutboxPost, Ticket
 from storage.tickets import mark_shown
 
@@ -73,12 +73,7 @@ class OutboxStore:
             query = select(t).where(runnable).order_by(t.id).limit(limit)
             if ids is not None:
                 query = query.where(t.id.in_(list(ids)))
-            if is_postgres(s):
-                query = query.with_for_update(skip_locked=True)
-            rows = list((await s.execute(query)).scalars())
-            for row in rows:
-                row.state, row.claimed_by, row.lease_until = "claimed", self.replica_id, now + self.lease
-                row.attempts += 1
+            rows = await lease_rows(s, query, self.replica_id, now + self.lease)
             await s.commit()
             return rows
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import selectinload
 from rules.notifications import Notification, planned_notifications, still_applies
 from rules.policy import Plan
 from rules.sla import SlaStatus
-from storage.db import is_postgres, rowcount
+from storage.db import lease_rows, rowcount
 from storage.models import SlaTimer, Ticket
 
 
@@ -110,13 +110,7 @@ class TimerStore:
         On PostgreSQL the rows are locked with SKIP LOCKED: two replicas never take the same row.
         """
         async with self.sessions() as s:
-            query = acquire_query(now, limit)
-            if is_postgres(s):
-                query = query.with_for_update(skip_locked=True)
-            rows = list((await s.execute(query)).scalars())
-            for row in rows:
-                row.state, row.claimed_by, row.lease_until = "claimed", self.replica_id, now + self.lease
-                row.attempts += 1
+            rows = await lease_rows(s, acquire_query(now, limit), self.replica_id, now + self.lease)
             next_run = await self._next_run_time(s) if len(rows) < limit else None
             await s.commit()
             return rows, next_run

@@ -50,6 +50,15 @@ async def sla(bot, text: str, user: str) -> str:
     return bot.slack.response_posts[-1].body["text"]
 
 
+async def ticket_with_responder(bot, responder: str = "U0RESPONDER"):
+    """A reported ticket, announced, and `responder` (ron) allowed to act on it."""
+    setup_workspace(bot)
+    bot.slack.add_user(responder, "ron")
+    bot.services.settings.responder_user_ids = responder
+    await report(bot)
+    return await announced_ticket(bot)
+
+
 async def announced_ticket(bot, key: str = "INC-1"):
     """The ticket once its announcement is recorded (the post comes first, the record right after)."""
     for _ in range(250):

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from storage.models import OutboxPost
-from tests.helpers import CHANNEL, REPORTER, announced_ticket, eventually, report, setup_workspace
+from tests.helpers import CHANNEL, REPORTER, announced_ticket, eventually, report, setup_workspace, ticket_with_responder
 from tests.slack_standin import FOREVER
 
 RESPONDER = "U0RESPONDER"
@@ -93,11 +93,7 @@ async def test_post_accepted_but_answered_5xx_is_not_posted_again(scheduled_bot)
 
 async def test_acknowledge_while_thread_post_fails_is_posted_when_slack_answers(scheduled_bot) -> None:
     bot = scheduled_bot
-    setup_workspace(bot)
-    bot.slack.add_user(RESPONDER, "ron")
-    bot.services.settings.responder_user_ids = RESPONDER
-    await report(bot)
-    ticket = await announced_ticket(bot)
+    ticket = await ticket_with_responder(bot, RESPONDER)
     bot.slack.fail_next("chat.postMessage", status=500, times=FOREVER)
     r = await bot.sender.block_action("ticket_acknowledge", RESPONDER, value="INC-1", channel_id=CHANNEL, message_ts=ticket.thread_ts)
     assert r.status == 200
@@ -122,11 +118,7 @@ async def test_sla_update_while_slack_fails_says_saved_not_try_again(scheduled_b
     from tests.helpers import sla
 
     bot = scheduled_bot
-    setup_workspace(bot)
-    bot.slack.add_user(RESPONDER, "ron")
-    bot.services.settings.responder_user_ids = RESPONDER
-    await report(bot)
-    ticket = await announced_ticket(bot)
+    ticket = await ticket_with_responder(bot, RESPONDER)
     bot.slack.fail_next("chat.postMessage", status=502, plain_text="Bad Gateway", times=FOREVER)
     reply = await sla(bot, "update INC-1 rolled back the deploy", RESPONDER)
     assert "Done: INC-1 updated" in reply and "as soon as Slack answers" in reply and "Something went wrong" not in reply

@@ -63,6 +63,13 @@ def make_services(url: str, policy_dir: Path, clock: ManualClock):
     return build_services(settings, clock=clock, policies=load_policies(policy_dir))
 
 
+async def started_services(url: str, policy_dir: Path, clock: ManualClock):
+    """Services on a database upgraded to today's schema, as the bot starts."""
+    services = make_services(url, policy_dir, clock)
+    await upgrade(services.engine, policies=services.policies)
+    return services
+
+
 # -- through the services and the database ---------------------------------------------------
 
 
@@ -70,8 +77,7 @@ async def test_policy_edit_changes_neither_stopped_verdicts_nor_open_deadlines(d
     """A June ticket met under a 1h target stays met after the target becomes 30m; an open one keeps its deadline."""
     clock = ManualClock(datetime(2026, 6, 10, 9, 0, tzinfo=UTC))
     v1 = write_policy(tmp_path / "v1")
-    services = make_services(database_url, v1, clock)
-    await upgrade(services.engine, policies=services.policies)
+    services = await started_services(database_url, v1, clock)
     met = (await services.open_ticket(ReportDraft(CHANNEL, REPORTER, "Checkout down", severity="high"))).ticket
     clock.advance(45 * M)
     await record_action(services, met.id, "acknowledged", RESPONDER)  # 45m < 1h: met
@@ -106,8 +112,7 @@ async def test_policy_edit_changes_neither_stopped_verdicts_nor_open_deadlines(d
 async def test_holiday_edit_applies_to_new_tickets_only(database_url: str, tmp_path: Path) -> None:
     """A holiday added after a ticket opened does not move its business-day deadline."""
     clock = ManualClock(datetime(2026, 12, 1, 10, 0, tzinfo=UTC))  # Tue 11:00 Berlin
-    services = make_services(database_url, write_policy(tmp_path / "v1"), clock)
-    await upgrade(services.engine, policies=services.policies)
+    services = await started_services(database_url, write_policy(tmp_path / "v1"), clock)
     opened = await services.open_ticket(ReportDraft(CHANNEL, REPORTER, "Question", severity="low"))
     due = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)  # 1 business day (8h) later: Wed 11:00 Berlin
     assert opened.status.clocks["resolution"].due == due
@@ -125,8 +130,7 @@ async def test_holiday_edit_applies_to_new_tickets_only(database_url: str, tmp_p
 
 async def test_reclassification_freezes_the_new_severity_terms_from_that_moment(database_url: str, tmp_path: Path) -> None:
     clock = ManualClock(datetime(2026, 6, 10, 9, 0, tzinfo=UTC))
-    services = make_services(database_url, write_policy(tmp_path / "v1"), clock)
-    await upgrade(services.engine, policies=services.policies)
+    services = await started_services(database_url, write_policy(tmp_path / "v1"), clock)
     t = (await services.open_ticket(ReportDraft(CHANNEL, REPORTER, "x", severity="low"))).ticket
     await services.close()
     clock.advance(10 * M)
@@ -146,8 +150,7 @@ async def test_reclassification_freezes_the_new_severity_terms_from_that_moment(
 
 async def test_clock_records_answer_breached_and_at_risk_by_range_query(database_url: str, tmp_path: Path) -> None:
     clock = ManualClock(datetime(2026, 6, 10, 9, 0, tzinfo=UTC))
-    services = make_services(database_url, write_policy(tmp_path / "v1"), clock)
-    await upgrade(services.engine, policies=services.policies)
+    services = await started_services(database_url, write_policy(tmp_path / "v1"), clock)
     try:
         t = (await services.open_ticket(ReportDraft(CHANNEL, REPORTER, "x", severity="high"))).ticket
         async with services.sessions() as s:

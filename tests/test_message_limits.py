@@ -7,18 +7,14 @@ Through the signed HTTP path; the stand-in refuses blocks over Block Kit's limit
 from __future__ import annotations
 
 from bot.services import record_action
-from tests.helpers import CHANNEL, announced_ticket, eventually, report, setup_workspace, sla
+from tests.helpers import CHANNEL, eventually, sla, ticket_with_responder
 
 RESPONDER = "U0RESPONDER"
 NOISY = "a & b < c > d " * 215  # 3,010 characters; escaped, about 4,700
 
 
 async def test_an_update_that_escaping_inflates_is_cut_with_a_pointer(bot) -> None:
-    setup_workspace(bot)
-    bot.slack.add_user(RESPONDER, "ron")
-    bot.services.settings.responder_user_ids = RESPONDER
-    await report(bot)
-    ticket = await announced_ticket(bot)
+    ticket = await ticket_with_responder(bot, RESPONDER)
     await sla(bot, f"update INC-1 {NOISY}", RESPONDER)
     posted = await eventually(lambda: [m for m in bot.slack.messages_in(CHANNEL, thread_ts=ticket.thread_ts) if "posted an update on INC-1" in m.text])
     text = posted[0].text
@@ -32,11 +28,7 @@ async def test_an_update_that_escaping_inflates_is_cut_with_a_pointer(bot) -> No
 
 
 async def test_sla_ticket_with_many_long_events_fits_in_one_message(bot) -> None:
-    setup_workspace(bot)
-    bot.slack.add_user(RESPONDER, "ron")
-    bot.services.settings.responder_user_ids = RESPONDER
-    await report(bot)
-    await announced_ticket(bot)
+    await ticket_with_responder(bot, RESPONDER)
     await record_action(bot.services, "INC-1", "acknowledged", RESPONDER)
     for i in range(57):
         await record_action(bot.services, "INC-1", "updated", RESPONDER, data={"text": f"{i}: " + NOISY})

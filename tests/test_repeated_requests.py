@@ -6,17 +6,9 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from tests.helpers import CHANNEL, announced_ticket, eventually, report, setup_workspace
+from tests.helpers import CHANNEL, eventually, ticket_with_responder
 
 RESPONDER = "U0RESPONDER"
-
-
-async def ticket_with_responder(bot):
-    setup_workspace(bot)
-    bot.slack.add_user(RESPONDER, "ron")
-    bot.services.settings.responder_user_ids = RESPONDER
-    await report(bot)
-    return await announced_ticket(bot)
 
 
 async def events(bot, kind: str) -> int:
