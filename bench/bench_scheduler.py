@@ -60,12 +60,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import procstats  # bench/procstats.py: this script's own folder is on sys.path
-from procstats import free_port, proc_cpu, proc_mem
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+import procstats  # bench/procstats.py: this script's own folder is on sys.path; it puts the repository's there too
+from procstats import REPO_ROOT, free_port, proc_cpu, proc_mem
 
 UTC = timezone.utc
 CHANNEL = "C0INCIDENT"

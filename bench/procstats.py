@@ -7,7 +7,12 @@ import asyncio
 import os
 import socket
 import sys
+from pathlib import Path
 from typing import Any, Callable, Coroutine
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:  # the benchmarks import bot, rules, storage and tests from it
+    sys.path.insert(0, str(REPO_ROOT))
 
 HZ = os.sysconf("SC_CLK_TCK")
 
