@@ -17,7 +17,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.settings import Settings
 from rules.errors import PolicyError
-from rules.policy import PolicySet, load_policies
+from rules.policy import PolicySet
+from rules.policy_load import load_policies
 
 # The Bot Token Scopes the code uses (app-manifest.yml lists the same; tests/test_manifest.py keeps them equal).
 REQUIRED_SCOPES = {

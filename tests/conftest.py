@@ -13,7 +13,8 @@ from aiohttp import web
 from sqlalchemy.engine import make_url
 
 from rules.clock import ManualClock
-from rules.policy import PolicySet, load_policies
+from rules.policy import PolicySet
+from rules.policy_load import load_policies
 
 pytest_plugins = ["tests.standin_fixtures"]  # the stand-in's own fixtures: slack, client, receiver
 

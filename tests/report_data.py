@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from rules.board import TicketFacts
 from rules.compliance import build_report
 from rules.periods import Period
-from rules.policy import parse_policy
+from rules.policy_load import parse_policy
 from rules.quota import CustomerCases
 from rules.sla import TicketEvent, evaluate
 

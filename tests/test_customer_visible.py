@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from rules.policy import load_policies
+from rules.policy_load import load_policies
 from rules.sla import ClockStatus, TicketEvent, evaluate
 from storage.models import TicketEventRow
 from storage.tickets import engine_events

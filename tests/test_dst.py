@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from rules.calendar import AlwaysOpenCalendar
 from rules.notifications import planned_notifications, still_applies
-from rules.policy import load_policies, parse_policy
+from rules.policy_load import load_policies, parse_policy
 from rules.sla import evaluate
 
 UTC = timezone.utc

@@ -24,7 +24,7 @@ from rules.board import Urgency, classify, watch
 from rules.clock import ManualClock
 from rules.clock_record import FrozenVerdict, at_risk_from, clock_records, frozen_verdicts
 from rules.periods import parse_period
-from rules.policy import load_policies, parse_policy
+from rules.policy_load import load_policies, parse_policy
 from rules.sla import ClockStatus, TicketEvent, evaluate
 from rules.terms import Terms, restore, snapshot, terms_from_plan
 from storage.db import upgrade

@@ -13,7 +13,7 @@ import pytest
 from rules.board import TicketFacts
 from rules.compliance import deadline_verdicts, outcome
 from rules.notifications import next_repeat, planned_notifications, still_applies
-from rules.policy import load_policies, parse_policy
+from rules.policy_load import load_policies, parse_policy
 from rules.sla import ClockStatus, TicketEvent, evaluate
 
 UTC = timezone.utc

@@ -11,7 +11,7 @@ from bot.text import policies_data
 from rules.classification import suggest_severity
 from rules.durations import Duration, contract_text
 from rules.errors import PolicyError
-from rules.policy import load_policies, parse_policy
+from rules.policy_load import load_policies, parse_policy
 
 PRESETS = load_policies()
 

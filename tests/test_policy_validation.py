@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from rules.errors import PolicyError
-from rules.policy import load_policies, load_policy_file
+from rules.policy_load import load_policies, load_policy_file
 
 GOOD = {
     "vendor": {"id": "acme", "name": "Acme", "timezone": "Europe/Berlin"},
@@ -92,7 +92,7 @@ def test_all_problems_are_listed_at_once(tmp_path: Path) -> None:
 
 def test_operator_file_replaces_preset_of_same_vendor(tmp_path: Path) -> None:
     """Setting Blancco's placeholder targets: copy the preset, fill the figures in."""
-    from rules.policy import PRESETS_DIR
+    from rules.policy_load import PRESETS_DIR
 
     data = yaml.safe_load((PRESETS_DIR / "blancco.yaml").read_text())
     for plan in data["plans"]:

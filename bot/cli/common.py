@@ -8,7 +8,8 @@ from typing import Any
 
 from bot.settings import Settings
 from rules.errors import InvalidInput
-from rules.policy import PolicySet, load_policies
+from rules.policy import PolicySet
+from rules.policy_load import load_policies
 
 
 def parse_instant(text: str, option: str = "--opened-at") -> datetime:

@@ -27,7 +27,8 @@ from bot.services.tickets import ActionResult, record_action
 from bot.metrics import Metrics
 from bot.settings import Settings
 from rules.clock import Clock, SystemClock
-from rules.policy import PolicySet, load_policies
+from rules.policy import PolicySet
+from rules.policy_load import load_policies
 from storage.db import create_engine, session_factory
 from storage.drafts import DraftStore
 
