@@ -47,8 +47,9 @@ def check_settings(settings: Settings) -> None:
         raise StartupError("SLACK_SIGNING_SECRET is not set: set it to the app's Signing Secret (or set SLACK_APP_TOKEN for Socket Mode)")
 
 
-def check_port(port: int) -> None:
-    """PORT must be free before anything starts (migrations, the scheduler), so a clash is one line."""
+def check_port(port: int, name: str = "PORT") -> None:
+    """The port (`PORT`, or `METRICS_PORT` in Socket Mode) must be free before anything starts (migrations,
+    the scheduler), so a clash is one line."""
     import socket
 
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
@@ -57,7 +58,7 @@ def check_port(port: int) -> None:
             probe.bind(("0.0.0.0", port))
         except OSError as e:
             raise StartupError(
-                f"PORT {port} cannot be used ({e.strerror or e}): stop what listens there, or set PORT to a free port"
+                f"{name} {port} cannot be used ({e.strerror or e}): stop what listens there, or set {name} to a free port"
             ) from None
 
 
@@ -111,12 +112,15 @@ def _begin_shutdown(readiness: Readiness, scheduler: Any, sla: SlaScheduler | No
 
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     check_settings(settings)
-    if not settings.slack_app_token:
+    if settings.slack_app_token:
+        check_port(settings.metrics_port, "METRICS_PORT")
+    else:
         check_port(settings.port)
     if problem := sqlite_folder_problem(settings.database_url):
         raise StartupError(problem)
     services = build_services(settings)
     cleanups: list = []
+    scheduler = sla = None
     try:
         check_default_plan(settings, services.policies)
         await migrate(settings, services)
@@ -137,7 +141,14 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
             cleanups.append(lambda sig=sig: loop.remove_signal_handler(sig))
-        scheduler = sla = None
+        if settings.slack_app_token:  # checked before the scheduler starts: a start that fails stops nothing mid-tick
+            try:  # a refused app token would otherwise be retried forever inside the Socket Mode client
+                await app.client.apps_connections_open(app_token=settings.slack_app_token)
+            except SlackApiError as e:
+                raise StartupError(
+                    f"Slack refused SLACK_APP_TOKEN ({slack_error_code(e)}): create an app-level token with "
+                    "connections:write (xapp-...), or unset it for HTTP mode"
+                ) from None
         if settings.scheduler_enabled:
             sla = SlaScheduler(
                 services, app.client, batch_size=settings.scheduler_batch_size, lease=timedelta(seconds=settings.scheduler_lease_seconds),
@@ -148,18 +159,11 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
             scheduler.start()
             log.info("SLA scheduler running as replica %s, tick %ss", sla.replica_id, settings.scheduler_tick_seconds)
         if settings.slack_app_token:
-            try:  # a refused app token would otherwise be retried forever inside the Socket Mode client
-                await app.client.apps_connections_open(app_token=settings.slack_app_token)
-            except SlackApiError as e:
-                raise StartupError(
-                    f"Slack refused SLACK_APP_TOKEN ({slack_error_code(e)}): create an app-level token with "
-                    "connections:write (xapp-...), or unset it for HTTP mode"
-                ) from None
-            handler = TimedSocketModeHandler(app, settings.slack_app_token, services.metrics, in_flight)
-            await handler.connect_async()
             runner = web.AppRunner(build_ops_app(services, readiness), shutdown_timeout=HTTP_GRACE_SECONDS)
             await runner.setup()
             await web.TCPSite(runner, host="0.0.0.0", port=settings.metrics_port).start()
+            handler = TimedSocketModeHandler(app, settings.slack_app_token, services.metrics, in_flight)
+            await handler.connect_async()
             log.info("triage-bot connected as %s (Socket Mode); /metrics on :%s", identity.get("user"), settings.metrics_port)
             await stop.wait()
             drained = _begin_shutdown(readiness, scheduler, sla)
@@ -183,6 +187,9 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         await drained
         log.info("stopped")
     finally:
+        if scheduler is not None and sla is not None and not sla.stopping:  # a start that failed after the scheduler did
+            await sla.drain(DRAIN_SECONDS)
+            scheduler.shutdown(wait=False)
         for cleanup in cleanups:
             cleanup()
         await services.close()

@@ -163,6 +163,11 @@ class SlaScheduler:
             self.next_due = next_run
         return rows
 
+    @property
+    def stopping(self) -> bool:
+        """`drain` was called: no new batch starts."""
+        return self._stopping
+
     async def drain(self, timeout: float = 10.0) -> None:
         """Start no new batch and wait for the one in progress (its posts finish, its unstarted ones are released),
         so the engine is never closed under it.

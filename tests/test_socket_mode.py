@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 import aiohttp
@@ -68,9 +69,10 @@ async def test_wrong_app_token_is_refused_clearly(tmp_path: Path) -> None:
         raise AssertionError("a bot token as SLACK_APP_TOKEN must be refused")
 
 
-async def test_refused_app_token_stops_the_start_with_one_line(tmp_path: Path) -> None:
+async def test_refused_app_token_stops_the_start_with_one_line(tmp_path: Path, caplog) -> None:
     from bot.runner import StartupError
 
+    caplog.set_level(logging.INFO, logger="bot.runner")
     async with SlackStandIn() as slack:
         settings = Settings(
             _env_file=None, slack_bot_token=slack.bot_token, slack_app_token="xapp-revoked",
@@ -82,3 +84,28 @@ async def test_refused_app_token_stops_the_start_with_one_line(tmp_path: Path) -
             assert str(e).startswith("Slack refused SLACK_APP_TOKEN (invalid_auth)")
         else:
             raise AssertionError("serve() must refuse a revoked app token")
+    # Refused before the scheduler started: a start that fails leaves no tick to be cut off as the engine closes.
+    assert not [r for r in caplog.records if r.getMessage().startswith("SLA scheduler running")]
+
+
+async def test_socket_mode_metrics_port_in_use_is_one_line_before_anything_starts(tmp_path: Path) -> None:
+    import socket
+
+    from bot.runner import StartupError
+
+    with socket.socket() as busy:
+        busy.bind(("0.0.0.0", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        async with SlackStandIn() as slack:
+            settings = Settings(
+                _env_file=None, slack_bot_token=slack.bot_token, slack_app_token="xapp-test-token", metrics_port=port,
+                slack_api_url=slack.api_url, database_url=f"sqlite+aiosqlite:///{tmp_path}/t.db",
+            )
+            try:
+                await asyncio.wait_for(serve(settings), 30)
+            except StartupError as e:
+                assert str(e).startswith(f"METRICS_PORT {port} cannot be used") and "set METRICS_PORT to a free port" in str(e)
+            else:
+                raise AssertionError("serve() must refuse a METRICS_PORT in use")
+            assert not slack.calls, "nothing starts (no Slack call) before the port is known to be free"
