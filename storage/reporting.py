@@ -341,6 +341,11 @@ def opened_between(start: datetime, end: datetime, customer_id: int | None = Non
     return conditions
 
 
+def with_ids(ids: Sequence[int]) -> Any:
+    """The condition of these tickets (a page of the board), for `load_tickets`."""
+    return Ticket.id.in_(list(ids))
+
+
 async def count_tickets(services: StoreContext, *conditions: Any) -> int:
     """How many tickets meet `conditions` (one COUNT)."""
     async with services.sessions() as s:

@@ -16,8 +16,8 @@ from rules.compliance import Report, build_report
 from rules.periods import Period
 from storage.board import board_ids, mine
 from storage.customers import find_customer
-from storage.models import Customer, Ticket
-from storage.reporting import Loaded, count_tickets, customer_cases, gc_paused, load_tickets, opened_between
+from storage.models import Customer
+from storage.reporting import Loaded, count_tickets, customer_cases, gc_paused, load_tickets, opened_between, with_ids
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -98,7 +98,7 @@ async def board_page(
     found = await board_ids(
         services, now, *conditions, urgencies=urgencies, offset=offset, limit=limit, per_urgency=per_urgency
     )
-    loaded = await load_tickets(services, now, Ticket.id.in_(found.ids)) if found.ids else Loaded([], [])
+    loaded = await load_tickets(services, now, with_ids(found.ids)) if found.ids else Loaded([], [])
     by_key = {t.key: t for t in loaded.tickets}
     rows = [board_row(by_key[f"INC-{i}"], now) for i in found.ids if f"INC-{i}" in by_key]
     return BoardPage(rows, found.counts, loaded.skipped)
