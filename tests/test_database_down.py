@@ -83,7 +83,8 @@ async def test_every_request_is_answered_while_the_database_is_down_and_all_work
     assert "<!channel>" not in str([b for b in notice[0].params["view"]["blocks"] if b.get("text", {}).get("type") == "mrkdwn"])
 
     # Commands and buttons are acknowledged at once, then told through response_url or an ephemeral message.
-    told = len(bot.slack.response_posts)
+    await eventually(lambda: [p for p in bot.slack.response_posts if p.body.get("text") == f":hourglass_flowing_sand: {DATABASE_DOWN}"])
+    told = len(bot.slack.response_posts)  # (after /incident's own word, which comes after its notice)
     for text in ("ack INC-1", "status", "update INC-1 Still looking"):
         r = await bot.sender.slash_command("/sla", text, RESPONDER, CHANNEL)
         assert r.status == 200
