@@ -435,7 +435,7 @@ def _answer_values(view: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-async def submissions(t: Target, slack: Any, concurrency: int, rounds: int) -> list[float]:
+async def submissions(t: Target, slack: Any, concurrency: int, rounds: int, conn: Any = None) -> list[float]:
     """`concurrency` users submit the final step at once, `rounds` times: response seconds."""
     times: list[float] = []
     for r in range(rounds):
@@ -447,11 +447,12 @@ async def submissions(t: Target, slack: Any, concurrency: int, rounds: int) -> l
             if view is None:
                 raise RuntimeError(f"{t.name}: views.open failed during the submission phase")
             if t.submit_kind == "ours":
-                for _ in range(50):  # the bot stores the modal's draft once views.open returned: a submit sent
-                    _, answer = await t.sender.submit(view, user, _answer_values(view))  # at once can beat it (untimed step)
-                    if not answer or "no longer known" not in str(answer.get("errors", "")):
+                # the bot stores the modal's draft once views.open returned: wait for it (this step is not timed)
+                for _ in range(3000):
+                    if await conn.fetchval("SELECT 1 FROM report_drafts WHERE view_id = $1", view["id"]):
                         break
-                    await asyncio.sleep(0.1)
+                    await asyncio.sleep(0.01)
+                _, answer = await t.sender.submit(view, user, _answer_values(view))
                 if not answer or answer.get("response_action") != "update":
                     raise RuntimeError(f"step 1 answered {answer}")
                 view = slack.views[view["id"]]
@@ -608,7 +609,7 @@ async def run(args: argparse.Namespace) -> int:
                         f">3 s: {r['over3']}, {r['cpu_ms']:.1f} ms CPU/command")
                     await asyncio.sleep(args.pause)
             for t in (bare, ours):
-                out[("submit", t.name)] = await submissions(t, slack, args.concurrency, args.rounds)
+                out[("submit", t.name)] = await submissions(t, slack, args.concurrency, args.rounds, conn)
                 say(f"{t.name}: final step at {args.concurrency} concurrent: p99 {ms(pct(out[('submit', t.name)], .99))}")
             out["bare_stream"] = await stream_only(bare, args.bg_rate, args.bg_seconds)
             out["ours_stream"] = await stream_only(ours, args.bg_rate, args.bg_seconds)
