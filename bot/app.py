@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
 import time
 from datetime import timedelta
@@ -12,6 +14,7 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler, AsyncServerErrorRetryHandler
@@ -24,7 +27,7 @@ from bot.metrics import InstrumentedWebClient, Metrics, listener_kind
 from bot.services import Services
 from bot.settings import Settings
 from bot.roles import Roles
-from handlers import admin, intake, managers, middleware, oncall, responders, ticket_commands
+from handlers import admin, intake, managers, middleware, oncall, payloads, responders, ticket_commands
 from handlers.sla_command import SlaCommand
 
 log = logging.getLogger(__name__)
@@ -66,7 +69,7 @@ def build_app(
     app = AsyncApp(
         client=client or build_slack_client(settings, services.metrics),  # it carries the token (bolt warns when given both)
         signing_secret=settings.slack_signing_secret or "",
-        request_verification_enabled=settings.slack_app_token is None or bool(settings.slack_signing_secret),
+        request_verification_enabled=_verifies_requests(settings),
         process_before_response=False,
     )
 
@@ -91,6 +94,11 @@ def build_app(
     responders.register(app, services, roles, delivery)
     sla.register(app)
     return app
+
+
+def _verifies_requests(settings: Settings) -> bool:
+    """HTTP requests are checked against the signing secret, unless the bot only speaks Socket Mode without one."""
+    return settings.slack_app_token is None or bool(settings.slack_signing_secret)
 
 
 class InFlight:
@@ -121,9 +129,13 @@ def build_web_app(app: AsyncApp, services: Services, readiness: Readiness, in_fl
     ack_latency = services.metrics.ack_latency
     in_flight = in_flight or InFlight()
 
+    secret = (services.settings.slack_signing_secret or "") if _verifies_requests(services.settings) else None
+
     async def slack_events(request: web.Request) -> web.Response:
         start = time.perf_counter()
-        bolt_request = await to_bolt_request(request)
+        bolt_request = await read_slack_request(request, secret)
+        if isinstance(bolt_request, web.Response):
+            return bolt_request
         response = await in_flight.run(lambda: app.async_dispatch(bolt_request))  # returns once the listener acked
         ack_latency.labels(kind=listener_kind(bolt_request.body)).observe(time.perf_counter() - start)
         return await to_aiohttp_response(response)
@@ -131,6 +143,34 @@ def build_web_app(app: AsyncApp, services: Services, readiness: Readiness, in_fl
     web_app = web.Application()
     web_app.add_routes([web.post("/slack/events", slack_events), *ops_routes(services, readiness)])
     return web_app
+
+
+async def read_slack_request(request: web.Request, secret: str | None) -> AsyncBoltRequest | web.Response:
+    """The request as bolt reads it, once it is signed and its shape is what our listeners read (handlers.payloads);
+    else the answer: bolt's own 401 for a request not signed, 400 and one log line for a signed one nobody can read."""
+    raw = await request.read()
+    if secret is not None and not _signed(secret, raw, request.headers):
+        return web.json_response({"error": "invalid request"}, status=401)  # what bolt answers (it checks again)
+    try:
+        bolt_request = await to_bolt_request(request)  # bolt parses the body and reads who sent it
+        wrong = payloads.problem(bolt_request.body, form=bolt_request.content_type != "application/json" and not raw.startswith(b"{"))
+    except Exception as e:  # noqa: BLE001 - whatever bolt could not read (not UTF-8, not JSON, a wrong type) is the sender's
+        wrong = f"{type(e).__name__}: {str(e)[:200]}"
+    if wrong is None:
+        return bolt_request
+    log.warning("refused a malformed Slack request (%s, %d bytes): %s", request.content_type, len(raw), wrong.replace("\n", " "))
+    return web.json_response({"error": "malformed request"}, status=400)
+
+
+def _signed(secret: str, raw: bytes, headers: Any) -> bool:
+    """Slack's v0 signature over the raw bytes (as Slack signs them: bolt's check needs UTF-8), sent in the last 5 minutes."""
+    timestamp, signature = headers.get("X-Slack-Request-Timestamp", ""), headers.get("X-Slack-Signature", "")
+    try:
+        fresh = abs(time.time() - int(timestamp)) <= 5 * 60
+    except ValueError:
+        return False
+    expected = "v0=" + hmac.new(secret.encode(), b"v0:" + timestamp.encode() + b":" + raw, hashlib.sha256).hexdigest()
+    return fresh and hmac.compare_digest(expected, signature)
 
 
 class TimedSocketModeHandler(AsyncSocketModeHandler):
