@@ -32,6 +32,7 @@ from rules.board import Urgency
 from rules.calendar import AlwaysOpenCalendar
 from rules.compliance import Report, Totals, deadline_verdicts
 from rules.errors import ConfigError, InvalidInput, PeriodError, UnknownIdError
+from rules.inputs import parse_whole
 from rules.periods import Period, parse_period
 from storage.customers import _customer_name
 from storage.reporting import gc_paused, period_totals, status_from_rows
@@ -142,6 +143,7 @@ async def upload_report_files(client: AsyncWebClient, channel_id: str, user_id: 
 MONTH_FIGURES_TTL = 60.0  # seconds the App Home reuses this month's compliance figures before refreshing them
 LONG_REPORT = 5_000  # tickets from which `/sla report` first says it is working on it
 HOME_MINE, HOME_URGENT = 15, 20  # rows the App Home lists (views.home_view caps them the same)
+STATUS_OFFSET_MAX = 10_000_000  # a "next 20" button's offset: more open tickets than any board has
 
 
 def register(app: AsyncApp, sla: SlaCommand, services: Services, roles: Roles) -> None:
@@ -239,10 +241,12 @@ def register(app: AsyncApp, sla: SlaCommand, services: Services, roles: Roles) -
         """The next page of one group of `/sla status`."""
         await ack()
         name, _, offset = (action.get("value") or "").partition(":")
+        out_of_date = "That button is out of date: run `/sla status` again."
         try:
-            urgency, start = Urgency(name), max(0, int(offset))
+            urgency = Urgency(name)
         except ValueError:
-            raise InvalidInput("That button is out of date: run `/sla status` again.") from None
+            raise InvalidInput(out_of_date) from None
+        start = parse_whole(offset, 0, STATUS_OFFSET_MAX, out_of_date)
         now = services.clock.now()
         page = await board_page(services, now, urgencies=(urgency,), offset=start, limit=views.STATUS_PAGE)
         text, blocks = views.status_page_message(page.rows, urgency, start, page.counts[urgency], now)

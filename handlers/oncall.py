@@ -13,7 +13,8 @@ from bot.services.oncall import clear_oncall, known_roles, set_oncall
 from handlers.middleware import require
 from handlers.sla_command import SlaCommand, SlaRequest
 from rules.errors import InvalidInput
-from rules.oncall import parse_rotation_start
+from rules.inputs import parse_whole
+from rules.oncall import ROTATION_DAYS_HELP, ROTATION_DAYS_MAX, parse_rotation_start
 from storage.oncall import all_oncall
 
 log = logging.getLogger(__name__)
@@ -51,10 +52,7 @@ def parse_set(words: list[str], tz: ZoneInfo, now: datetime) -> tuple[str, dict]
             except ValueError:
                 raise InvalidInput(f"{word!r}: write the first hand-off as start=2026-12-07T09:00 (plan time)") from None
         elif word.startswith("every="):
-            days = word[6:].removesuffix("d")
-            if not days.isdigit() or int(days) < 1:
-                raise InvalidInput(f"{word!r}: hand-offs every N days, e.g. every=7")
-            every = int(days)
+            every = parse_whole(word[6:].removesuffix("d"), 1, ROTATION_DAYS_MAX, f"{word!r}: {ROTATION_DAYS_HELP}")
         else:
             raise InvalidInput(f"{word!r} is not a user, start= or every=")
     if not users:

@@ -12,6 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import views
 from bot.delivery import Delivery
+from bot.views.ticket import UPDATE_INTERVAL_CHOICES
 from bot.roles import Role, Roles
 from bot.services import ActionResult, Services, record_action
 from handlers.dedupe import once
@@ -174,6 +175,8 @@ def register(app: AsyncApp, services: Services, roles: Roles, delivery: Delivery
 
     def update_fields(state: dict) -> dict:
         minutes = _state_value(state, "next")
+        if minutes and minutes not in [str(m) for m in UPDATE_INTERVAL_CHOICES]:
+            raise InvalidInput("Choose one of the listed times for the next update")  # a forged option
         return {
             "data": {"text": (_state_value(state, "text") or "").strip()},
             "next_update_at": services.clock.now() + timedelta(minutes=int(minutes)) if minutes else None,

@@ -19,6 +19,7 @@ from rules.errors import InvalidInput
 
 log = logging.getLogger(__name__)
 _USER = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
+NEXT_UPDATE_MAX = timedelta(days=30)  # `next=`: a promise further out is not an update interval
 
 USAGE = {  # per command of rules.actions; resume and reopen are listed with pause and resolve
     "ack": ["`/sla ack INC-42` (first response)"],
@@ -54,6 +55,10 @@ def parse(req: SlaRequest, services: Services) -> tuple[str, str, dict]:
                 span = Duration.parse(rest[0][5:]).to_timedelta(timedelta(days=1))
             except ValueError as e:
                 raise InvalidInput(f"{rest[0]!r}: {e}") from None
+            except OverflowError:
+                span = NEXT_UPDATE_MAX + NEXT_UPDATE_MAX
+            if not timedelta(minutes=1) <= span <= NEXT_UPDATE_MAX:
+                raise InvalidInput(f"{rest[0]!r}: the next update is from 1m to {NEXT_UPDATE_MAX.days}d away, e.g. next=30m, next=4h, next=2d")
             next_at = services.clock.now() + span
             rest = rest[1:]
         if not rest:

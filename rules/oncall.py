@@ -8,6 +8,12 @@ from datetime import datetime, timedelta
 from typing import Sequence
 from zoneinfo import ZoneInfo
 
+from rules.errors import InvalidInput
+from rules.inputs import check_year
+
+ROTATION_DAYS_MAX = 365  # hand-offs at least once a year
+ROTATION_DAYS_HELP = f"hand-offs every 1 to {ROTATION_DAYS_MAX} days, e.g. every=7"
+
 
 def on_call_in_rotation(users: Sequence[str], first_handoff: datetime, every_days: int, tz: ZoneInfo, now: datetime) -> str:
     """The user on call at `now`.
@@ -38,9 +44,15 @@ def parse_rotation_start(text: str, tz: ZoneInfo) -> datetime:
     """The first hand-off, one rule for the CLI and Slack: an ISO 8601 local time in the plan's zone
     (`2026-12-07T09:00`), or an instant with an offset, taken as that instant; returned in the plan's zone.
 
-    Raises ValueError for anything else."""
-    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    Raises ValueError for anything else, InvalidInput for a year out of range (rules.inputs)."""
+    value = check_year(datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00")), "the first hand-off")
     return value.replace(tzinfo=tz) if value.tzinfo is None else value.astimezone(tz)
+
+
+def check_rotation_days(days: int) -> int:
+    if not 1 <= days <= ROTATION_DAYS_MAX:
+        raise InvalidInput(f"{ROTATION_DAYS_HELP} (not {days})")
+    return days
 
 
 @dataclass(frozen=True)

@@ -17,14 +17,18 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from rules.errors import PeriodError
+from rules.inputs import YEAR_MAX, YEAR_MIN, year_in_range
 from rules.policy import Plan
 
 UTC = timezone.utc
 
 PERIOD_FORMS = ("this-month", "last-month", "this-quarter", "last-quarter", "YYYY-MM", "YYYY-Qn")
-PERIOD_HELP = "this-month, last-month, this-quarter, last-quarter, YYYY-MM (e.g. 2026-11) or YYYY-Qn (e.g. 2026-Q4)"
-_MONTH_RE = re.compile(r"^(\d{4})-(\d{1,2})$")
-_QUARTER_RE = re.compile(r"^(\d{4})-[qQ](\d)$")
+PERIOD_HELP = (
+    "this-month, last-month, this-quarter, last-quarter, YYYY-MM (e.g. 2026-11) or YYYY-Qn (e.g. 2026-Q4), "
+    f"years {YEAR_MIN} to {YEAR_MAX}"
+)
+_MONTH_RE = re.compile(r"^(\d{4})-(\d{1,2})$", re.ASCII)
+_QUARTER_RE = re.compile(r"^(\d{4})-[qQ](\d)$", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -86,10 +90,10 @@ def parse_period(text: str | None, now: datetime) -> Period:
     if value in relative:
         return relative[value]()
     m = _MONTH_RE.match(value)
-    if m and 1 <= int(m.group(2)) <= 12 and int(m.group(1)) >= 1970:
+    if m and 1 <= int(m.group(2)) <= 12 and year_in_range(int(m.group(1))):
         return Period(int(m.group(1)), int(m.group(2)), 1)
     q = _QUARTER_RE.match(value)
-    if q and 1 <= int(q.group(2)) <= 4 and int(q.group(1)) >= 1970:
+    if q and 1 <= int(q.group(2)) <= 4 and year_in_range(int(q.group(1))):
         return Period(int(q.group(1)), 3 * (int(q.group(2)) - 1) + 1, 3)
     raise PeriodError(f"{text!r} is not a period; use {PERIOD_HELP}")
 

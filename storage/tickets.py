@@ -19,7 +19,8 @@ from rules.actions import ENGINE_KIND
 from rules.actions import action as action_of
 from rules.clock import Clock
 from rules.clock_record import FrozenVerdict, clock_records, frozen_verdicts
-from rules.errors import InvalidInput, NotFound
+from rules.errors import NotFound
+from rules.inputs import parse_ticket_key
 from rules.policy import Plan, PolicySet
 from rules.sla import SlaStatus, TicketEvent, evaluate
 from rules.terms import Terms, restore_all, snapshot, terms_from_plan
@@ -277,9 +278,4 @@ async def lock_ticket(s: AsyncSession, ticket_id: int) -> Ticket | None:
 
 
 def _ticket_number(key: str | int) -> int:
-    if isinstance(key, int):
-        return key
-    text = key.strip().upper().removeprefix("INC-")
-    if not text.isdigit():
-        raise InvalidInput(f"{key!r} is not a ticket id (like INC-42)")
-    return int(text)
+    return key if isinstance(key, int) else parse_ticket_key(key)

@@ -159,7 +159,7 @@ async def test_ticket_errors_and_refusal(bot) -> None:
     team(bot)
     await open_ticket(bot, "Something")
     assert (await sla(bot, "ticket INC-99", RESPONDER))["text"] == ":x: no ticket INC-99"
-    assert (await sla(bot, "ticket banana", MANAGER))["text"] == ":x: 'banana' is not a ticket id (like INC-42)"
+    assert (await sla(bot, "ticket banana", MANAGER))["text"] == ":x: 'banana' is not a ticket id (like INC-42: INC- and a number from 1 to 2147483647)"
     assert "Which ticket? Use `/sla ticket INC-42`" in (await sla(bot, "ticket", MANAGER))["text"]
     assert (await sla(bot, "ticket INC-1", STRANGER))["text"].startswith("Only responders and managers")
     assert (await sla(bot, "ticket INC-1", REPORTER))["text"].startswith("Only responders and managers")

@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.settings import Settings
 from rules.errors import InvalidInput
+from rules.inputs import check_year
 from rules.policy import PolicySet
 from rules.policy_load import load_policies
 
@@ -19,7 +20,7 @@ def parse_instant(text: str, option: str = "--opened-at") -> datetime:
         raise InvalidInput(f"{option} {text!r} is not an ISO 8601 instant (e.g. 2026-11-30T09:15:00+01:00)") from None
     if value.tzinfo is None:
         raise InvalidInput(f"{option} {text!r} needs a UTC offset (e.g. +01:00 or Z)")
-    return value
+    return check_year(value, option)
 
 
 _ID_FORMS = {

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from rules.errors import InvalidInput, NotFound
-from rules.oncall import OnCallSetting
+from rules.oncall import OnCallSetting, check_rotation_days
 from storage.models import OnCallEntry
 from storage.oncall import _setting, delete_oncall, oncall_entry
 
@@ -43,8 +43,7 @@ async def set_oncall(
     if rotation is not None:
         if rotation_start is None or rotation_start.tzinfo is None:
             raise InvalidInput("a rotation needs a start with a time zone")
-        if rotation_days < 1:
-            raise InvalidInput("hand-offs must be at least one day apart")
+        check_rotation_days(rotation_days)
     async with services.sessions() as s:
         row = await oncall_entry(s, role)
         if row is None:
