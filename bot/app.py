@@ -158,7 +158,7 @@ async def read_slack_request(request: web.Request, secret: str | None) -> AsyncB
         wrong = f"{type(e).__name__}: {str(e)[:200]}"
     if wrong is None:
         return bolt_request
-    log.warning("refused a malformed Slack request (%s, %d bytes): %s", request.content_type, len(raw), wrong.replace("\n", " "))
+    log.warning("refused a malformed Slack request (%s, %d bytes): %s", request.content_type, len(raw), wrong[:300].replace("\n", " "))
     return web.json_response({"error": "malformed request"}, status=400)
 
 

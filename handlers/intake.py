@@ -17,12 +17,14 @@ from bot import views
 from bot.delivery import Delivery
 from bot.services import OpenedTicket, ReportDraft, Services
 from handlers.middleware import errors_in, tell
+from rules.errors import InvalidInput
 from storage.db import database_unavailable
 
 log = logging.getLogger(__name__)
 
 SHORTCUT_CALLBACK = "report_incident"
 SAVE_FAILED = "Could not save the ticket just now. Your text is kept: press Open ticket again."
+NO_CHANNEL = "Report from the channel it concerns: `/incident` there, or the message shortcut on a message in it."
 DRAFT_GONE = "This form is no longer known to me (it was opened more than a week ago): close it and report again."
 
 
@@ -92,6 +94,14 @@ async def _open_modal(
         raise  # the one error handler logs it (and the person is told there too)
 
 
+def _channel_of(body: dict[str, Any]) -> str:
+    """The channel a report is for: the shortcut's message or the button's; a request from nowhere is refused."""
+    channel_id = (body.get("channel") or {}).get("id")
+    if not channel_id:
+        raise InvalidInput(NO_CHANNEL)
+    return channel_id
+
+
 async def confirm(client: AsyncWebClient, delivery: Delivery, opened: OpenedTicket, user_id: str) -> None:
     """Announce a new ticket (its outbox row) and tell the reporter truthfully where it stands."""
     ticket = opened.ticket
@@ -114,7 +124,7 @@ def register(app: AsyncApp, services: Services, delivery: Delivery) -> None:
     async def report_from_message(ack, body, client: AsyncWebClient) -> None:
         await ack()
         message = body.get("message", {})
-        channel_id = body["channel"]["id"]
+        channel_id = _channel_of(body)
         draft = views.prefill(message.get("text", ""))
         await _open_modal(client, services, body["trigger_id"], channel_id, body["user"]["id"], draft, message.get("ts"))
 
@@ -131,7 +141,7 @@ def register(app: AsyncApp, services: Services, delivery: Delivery) -> None:
     @app.action("open_report")
     async def open_report(ack, body, action, client: AsyncWebClient) -> None:
         await ack()
-        channel_id = body["channel"]["id"]
+        channel_id = _channel_of(body)
         await _open_modal(client, services, body["trigger_id"], channel_id, body["user"]["id"], views.prefill(action.get("value", "")))
 
     @app.view(views.STEP1)

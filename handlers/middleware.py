@@ -33,7 +33,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.delivery import slack_error_code
 from bot.roles import Role, Roles
 from bot.views.blocks import escape
-from rules.errors import ConfigError, NotAllowed, TriageError, Unavailable
+from rules.errors import ConfigError, Conflict, NotAllowed, TriageError, Unavailable
 from storage.db import database_unavailable
 from storage.ops import ping
 
@@ -43,6 +43,8 @@ Middleware = Callable[..., Awaitable[BoltResponse | None]]  # a response answers
 UNEXPECTED = "Something went wrong; it is logged. Try again, or tell an admin."
 DATABASE_DOWN = "Could not do that just now: the database is not answering, so nothing was saved. Try again in a minute."
 DATABASE_DOWN_IN_MODAL = "Could not save just now: the database is not answering. What you typed is kept here: submit again in a minute."
+TRIGGER_GONE = ("expired_trigger_id", "exchanged_trigger_id", "invalid_trigger_id")  # views.open after Slack's 3 s, or again
+FORM_LATE = "The form could not open in time (Slack gives a bot 3 seconds). Try again."
 
 
 def install(app: AsyncApp, services: Any, roles: Roles) -> None:
@@ -158,6 +160,9 @@ async def on_error(
     if not isinstance(error, TriageError) and (why := database_unavailable(error)):
         log.warning("%s not done: the database is not answering (%s)", describe(body), why)
         error = Unavailable(DATABASE_DOWN_IN_MODAL if body.get("type") == "view_submission" else DATABASE_DOWN)
+    elif isinstance(error, SlackApiError) and slack_error_code(error) in TRIGGER_GONE:  # a form opened too late, or twice
+        log.warning("%s: the form did not open (%s)", describe(body), slack_error_code(error))
+        error = Conflict(FORM_LATE)
     expected = isinstance(error, TriageError)
     if not expected:
         log.error("handler failed for %s", describe(body), exc_info=error)

@@ -9,6 +9,7 @@ fields the bot and bolt read, with the types they read them as; everything else 
     form, `payload=<JSON>`    block_actions, view_submission, view_closed, shortcut, message_action
     JSON                      event_callback (app_mention, message, app_home_opened), url_verification
 
+No string may hold a NUL character (Slack never sends one; PostgreSQL cannot store it).
 A well-formed request of a kind we do not handle (another `type`, another event) is left to bolt,
 which answers it as unhandled. Listeners can rely on these shapes: `body["user"]["id"]`, `body["view"]["state"]`.
 """
@@ -22,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 # Slack's ids (U…, C…, V…, T…): letters and digits; our columns hold 40 characters.
 SlackId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]+$", min_length=1, max_length=40)]
 Text = Annotated[str, StringConstraints(max_length=40_000)]  # Slack's own limit for a message's text
+Url = Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$", max_length=2_000)]  # response_url: bolt posts to it
 
 
 class _Shape(BaseModel):
@@ -30,6 +32,10 @@ class _Shape(BaseModel):
 
 class _Ref(_Shape):
     id: SlackId
+
+
+class _ResponseUrl(_Shape):
+    response_url: Url
 
 
 class _Envelope(_Shape):
@@ -41,8 +47,8 @@ class _Envelope(_Shape):
     user: _Ref | SlackId | None = None
     authorizations: list[dict[str, Any]] | None = None
     is_enterprise_install: bool | str | None = None
-    response_url: Text | None = None
-    response_urls: list[dict[str, Any]] | None = None
+    response_url: Url | None = None
+    response_urls: list[_ResponseUrl] | None = None
 
 
 class SlashCommand(_Shape):
@@ -50,7 +56,7 @@ class SlashCommand(_Shape):
     user_id: SlackId
     channel_id: SlackId
     trigger_id: Text
-    response_url: Text
+    response_url: Url
     text: Text = ""
 
 
@@ -104,7 +110,7 @@ class BlockActions(_Interaction):
     container: dict[str, Any] | None = None
     view: _View | None = None
     message: dict[str, Any] | None = None
-    response_url: Text | None = None
+    response_url: Url | None = None
 
 
 class ViewSubmission(_Interaction):
@@ -135,7 +141,7 @@ class MessageAction(_Interaction):
     trigger_id: Text
     channel: _Ref
     message: _QuotedMessage
-    response_url: Text | None = None
+    response_url: Url | None = None
 
 
 class _Event(_Shape):
@@ -202,6 +208,8 @@ def problem(body: Any, form: bool) -> str | None:
     else what is wrong, in one line."""
     if not isinstance(body, dict):
         return f"the body is a JSON {type(body).__name__}, not an object"
+    if (where := _nul_in(body)) is not None:
+        return f"a NUL character in {where}"  # Slack never sends one; PostgreSQL cannot store it
     if form and "payload" not in body and not isinstance(body.get("type"), str):  # form fields, not an interaction
         if "ssl_check" in body:
             return None
@@ -218,6 +226,20 @@ def problem(body: Any, form: bool) -> str | None:
     if kind == "url_verification":
         return _check(UrlVerification, body, kind)
     return _check(_Envelope, body, kind)  # not ours: bolt answers it, once it can read who sent it
+
+
+def _nul_in(node: Any, path: str = "") -> str | None:
+    """Where the first string holding "\\x00" is (a key or a value), or None."""
+    if isinstance(node, str):
+        return (path or "(body)") if "\x00" in node else None
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, value in items:
+        here = f"{path}.{key}" if path else str(key)
+        if "\x00" in here:
+            return repr(here)
+        if (found := _nul_in(value, here)) is not None:
+            return found
+    return None
 
 
 def _check(model: type[_Shape], body: dict[str, Any], kind: str) -> str | None:

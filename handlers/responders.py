@@ -32,6 +32,18 @@ def _state_value(state: dict[str, Any], block_id: str) -> Any:
     return action.get("value")
 
 
+def _ticket_of(view: dict[str, Any]) -> str:
+    """The ticket an action's modal is for: the key its `private_metadata` holds (checked like a typed one)."""
+    try:
+        meta = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        meta = None
+    key = meta.get("ticket") if isinstance(meta, dict) else None
+    if not isinstance(key, str):
+        raise InvalidInput("This form is out of date: close it and use the ticket's buttons again.")
+    return key
+
+
 async def refresh_announcement(client: AsyncWebClient, services: Services, result: ActionResult) -> None:
     ticket = result.ticket
     if not ticket.thread_ts or not ticket.announce_channel_id:
@@ -166,7 +178,7 @@ def register(app: AsyncApp, services: Services, roles: Roles, delivery: Delivery
         @app.view(callback_id, middleware=[errors_in(error_block), require(Role.RESPONDER, refusal), once()])
         async def handler(ack, body, view, client: AsyncWebClient) -> None:
             user = body["user"]["id"]
-            key = json.loads(view.get("private_metadata") or "{}").get("ticket", "")
+            key = _ticket_of(view)
             result = await record_action(services, key, kind, user, posts=owed_posts(user), **fields_of(view["state"]["values"]))
             await ack()
             note = await publish(client, services, delivery, result)

@@ -9,7 +9,9 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.helpers import CHANNEL, REPORTER, setup_workspace
+from handlers.intake import NO_CHANNEL
+from handlers.middleware import FORM_LATE
+from tests.helpers import CHANNEL, REPORTER, eventually, setup_workspace
 
 FORM, JSON = "application/x-www-form-urlencoded", "application/json"
 USER = {"id": REPORTER, "username": "rita", "team_id": "T0STANDIN1"}
@@ -74,6 +76,9 @@ MALFORMED = {
     "command without trigger_id": (command(trigger_id=None), FORM),
     "command user_id not an id": (command(user_id="<!channel>"), FORM),
     "command user_id too long": (command(user_id="U" * 200), FORM),
+    "command text with a NUL": (command(text="update INC-1 \x00"), FORM),
+    "response_url not a URL": (command(response_url="null"), FORM),
+    "event text with a NUL": (event({"type": "app_mention", "user": REPORTER, "channel": CHANNEL, "text": "a\x00", "ts": "1.1"}), JSON),
     "JSON body a list": ("[1, 2]", JSON),
     "event not a dict": (event(["app_mention"]), JSON),
     "event without type": (event({"user": REPORTER, "channel": CHANNEL, "text": "hi", "ts": "1.1"}), JSON),
@@ -120,3 +125,37 @@ async def test_well_formed_requests_still_reach_bolt(bot) -> None:
     assert r.status == 200
     r = await bot.sender.send(MALFORMED["payload is not JSON"][0], FORM, timestamp=1)  # a valid signature, but stale
     assert r.status == 401
+
+
+# -- well-formed, but not something the listener can do: one clear message, never "Something went wrong" --------
+
+
+async def test_report_button_and_global_shortcut_without_a_channel_say_where_to_report(bot, caplog) -> None:
+    setup_workspace(bot)
+    with caplog.at_level(logging.INFO):
+        assert (await bot.sender.block_action("open_report", REPORTER, value="Checkout is down")).status == 200  # no channel
+        assert (await bot.sender.shortcut("report_incident", REPORTER)).status == 200  # the global kind: no message, no channel
+        dms = await eventually(lambda: len(bot.slack.calls_to("chat.postMessage")) >= 2 and bot.slack.calls_to("chat.postMessage"))
+    assert [c.params["text"] for c in dms] == [NO_CHANNEL, NO_CHANNEL]
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+
+
+async def test_action_modal_with_unreadable_private_metadata_is_out_of_date(bot) -> None:
+    setup_workspace(bot)
+    bot.services.settings.responder_user_ids = REPORTER
+    view = {"type": "modal", "callback_id": "ticket_resolve_modal", "private_metadata": "INC-1",
+            "blocks": [{"type": "input", "block_id": "note", "label": {"type": "plain_text", "text": "Note"},
+                        "element": {"type": "plain_text_input", "action_id": "value"}}]}
+    for metadata in ("INC-1", "[]", '{"ticket": 5}'):
+        r = await bot.sender.view_submission({**view, "private_metadata": metadata}, REPORTER, {"note": {"value": "fixed"}})
+        assert r.json == {"response_action": "errors", "errors": {"note": "This form is out of date: close it and use the ticket's buttons again."}}
+
+
+async def test_a_form_that_cannot_open_in_time_says_so(bot, caplog) -> None:
+    setup_workspace(bot)
+    with caplog.at_level(logging.INFO):
+        r = await bot.sender.slash_command("/incident", "Checkout is down", REPORTER, CHANNEL, trigger_id="12345.98765.expired")
+        assert r.status == 200
+        await eventually(lambda: bot.slack.response_posts)
+    assert bot.slack.response_posts[-1].body["text"] == f":x: {FORM_LATE}"
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
