@@ -1,0 +1,324 @@
+"""Fuzz every listener through signed HTTP against the running bot and the stand-in (hypothesis, bounded, derandomized).
+
+Every `/sla` subcommand and `/incident`, every button, every modal callback, the report shortcut, app_mention,
+thread replies and app_home_opened get generated text and values: Slack-looking mentions (`<!channel>`, `<@U…>`,
+`@here`), unicode, superscript digits, huge numbers, empty strings. A last group breaks the shapes of valid payloads.
+
+    every request is answered: 200 (acked), or 400 for a malformed one (handlers/payloads.py); a well-formed request
+        no listener takes gets bolt's immediate 404, never the one after 3 s without an ack (bolt logs "didn't call ack()")
+    nothing fails unexpectedly: no log record with a stack (the person would read "Something went wrong")
+    nothing the bot sent to Slack carries a mention someone typed: `<!channel>`, `<!here>`, `<!everyone>`, or the typed
+        `<@U0TYPED>` / `<!subteam^S0TYPED>` (bare `@channel` only pings with `link_names`, which the bot never sets)
+
+Hypothesis runs in a worker thread; each example runs on the bot's event loop and waits for the tasks it started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from typing import Any, Awaitable, Callable
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.services import record_action
+from rules.actions import BY_COMMAND
+from tests.helpers import CHANNEL, REPORTER, announced_ticket, mrkdwn_texts, open_step1, report, setup_workspace
+
+RESPONDER, MANAGER, ADMIN = "U0RESPONDER", "U0MANAGER", "UADMIN"
+USERS = [REPORTER, RESPONDER, MANAGER, ADMIN]
+RAW_MENTION = re.compile(r"<!(?:channel|here|everyone)\b|<@U0TYPED|<!subteam\^S0TYPED")
+BROADCASTS = ["<!channel>", "<!here>", "<!everyone>", "<!channel|@channel>", "<!here|here>", "@channel", "@here", "@everyone"]
+TYPED_TARGETS = ["<@U0TYPED>", "<@U0TYPED|bob>", "<!subteam^S0TYPED|@team>"]
+ODD = ["", " ", "²", "¹²³", "٣", "1_000", "-1", "0", "99999999999999999999", "9" * 400, "1e400", "NaN", "\u202e", "\x7f",
+       "&lt;!channel&gt;", "<https://evil.example|click>", "<#C0INCIDENT|incidents>", '"', "'", "\\", "*bold*", "`x`"]
+KEYS = ["INC-1", "inc-1", "1", "INC-2", "INC-²", "INC-٣", "INC-0", "INC--1", "INC-99999999999999999999", "INC-2147483648"]
+OPTIONS = ["next=30m", "next=99999999999d", "next=0m", "next=²h", "every=7", "every=99999999999", "every=0", "start=2026-12-07T09:00",
+           "start=9999-12-31T23:59", "start=0001-01-01T00:00+05:00", "severity=business-critical", "severity=<!channel>",
+           "priority=p1", "--period", "9999-12", "2026-11", "2026-Q4", "--customer", "--plan", "rotation", "primary",
+           "triage=none", "plan=x", "channel=<#C0INCIDENT>", "<@U0LEGIT>", "<!subteam^S0LEGIT|@leads>", "on-call", "list", "add"]
+SUBCOMMANDS = ["customers", "contacts", "status", "ticket", "report", "oncall", "oncall set", "oncall clear", "help", "", "nope",
+               *BY_COMMAND]
+TARGET_TAKERS = ("assign", "oncall", "contacts", "customers")  # a typed user or group there is the target: it is named back
+ACTION_IDS = ["open_report", "status_more", "ticket_acknowledge", "ticket_update", "ticket_assign", "ticket_reclassify", "ticket_pause",
+              "ticket_resume", "ticket_resolve", "ticket_reopen", "escalation_ack"]
+CALLBACKS = ["incident_step1", "incident_step2", "ticket_assign_modal", "ticket_update_modal", "ticket_reclassify_modal",
+             "ticket_resolve_modal", "ticket_pause_modal"]
+BLOCKS = ["summary", "description", "service", "q:business_stopped", "q:question_only", "severity", "priority", "reason", "text",
+          "next", "note", "assignee"]
+
+INPUTS = [{"type": "input", "block_id": b, "label": {"type": "plain_text", "text": b},
+           "element": {"type": "plain_text_input", "action_id": "value"}} for b in BLOCKS]  # every input a modal has (errors name one)
+FUZZ = settings(deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+
+numbers = st.integers(min_value=-(10**25), max_value=10**25).map(str)
+scraps = st.text(st.characters(blacklist_characters="\x00"), max_size=12)  # Slack never sends NUL (handlers/payloads.py)
+free_word = st.one_of(st.sampled_from(BROADCASTS + TYPED_TARGETS + ODD + KEYS), numbers, scraps)
+target_word = st.one_of(st.sampled_from(BROADCASTS + ODD + KEYS + OPTIONS), numbers, scraps)
+mention = st.sampled_from(BROADCASTS + TYPED_TARGETS)
+free_text = st.one_of(  # half of them carry a mention somewhere
+    st.lists(free_word, max_size=6).map(" ".join),
+    st.tuples(st.lists(free_word, max_size=2), mention, st.lists(free_word, max_size=2)).map(lambda t: " ".join([*t[0], t[1], *t[2]])),
+)
+target_text = st.lists(target_word, max_size=4).map(" ".join)
+users = st.sampled_from(USERS)
+
+
+# -- the world every example meets ---------------------------------------------------------------
+
+
+async def world(bot) -> dict[str, Any]:
+    """A workspace with a responder, a manager and an admin, one announced ticket (INC-1), and a step-1 draft."""
+    setup_workspace(bot)
+    for uid, name in ((RESPONDER, "ron"), (MANAGER, "maria"), (ADMIN, "ada"), ("U0LEGIT", "lee")):
+        bot.slack.add_user(uid, name)
+    bot.services.settings.responder_user_ids = RESPONDER
+    bot.services.settings.manager_user_ids = MANAGER
+    await report(bot)
+    ticket = await announced_ticket(bot)
+    step1 = await open_step1(bot, "Checkout is down")
+    return {"ticket": ticket, "step1": step1}
+
+
+class Recorder(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def posted_texts(calls: list) -> list[str]:
+    """What the bot sent to Slack that Slack parses for mentions: message text (and mrkdwn blocks), view mrkdwn."""
+    texts = []
+    for call in calls:
+        params = call.params if isinstance(call.params, dict) else {}
+        assert not params.get("link_names"), call.method  # would make a typed bare @channel a broadcast
+        if call.method.startswith("chat.") or "initial_comment" in params:
+            texts += [str(params.get("text") or ""), str(params.get("initial_comment") or "")]
+        for key in ("blocks", "attachments", "view"):
+            value = params.get(key)
+            if isinstance(value, str):
+                try:
+                    value = json.loads(value)
+                except ValueError:
+                    continue
+            texts += mrkdwn_texts(value)
+    return texts
+
+
+async def answered(bot, log: Recorder, send: Callable[[], Awaitable[Any]], malformed: bool = False) -> None:
+    """Send one request, let the work it started finish, and check the answer, the log and what was posted."""
+    calls, posts, records = len(bot.slack.calls), len(bot.slack.response_posts), len(log.records)
+    before = asyncio.all_tasks()
+    r = await send()
+    started = asyncio.all_tasks() - before - {asyncio.current_task()}
+    if started:
+        await asyncio.wait(started, timeout=60)
+    new_records = log.records[records:]
+    assert not [x.getMessage() for x in new_records if "didn't call ack()" in x.getMessage()], "a listener never acked"
+    failures = [f"{x.name}: {x.getMessage()}" for x in new_records if x.exc_info or x.levelno >= logging.ERROR]
+    assert not failures, failures
+    if malformed:
+        assert r.status in (200, 400) or (r.status == 404 and r.json == {"error": "unhandled request"}), (r.status, r.text)
+    else:
+        assert r.status == 200, (r.status, r.text)
+    texts = posted_texts(bot.slack.calls[calls:]) + [
+        t for p in bot.slack.response_posts[posts:] for t in [str(p.body.get("text") or ""), *mrkdwn_texts(p.body.get("blocks"))]
+    ]
+    leaked = [t for t in texts if RAW_MENTION.search(t)]
+    assert not leaked, leaked
+
+
+async def fuzz(bot, run_example: Callable[..., Awaitable[None]], examples: int = 50, **strategies: Any) -> None:
+    """Run `run_example(**drawn)` for each example hypothesis draws, on this loop, from a worker thread."""
+    loop = asyncio.get_running_loop()
+    log = Recorder()
+    logging.getLogger().addHandler(log)
+
+    @settings(FUZZ, max_examples=examples)
+    @given(**strategies)
+    def example(**drawn: Any) -> None:
+        asyncio.run_coroutine_threadsafe(run_example(log, **drawn), loop).result(timeout=120)
+
+    try:
+        await asyncio.to_thread(example)
+    finally:
+        logging.getLogger().removeHandler(log)
+
+
+# -- the listener groups ---------------------------------------------------------------------------
+
+
+def sla_text(sub: str) -> st.SearchStrategy[str]:
+    """`/sla SUB …`: a ticket command mostly on INC-1 (so it does its work), then an option and text."""
+    rest = target_text if sub.startswith(TARGET_TAKERS) else free_text
+    if sub in BY_COMMAND:
+        key = st.one_of(st.just("INC-1"), st.sampled_from(KEYS))
+        option = st.lists(st.sampled_from(OPTIONS), max_size=1)
+        return st.tuples(key, option, rest).map(lambda t: " ".join([sub, t[0], *t[1], t[2]]).strip())
+    words = st.lists(st.one_of(st.sampled_from(OPTIONS + KEYS), target_word), max_size=3)
+    return st.tuples(words, rest).map(lambda t: " ".join([sub, *t[0], t[1]]).strip())
+
+
+COMMAND_GROUPS = {
+    "ticket actions": [c for c in SUBCOMMANDS if c in BY_COMMAND],
+    "other /sla": [c for c in SUBCOMMANDS if c not in BY_COMMAND],
+}
+
+
+@pytest.mark.parametrize("group", list(COMMAND_GROUPS))
+async def test_fuzz_sla_commands(bot, group: str) -> None:
+    await world(bot)
+
+    async def run(log: Recorder, text: str, user: str) -> None:
+        if (await bot.services.get_ticket("INC-1")).state == "resolved":  # so that every action has something to do
+            await record_action(bot.services, "INC-1", "reopened", RESPONDER)
+        await answered(bot, log, lambda: bot.sender.slash_command("/sla", text, user, CHANNEL))
+
+    staff = st.sampled_from([RESPONDER, RESPONDER, MANAGER, ADMIN, REPORTER])
+    await fuzz(bot, run, examples=80, text=st.sampled_from(COMMAND_GROUPS[group]).flatmap(sla_text), user=staff)
+
+
+async def test_fuzz_incident_command(bot) -> None:
+    await world(bot)
+
+    async def run(log: Recorder, text: str, user: str) -> None:
+        await answered(bot, log, lambda: bot.sender.slash_command("/incident", text, user, CHANNEL))
+
+    await fuzz(bot, run, text=free_text, user=users)
+
+
+async def test_fuzz_buttons(bot) -> None:
+    w = await world(bot)
+    values = st.one_of(st.sampled_from(KEYS), free_text, st.sampled_from(["breached:0", "at_risk:20", "breached:99999999999999999999",
+                                                                            "breached:²", "bogus:1", "INC-1|resolution", "INC-1|nope"]))
+
+    async def run(log: Recorder, action_id: str, value: str, user: str, in_thread: bool) -> None:
+        where = {"channel_id": CHANNEL, "message_ts": w["ticket"].thread_ts} if in_thread else {}
+        await answered(bot, log, lambda: bot.sender.block_action(action_id, user, value=value, **where))
+
+    await fuzz(bot, run, action_id=st.sampled_from(ACTION_IDS), value=values, user=users, in_thread=st.booleans())
+
+
+def input_state(block: str) -> st.SearchStrategy[dict]:
+    option = st.one_of(st.sampled_from(["business-critical", "p1", "yes", "no", "15", "30", "1440", "99999999999"]), free_text)
+    return st.one_of(
+        free_text.map(lambda v: {"type": "plain_text_input", "value": v}),
+        option.map(lambda v: {"type": "static_select", "selected_option": {"value": v}}),
+        st.sampled_from([REPORTER, RESPONDER, "U0TYPED"]).map(lambda u: {"type": "users_select", "selected_user": u}),
+    ).map(lambda state: {block: {"value": state}})
+
+
+async def test_fuzz_modal_submissions(bot) -> None:
+    w = await world(bot)
+    metadata = st.one_of(st.sampled_from(KEYS).map(lambda k: json.dumps({"ticket": k})), free_text,
+                         st.sampled_from(["", "{}", "[]", "null", '{"ticket": 5}', '{"ticket": null}', '{"channel_id": "C0OTHER"}']))
+    states = st.lists(st.sampled_from(BLOCKS).flatmap(input_state), max_size=6).map(lambda parts: {k: v for p in parts for k, v in p.items()})
+
+    async def run(log: Recorder, callback_id: str, values: dict, private_metadata: str, user: str, real_view: bool) -> None:
+        view = {**w["step1"], "callback_id": callback_id, "private_metadata": private_metadata, "blocks": INPUTS}
+        if not (real_view and callback_id == "incident_step1"):  # the stand-in's copy of step 1 has step 1's inputs only
+            view.pop("id")
+        await answered(bot, log, lambda: bot.sender.view_submission(view, user, values))
+
+    await fuzz(bot, run, callback_id=st.sampled_from(CALLBACKS), values=states, private_metadata=metadata, user=users,
+               real_view=st.booleans())
+
+
+async def test_fuzz_shortcut_and_events(bot) -> None:
+    w = await world(bot)
+    kinds = st.sampled_from(["message_action", "shortcut", "app_mention", "thread_reply", "app_home_opened"])
+
+    async def run(log: Recorder, kind: str, text: str, user: str, tab: str) -> None:
+        ticket = w["ticket"]
+        if kind == "message_action":
+            ts = bot.slack.add_message(CHANNEL, text, user=user).ts
+            send = lambda: bot.sender.message_action("report_incident", user, CHANNEL, ts)  # noqa: E731
+        elif kind == "shortcut":
+            send = lambda: bot.sender.shortcut("report_incident", user)  # noqa: E731
+        elif kind == "app_mention":
+            send = lambda: bot.sender.app_mention(f"<@{bot.slack.bot_user_id}> {text}", user, CHANNEL)  # noqa: E731
+        elif kind == "thread_reply":
+            ts = f"{bot.clock.now().timestamp():.6f}"
+            event = {"type": "message", "user": user, "text": text, "channel": CHANNEL, "ts": ts, "thread_ts": ticket.thread_ts}
+            send = lambda: bot.sender.event(event)  # noqa: E731
+        else:
+            send = lambda: bot.sender.event({"type": "app_home_opened", "user": user, "channel": "D0HOME", "tab": tab})  # noqa: E731
+        await answered(bot, log, send)
+
+    await fuzz(bot, run, kind=kinds, text=free_text, user=users, tab=st.sampled_from(["home", "messages", "", "about"]))
+
+
+# -- malformed shapes ---------------------------------------------------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(10**30), max_value=10**30) | st.floats() | st.text(max_size=12)
+    | st.sampled_from(BROADCASTS + TYPED_TARGETS),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(scraps, inner, max_size=3),
+    max_leaves=6,
+)
+
+
+def paths(node: Any, prefix: tuple = ()) -> list[tuple]:
+    found = [prefix] if prefix else []
+    if isinstance(node, dict):
+        for k, v in node.items():
+            found += paths(v, prefix + (k,))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            found += paths(v, prefix + (i,))
+    return found
+
+
+def mutated(base: Any, path: tuple, value: Any, delete: bool) -> Any:
+    copy = json.loads(json.dumps(base))
+    parent = copy
+    for step in path[:-1]:
+        parent = parent[step]
+    if delete:
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = value
+    return copy
+
+
+async def test_fuzz_malformed_shapes(bot) -> None:
+    w = await world(bot)
+    sender, ticket, step1 = bot.sender, w["ticket"], w["step1"]
+    user = {"id": RESPONDER, "username": "ron", "name": "ron", "team_id": sender.team_id}
+    team = {"id": sender.team_id, "domain": sender.team_domain}
+    bases: dict[str, Any] = {
+        "command": {"command": "/sla", "text": "ack INC-1", "user_id": RESPONDER, "channel_id": CHANNEL, "team_id": sender.team_id,
+                    "trigger_id": "1.2.abc", "response_url": bot.slack.new_response_url(CHANNEL, RESPONDER)},
+        "block_actions": {"type": "block_actions", "user": user, "team": team, "trigger_id": "1.2.abc", "channel": {"id": CHANNEL},
+                          "container": {"type": "message", "message_ts": ticket.thread_ts, "channel_id": CHANNEL},
+                          "actions": [{"action_id": "ticket_acknowledge", "block_id": "actions", "type": "button", "value": "INC-1"}]},
+        "view_submission": {"type": "view_submission", "user": user, "team": team, "trigger_id": "1.2.abc",
+                            "view": {**step1, "state": {"values": {"summary": {"value": {"type": "plain_text_input", "value": "Down"}}}}}},
+        "message_action": {"type": "message_action", "user": user, "team": team, "trigger_id": "1.2.abc", "callback_id": "report_incident",
+                           "channel": {"id": CHANNEL}, "message_ts": "1.1", "message": {"type": "message", "text": "Down", "ts": "1.1"}},
+        "event": sender.event_envelope({"type": "app_mention", "user": REPORTER, "text": "help", "ts": "1.1", "channel": CHANNEL}),
+        "home": sender.event_envelope({"type": "app_home_opened", "user": RESPONDER, "channel": "D0HOME", "tab": "home"}),
+    }
+    choice = st.sampled_from(list(bases)).flatmap(
+        lambda kind: st.tuples(st.just(kind), st.sampled_from(paths(bases[kind])), json_values, st.booleans())
+    )
+
+    async def run(log: Recorder, case: tuple) -> None:
+        kind, path, value, delete = case
+        body = mutated(bases[kind], path, value if kind != "command" else json.dumps(value), delete)
+        if kind == "command":
+            send = lambda: sender.send_form({k: str(v) for k, v in body.items()})  # noqa: E731
+        elif kind in ("event", "home"):
+            send = lambda: sender.send_json(body)  # noqa: E731
+        else:
+            send = lambda: sender.send_payload(body)  # noqa: E731
+        await answered(bot, log, send, malformed=True)
+
+    await fuzz(bot, run, case=choice)
