@@ -167,10 +167,10 @@ def _signed(secret: str, raw: bytes, headers: Any) -> bool:
     timestamp, signature = headers.get("X-Slack-Request-Timestamp", ""), headers.get("X-Slack-Signature", "")
     try:
         fresh = abs(time.time() - int(timestamp)) <= 5 * 60
-    except ValueError:
+        expected = "v0=" + hmac.new(secret.encode(), b"v0:" + timestamp.encode() + b":" + raw, hashlib.sha256).hexdigest()
+        return fresh and hmac.compare_digest(expected.encode(), signature.encode())
+    except ValueError:  # a timestamp that is not a number, a header that does not encode
         return False
-    expected = "v0=" + hmac.new(secret.encode(), b"v0:" + timestamp.encode() + b":" + raw, hashlib.sha256).hexdigest()
-    return fresh and hmac.compare_digest(expected, signature)
 
 
 class TimedSocketModeHandler(AsyncSocketModeHandler):

@@ -111,6 +111,10 @@ async def test_malformed_request_badly_signed_gets_bolts_401(bot) -> None:
     assert r.status == 401 and r.json == {"error": "invalid request"}
     r = await bot.sender.send(MALFORMED["not UTF-8"][0], FORM, signature="")
     assert r.status == 401
+    r = await bot.sender.send(MALFORMED["payload is not JSON"][0], FORM, signature="v0=ü")  # compare_digest refuses non-ASCII str
+    assert r.status == 401
+    r = await bot.sender.send(MALFORMED["payload is not JSON"][0], FORM, headers={"X-Slack-Request-Timestamp": "soon"})
+    assert r.status == 401
 
 
 async def test_well_formed_requests_still_reach_bolt(bot) -> None:
