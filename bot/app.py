@@ -9,11 +9,13 @@ import logging
 import time
 from datetime import timedelta
 from typing import Any, Awaitable, Callable
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
@@ -153,13 +155,25 @@ async def read_slack_request(request: web.Request, secret: str | None) -> AsyncB
         return web.json_response({"error": "invalid request"}, status=401)  # what bolt answers (it checks again)
     try:
         bolt_request = await to_bolt_request(request)  # bolt parses the body and reads who sent it
-        wrong = payloads.problem(bolt_request.body, form=bolt_request.content_type != "application/json" and not raw.startswith(b"{"))
+        form = bolt_request.content_type != "application/json" and not raw.startswith(b"{")
+        if form and not bolt_request.body and b"payload" in raw:
+            _read_form_again(bolt_request)
+        wrong = payloads.problem(bolt_request.body, form=form)
     except Exception as e:  # noqa: BLE001 - whatever bolt could not read (not UTF-8, not JSON, a wrong type) is the sender's
         wrong = f"{type(e).__name__}: {str(e)[:200]}"
     if wrong is None:
         return bolt_request
     log.warning("refused a malformed Slack request (%s, %d bytes): %s", request.content_type, len(raw), wrong[:300].replace("\n", " "))
     return web.json_response({"error": "malformed request"}, status=400)
+
+
+def _read_form_again(bolt_request: AsyncBoltRequest) -> None:
+    """slack_bolt (1.30, `parse_body`) takes any form body holding the word "payload" for an interaction's `payload=`
+    and reads a slash command whose text holds it (`/sla update INC-1 new payload deployed`) as {}: read its fields."""
+    fields = dict(parse_qsl(bolt_request.raw_body, keep_blank_values=True))
+    if "payload" not in fields:
+        bolt_request.body = fields
+        bolt_request.context = build_async_context(AsyncBoltContext({}), fields)
 
 
 def _signed(secret: str, raw: bytes, headers: Any) -> bool:

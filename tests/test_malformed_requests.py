@@ -163,3 +163,12 @@ async def test_a_form_that_cannot_open_in_time_says_so(bot, caplog) -> None:
         await eventually(lambda: bot.slack.response_posts)
     assert bot.slack.response_posts[-1].body["text"] == f":x: {FORM_LATE}"
     assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+
+
+async def test_a_command_whose_text_holds_the_word_payload_is_read(bot) -> None:
+    """slack_bolt's parse_body takes any form body holding "payload" for an interaction (`payload=`) and reads it as {}."""
+    setup_workspace(bot)
+    r = await bot.sender.slash_command("/sla", "help with the payload", REPORTER, CHANNEL)
+    assert r.status == 200
+    await eventually(lambda: bot.slack.response_posts)
+    assert bot.slack.response_posts[-1].body["text"].startswith("Usage:\n")
