@@ -34,8 +34,8 @@ USERS = [REPORTER, RESPONDER, MANAGER, ADMIN]
 RAW_MENTION = re.compile(r"<!(?:channel|here|everyone)\b|<@U0TYPED|<!subteam\^S0TYPED")
 BROADCASTS = ["<!channel>", "<!here>", "<!everyone>", "<!channel|@channel>", "<!here|here>", "@channel", "@here", "@everyone"]
 TYPED_TARGETS = ["<@U0TYPED>", "<@U0TYPED|bob>", "<!subteam^S0TYPED|@team>"]
-ODD = ["", " ", "²", "¹²³", "٣", "1_000", "-1", "0", "99999999999999999999", "9" * 400, "1e400", "NaN", "\u202e", "\x7f", "payload", "payload=",
-       "&lt;!channel&gt;", "<https://evil.example|click>", "<#C0INCIDENT|incidents>", '"', "'", "\\", "*bold*", "`x`"]
+ODD = ["", " ", "²", "¹²³", "٣", "1_000", "-1", "0", "99999999999999999999", "9" * 400, "1e400", "NaN", "\u202e", "\x7f",
+       "payload", "payload=", "&lt;!channel&gt;", "<https://evil.example|click>", "<#C0INCIDENT|incidents>", '"', "'", "\\", "*bold*", "`x`"]
 KEYS = ["INC-1", "inc-1", "1", "INC-2", "INC-²", "INC-٣", "INC-0", "INC--1", "INC-99999999999999999999", "INC-2147483648"]
 OPTIONS = ["next=30m", "next=99999999999d", "next=0m", "next=²h", "every=7", "every=99999999999", "every=0", "start=2026-12-07T09:00",
            "start=9999-12-31T23:59", "start=0001-01-01T00:00+05:00", "severity=business-critical", "severity=<!channel>",

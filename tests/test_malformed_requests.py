@@ -152,7 +152,8 @@ async def test_action_modal_with_unreadable_private_metadata_is_out_of_date(bot)
                         "element": {"type": "plain_text_input", "action_id": "value"}}]}
     for metadata in ("INC-1", "[]", '{"ticket": 5}'):
         r = await bot.sender.view_submission({**view, "private_metadata": metadata}, REPORTER, {"note": {"value": "fixed"}})
-        assert r.json == {"response_action": "errors", "errors": {"note": "This form is out of date: close it and use the ticket's buttons again."}}
+        out_of_date = "This form is out of date: close it and use the ticket's buttons again."
+        assert r.json == {"response_action": "errors", "errors": {"note": out_of_date}}
 
 
 async def test_a_form_that_cannot_open_in_time_says_so(bot, caplog) -> None:
