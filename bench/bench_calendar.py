@@ -205,10 +205,10 @@ class Report:
         print(f"inputs                          {self.inputs:>12,}")
         print(f"ours               ops/s        {ours_ops:>12,.0f}   (best of {REPEATS}, warm interval cache)")
         print(f"businesstimedelta  ops/s        {theirs_ops:>12,.0f}   (best of {REPEATS})")
-        print(f"ratio ours/theirs               {ratio:>12.1f}x  (goal >= {GOAL_RATIO:.0f}x: "
-              f"{'met' if ratio >= GOAL_RATIO else 'NOT met'})")
-        print(f"ours, cold cache   ops/s        {cold_ops:>12,.0f}   (one pass, fresh calendar; "
-              f"ratio {cold_ops / theirs_ops:.1f}x)")
+        print(
+            f"ratio ours/theirs               {ratio:>12.1f}x  (goal >= {GOAL_RATIO:.0f}x: {'met' if ratio >= GOAL_RATIO else 'NOT met'})"
+        )
+        print(f"ours, cold cache   ops/s        {cold_ops:>12,.0f}   (one pass, fresh calendar; ratio {cold_ops / theirs_ops:.1f}x)")
         print(f"convention differences          {len(self.conventions):>12,}")
         print(f"mismatches                      {len(self.mismatches):>12,}")
         for note in self.notes:
@@ -245,8 +245,7 @@ def bench_add(setup: Setup, starts: Sequence[datetime], rng: random.Random) -> R
         theirs = from_btd(raw)
         if ours.astimezone(UTC) == theirs.astimezone(UTC):
             continue
-        line = (f"{start.isoformat()} + {label}: ours {ours.astimezone(TZ).isoformat()}"
-                f"  theirs {theirs.isoformat()}")
+        line = f"{start.isoformat()} + {label}: ours {ours.astimezone(TZ).isoformat()}  theirs {theirs.isoformat()}"
         a, b = sorted((ours, theirs))
         same_instant = cal.measure(a, b) == timedelta(0) and cal.next_open(ours) == cal.next_open(theirs)
         (report.conventions if same_instant else report.mismatches).append(line)
@@ -307,10 +306,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     rng = random.Random(args.seed)
     starts, counts = make_starts(args.n, rng, setup.holidays)
 
-    print(f"python {platform.python_version()}, businesstimedelta {version('businesstimedelta')}, "
-          f"holidays {version('holidays')}, {os.cpu_count()} CPUs")
-    print(f"plan: Mon-Fri {OPENS:%H:%M}-{CLOSES:%H:%M} {TZ_NAME}, PL holidays {HOLIDAY_YEARS.start}-"
-          f"{HOLIDAY_YEARS.stop - 1}, business day = {setup.business_day}")
+    print(
+        f"python {platform.python_version()}, businesstimedelta {version('businesstimedelta')}, "
+        f"holidays {version('holidays')}, {os.cpu_count()} CPUs"
+    )
+    print(
+        f"plan: Mon-Fri {OPENS:%H:%M}-{CLOSES:%H:%M} {TZ_NAME}, PL holidays {HOLIDAY_YEARS.start}-"
+        f"{HOLIDAY_YEARS.stop - 1}, business day = {setup.business_day}"
+    )
     print(f"inputs: n={args.n}, seed={args.seed}, starts {START_FROM:%Y-%m-%d}..{START_UNTIL:%Y-%m-%d} (whole seconds)")
     print("  starts: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     print(f"  targets: {', '.join(TARGETS)}")

@@ -55,10 +55,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import procstats  # bench/procstats.py: this script's own folder is on sys.path; it puts the repository's there too
 from procstats import REPO_ROOT, free_port, proc_cpu, proc_mem
-from urllib.parse import urlencode
 
 UTC = timezone.utc
 PLAN = "comarch-cci-premium"
@@ -80,12 +80,6 @@ def pct(values: list[float], q: float) -> float | None:
         return None
     ordered = sorted(values)
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
-
-
-
-
-
-
 
 
 def channel_of(i: int) -> str:
@@ -114,8 +108,12 @@ def bare_app_main(port: int) -> None:
             "title": {"type": "plain_text", "text": "Report an incident"},
             "submit": {"type": "plain_text", "text": "Next"},
             "blocks": [
-                {"type": "input", "block_id": "summary", "label": {"type": "plain_text", "text": "What happened?"},
-                 "element": {"type": "plain_text_input", "action_id": "value", "initial_value": text}},
+                {
+                    "type": "input",
+                    "block_id": "summary",
+                    "label": {"type": "plain_text", "text": "What happened?"},
+                    "element": {"type": "plain_text_input", "action_id": "value", "initial_value": text},
+                },
             ],
         }
 
@@ -131,14 +129,18 @@ def bare_app_main(port: int) -> None:
 
     @app.view("bare_step")
     async def step(ack) -> None:  # type: ignore[no-untyped-def]
-        done = {"type": "modal", "title": {"type": "plain_text", "text": "Done"},
-                "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "Saved"}}]}
+        done = {
+            "type": "modal",
+            "title": {"type": "plain_text", "text": "Done"},
+            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "Saved"}}],
+        }
         await ack(response_action="update", view=done)
 
     @app.event("app_home_opened")
     async def home(event, client) -> None:  # type: ignore[no-untyped-def]
-        await client.views_publish(user_id=event["user"], view={"type": "home", "blocks": [
-            {"type": "section", "text": {"type": "mrkdwn", "text": "Home"}}]})
+        await client.views_publish(
+            user_id=event["user"], view={"type": "home", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "Home"}}]}
+        )
 
     async def events(request: web.Request) -> web.Response:
         return await to_aiohttp_response(await app.async_dispatch(await to_bolt_request(request)))
@@ -229,9 +231,19 @@ class Sender:
         trigger = self.slack.new_trigger_id(user)
         response_url = self.slack.new_response_url(channel, user)
         fields = {
-            "token": "t", "team_id": self.slack.team_id, "team_domain": self.slack.team_domain, "channel_id": channel,
-            "channel_name": channel.lower(), "user_id": user, "user_name": user.lower(), "command": command, "text": text,
-            "api_app_id": self.slack.app_id, "is_enterprise_install": "false", "response_url": response_url, "trigger_id": trigger,
+            "token": "t",
+            "team_id": self.slack.team_id,
+            "team_domain": self.slack.team_domain,
+            "channel_id": channel,
+            "channel_name": channel.lower(),
+            "user_id": user,
+            "user_name": user.lower(),
+            "command": command,
+            "text": text,
+            "api_app_id": self.slack.app_id,
+            "is_enterprise_install": "false",
+            "response_url": response_url,
+            "trigger_id": trigger,
         }
         t0 = time.time()
         status, _ = await self.post(urlencode(fields), "application/x-www-form-urlencoded")
@@ -243,10 +255,17 @@ class Sender:
         """A view_submission; (seconds until the answer, the answer)."""
         submitted = json.loads(json.dumps(view))
         submitted["state"] = {"values": values}
-        payload = {"type": "view_submission", "team": {"id": self.slack.team_id, "domain": self.slack.team_domain},
-                   "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": self.slack.team_id},
-                   "api_app_id": self.slack.app_id, "token": "t", "trigger_id": self.slack.new_trigger_id(user, view_id=view["id"]),
-                   "view": submitted, "response_urls": [], "is_enterprise_install": False}
+        payload = {
+            "type": "view_submission",
+            "team": {"id": self.slack.team_id, "domain": self.slack.team_domain},
+            "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": self.slack.team_id},
+            "api_app_id": self.slack.app_id,
+            "token": "t",
+            "trigger_id": self.slack.new_trigger_id(user, view_id=view["id"]),
+            "view": submitted,
+            "response_urls": [],
+            "is_enterprise_install": False,
+        }
         t0 = time.time()
         status, answer = await self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
         took = time.time() - t0
@@ -282,8 +301,9 @@ class Processes(procstats.Processes):
     async def start(self, *cmd: str, env: dict[str, str], ready: str, timeout: float = 90) -> asyncio.subprocess.Process:
         log = tempfile.NamedTemporaryFile(prefix="bench-load-", suffix=".log", delete=False)
         self.logs.append(log.name)
-        proc = await asyncio.create_subprocess_exec(*cmd, env=env, cwd=REPO_ROOT, stderr=log, stdout=asyncio.subprocess.DEVNULL,
-                                                    stdin=asyncio.subprocess.DEVNULL)
+        proc = await asyncio.create_subprocess_exec(
+            *cmd, env=env, cwd=REPO_ROOT, stderr=log, stdout=asyncio.subprocess.DEVNULL, stdin=asyncio.subprocess.DEVNULL
+        )
         log.close()
         self.procs.append(proc)
         end = time.monotonic() + timeout
@@ -340,8 +360,12 @@ class Loader:
                         for row in tpl[table]:
                             new = {k: (v + delta if isinstance(v, datetime) else v) for k, v in row.items()}
                             if table == "tickets":
-                                new.update(id=ticket_id, idempotency_key=None, summary=f"load ticket {ticket_id}",
-                                           customer_id=customer_ids[ticket_id % len(customer_ids)])
+                                new.update(
+                                    id=ticket_id,
+                                    idempotency_key=None,
+                                    summary=f"load ticket {ticket_id}",
+                                    customer_id=customer_ids[ticket_id % len(customer_ids)],
+                                )
                             else:
                                 new.update(id=self.next_ids[table], ticket_id=ticket_id)
                             self.next_ids[table] += 1
@@ -371,8 +395,9 @@ async def prepare(url: str, conn: Any) -> tuple[Loader, list[int]]:
             customer_ids.append(c.id)
         ids = []
         for severity in TEMPLATE_SEVERITIES:
-            opened = await services.open_ticket(ReportDraft(channel_id=channel_of(0), reporter_id=user_of(0), summary="template",
-                                                            severity=severity, priority="p2"))
+            opened = await services.open_ticket(
+                ReportDraft(channel_id=channel_of(0), reporter_id=user_of(0), summary="template", severity=severity, priority="p2")
+            )
             ids.append(opened.ticket.id)
     finally:
         await services.close()
@@ -413,8 +438,14 @@ async def intake(t: Target, slack: Any, rate: float, seconds: float) -> dict[str
     await until(lambda: all(tr in slack.opens for _, _, tr in sent), 60 + seconds, "every views.open")
     cpu = proc_cpu(t.proc.pid) - cpu0
     late = [slack.opens[tr][0] - t0 for t0, _, tr in sent]
-    return {"n": n, "ack": [a for _, a, _ in sent], "late": late, "over3": sum(1 for x in late if x > 3.0),
-            "failed": sum(1 for _, _, tr in sent if slack.opens[tr][1] is None), "cpu_ms": 1000 * cpu / n}
+    return {
+        "n": n,
+        "ack": [a for _, a, _ in sent],
+        "late": late,
+        "over3": sum(1 for x in late if x > 3.0),
+        "failed": sum(1 for _, _, tr in sent if slack.opens[tr][1] is None),
+        "cpu_ms": 1000 * cpu / n,
+    }
 
 
 def _answer_values(view: dict[str, Any]) -> dict[str, Any]:
@@ -431,7 +462,9 @@ def _answer_values(view: dict[str, Any]) -> dict[str, Any]:
                 chosen = next((o for o in element.get("options", []) if o.get("value") == "no"), chosen)
             values[bid] = {action: {"type": element["type"], "selected_option": {"value": chosen.get("value")}}}
         elif element.get("type") == "plain_text_input":
-            values[bid] = {action: {"type": "plain_text_input", "value": element.get("initial_value") or ("Bench load" if bid == "summary" else "")}}
+            values[bid] = {
+                action: {"type": "plain_text_input", "value": element.get("initial_value") or ("Bench load" if bid == "summary" else "")}
+            }
     return values
 
 
@@ -526,8 +559,9 @@ def cli_report(url: str) -> dict[str, float]:
     env.update(DATABASE_URL=url, PYTHONPATH=str(REPO_ROOT), DEFAULT_PLAN=PLAN)
     with tempfile.TemporaryFile() as out:
         t0 = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "report", "--json"], cwd=REPO_ROOT, env=env, stdout=out,
-                                stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "report", "--json"], cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.PIPE
+        )
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -585,14 +619,33 @@ async def run(args: argparse.Namespace) -> int:
                 slack.add_user(user_of(i), f"user{i}")
             slack.add_user(BOSS, "boss")
             env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SCHEDULER_", "DATABASE_URL"))}
-            env.update(SLACK_BOT_TOKEN=slack.bot_token, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL=slack.api_url,
-                       PYTHONPATH=str(REPO_ROOT), LOG_LEVEL="WARNING")
+            env.update(
+                SLACK_BOT_TOKEN=slack.bot_token,
+                SLACK_SIGNING_SECRET=SIGNING_SECRET,
+                SLACK_API_URL=slack.api_url,
+                PYTHONPATH=str(REPO_ROOT),
+                LOG_LEVEL="WARNING",
+            )
             ours_port, bare_port = free_port(), free_port()
-            ours_proc = await procs.start(sys.executable, "-m", "bot.cli", "run", ready="listening on", env={
-                **env, "DATABASE_URL": url, "PORT": str(ours_port), "DEFAULT_PLAN": PLAN,
-                "RESPONDER_USER_IDS": BOSS, "MANAGER_USER_IDS": BOSS, "LOG_LEVEL": "INFO"})
-            bare_proc = await procs.start(sys.executable, str(Path(__file__).resolve()), "--bare-app", str(bare_port),
-                                          ready="listening on", env=env)
+            ours_proc = await procs.start(
+                sys.executable,
+                "-m",
+                "bot.cli",
+                "run",
+                ready="listening on",
+                env={
+                    **env,
+                    "DATABASE_URL": url,
+                    "PORT": str(ours_port),
+                    "DEFAULT_PLAN": PLAN,
+                    "RESPONDER_USER_IDS": BOSS,
+                    "MANAGER_USER_IDS": BOSS,
+                    "LOG_LEVEL": "INFO",
+                },
+            )
+            bare_proc = await procs.start(
+                sys.executable, str(Path(__file__).resolve()), "--bare-app", str(bare_port), ready="listening on", env=env
+            )
             ours = Target("ours", ours_proc, Sender(slack, f"http://127.0.0.1:{ours_port}"), "ours")
             bare = Target("bare", bare_proc, Sender(slack, f"http://127.0.0.1:{bare_port}"), "bare")
             senders += [ours.sender, bare.sender]
@@ -605,15 +658,17 @@ async def run(args: argparse.Namespace) -> int:
                 for t in (bare, ours):
                     out["intake"][(rate, t.name)] = await intake(t, slack, rate, args.seconds)
                     r = out["intake"][(rate, t.name)]
-                    say(f"{t.name}: /incident at {rate}/s: ack p99 {ms(pct(r['ack'], .99))}, views.open late p99 {ms(pct(r['late'], .99))}, "
-                        f">3 s: {r['over3']}, {r['cpu_ms']:.1f} ms CPU/command")
+                    say(
+                        f"{t.name}: /incident at {rate}/s: ack p99 {ms(pct(r['ack'], 0.99))}, views.open late p99 {ms(pct(r['late'], 0.99))}, "
+                        f">3 s: {r['over3']}, {r['cpu_ms']:.1f} ms CPU/command"
+                    )
                     await asyncio.sleep(args.pause)
             for t in (bare, ours):
                 out[("submit", t.name)] = await submissions(t, slack, args.concurrency, args.rounds, conn)
-                say(f"{t.name}: final step at {args.concurrency} concurrent: p99 {ms(pct(out[('submit', t.name)], .99))}")
+                say(f"{t.name}: final step at {args.concurrency} concurrent: p99 {ms(pct(out[('submit', t.name)], 0.99))}")
             out["bare_stream"] = await stream_only(bare, args.bg_rate, args.bg_seconds)
             out["ours_stream"] = await stream_only(ours, args.bg_rate, args.bg_seconds)
-            say(f"ack p99 at {args.bg_rate}/s alone: bare {ms(pct(out['bare_stream'], .99))}, ours {ms(pct(out['ours_stream'], .99))}")
+            say(f"ack p99 at {args.bg_rate}/s alone: bare {ms(pct(out['bare_stream'], 0.99))}, ours {ms(pct(out['ours_stream'], 0.99))}")
             for size in sizes:
                 await loader.grow_to(size, customer_ids, datetime.now(UTC))
                 for op in args.ops:
@@ -627,8 +682,10 @@ async def run(args: argparse.Namespace) -> int:
                             await asyncio.sleep(args.op_timeout)  # let the bot finish before the next measurement
                             break
                     out["ops"][(size, op)] = {"time": statistics.median(times), "acks": acks, "rss": rss.max}
-                    say(f"ours at {size:,} open tickets: {op} {ms(statistics.median(times))} (median of {len(times)}); "
-                        f"others' ack p99 meanwhile {ms(pct(acks, .99))}; RSS max {rss.max:.0f} MB")
+                    say(
+                        f"ours at {size:,} open tickets: {op} {ms(statistics.median(times))} (median of {len(times)}); "
+                        f"others' ack p99 meanwhile {ms(pct(acks, 0.99))}; RSS max {rss.max:.0f} MB"
+                    )
             out["bare_op"] = {}
             for op in args.ops:
                 times, acks = [], []
@@ -663,20 +720,22 @@ def print_report(args: argparse.Namespace, sizes: list[int], out: dict[str, Any]
     for rate in args.rates:
         o, b = out["intake"][(rate, "ours")], out["intake"][(rate, "bare")]
         print(f"/incident at {rate}/s for {args.seconds:.0f} s ({o['n']:,} commands):")
-        print(row("ack p50", pct(o["ack"], .5), pct(b["ack"], .5)))
-        print(row("ack p99", pct(o["ack"], .99), pct(b["ack"], .99)))
-        print(row("views.open lateness p50", pct(o["late"], .5), pct(b["late"], .5)))
-        print(row("views.open lateness p99", pct(o["late"], .99), pct(b["late"], .99)))
+        print(row("ack p50", pct(o["ack"], 0.5), pct(b["ack"], 0.5)))
+        print(row("ack p99", pct(o["ack"], 0.99), pct(b["ack"], 0.99)))
+        print(row("views.open lateness p50", pct(o["late"], 0.5), pct(b["late"], 0.5)))
+        print(row("views.open lateness p99", pct(o["late"], 0.99), pct(b["late"], 0.99)))
         print(row("views.open lateness max", max(o["late"]), max(b["late"])))
         print(row("modals later than 3 s (count)", o["over3"], b["over3"], lambda x: f"{x:,}"))
         print(row("CPU per command", o["cpu_ms"], b["cpu_ms"], lambda x: f"{x:.1f} ms"))
     so, sb = out[("submit", "ours")], out[("submit", "bare")]
     print(f"final modal step, {args.concurrency} concurrent x {args.rounds} rounds:")
-    print(row("response p50", pct(so, .5), pct(sb, .5)))
-    print(row("response p99", pct(so, .99), pct(sb, .99)))
-    print(f"other users' /incident at {args.bg_rate}/s, ack p99 (bare app alone: {ms(pct(out['bare_stream'], .99))}; "
-          f"ours idle: {ms(pct(out['ours_stream'], .99))}):")
-    bare_ack = pct(out["bare_stream"], .99)
+    print(row("response p50", pct(so, 0.5), pct(sb, 0.5)))
+    print(row("response p99", pct(so, 0.99), pct(sb, 0.99)))
+    print(
+        f"other users' /incident at {args.bg_rate}/s, ack p99 (bare app alone: {ms(pct(out['bare_stream'], 0.99))}; "
+        f"ours idle: {ms(pct(out['ours_stream'], 0.99))}):"
+    )
+    bare_ack = pct(out["bare_stream"], 0.99)
     for size in sizes:
         for op in args.ops:
             r = out["ops"].get((size, op))
@@ -685,20 +744,30 @@ def print_report(args: argparse.Namespace, sizes: list[int], out: dict[str, Any]
             b = out["bare_op"][op]
             label = {"status": "/sla status", "home": "App Home", "report": "/sla report"}[op]
             print(row(f"{label} at {size:,} open: time", r["time"], b["time"]))
-            print(row("  others' ack p99 meanwhile (vs bare alone)", pct(r["acks"], .99), bare_ack))
+            print(row("  others' ack p99 meanwhile (vs bare alone)", pct(r["acks"], 0.99), bare_ack))
             print(f"  {'  bot RSS max during it':<46} {r['rss']:>9.0f} MB")
     cli = out["cli"]
-    print(f"triage-bot report --json at {sizes[-1]:,} tickets: {cli['seconds']:.1f} s, peak RSS {cli['peak_mb']:.0f} MB, "
-          f"{cli['bytes'] / 1e6:.2f} MB of JSON")
-    print(f"bot RSS: max sampled {out['bot_rss_max']:.0f} MB (VmHWM {out['bot_mem']['VmHWM']:.0f} MB, now {out['bot_mem']['VmRSS']:.0f} MB)")
+    print(
+        f"triage-bot report --json at {sizes[-1]:,} tickets: {cli['seconds']:.1f} s, peak RSS {cli['peak_mb']:.0f} MB, "
+        f"{cli['bytes'] / 1e6:.2f} MB of JSON"
+    )
+    print(
+        f"bot RSS: max sampled {out['bot_rss_max']:.0f} MB (VmHWM {out['bot_mem']['VmHWM']:.0f} MB, now {out['bot_mem']['VmRSS']:.0f} MB)"
+    )
     for name, failures in out["failures"].items():
         if failures:
             kinds = {f: failures.count(f) for f in sorted(set(failures))}
-            print(f"{name}: requests not acked within Slack's 3 s (bolt answered 404): " + ", ".join(f"{n} x {k}" for k, n in kinds.items()))
-    print("goals: status < 1 s at 50k; others' ack p99 <= 1.5x bare; views.open p99 < 1.5 s and none > 3 s at 100/s; "
-          "submission p99 < 500 ms; report < 10 s and < 250 MB; bot RSS < 200 MB")
-    print("note: the bare app does only the Slack side of each listener (no database); the load generator and fake Slack "
-          "share this process and the machine with both apps and PostgreSQL.")
+            print(
+                f"{name}: requests not acked within Slack's 3 s (bolt answered 404): " + ", ".join(f"{n} x {k}" for k, n in kinds.items())
+            )
+    print(
+        "goals: status < 1 s at 50k; others' ack p99 <= 1.5x bare; views.open p99 < 1.5 s and none > 3 s at 100/s; "
+        "submission p99 < 500 ms; report < 10 s and < 250 MB; bot RSS < 200 MB"
+    )
+    print(
+        "note: the bare app does only the Slack side of each listener (no database); the load generator and fake Slack "
+        "share this process and the machine with both apps and PostgreSQL."
+    )
 
 
 def main() -> int:
@@ -706,8 +775,12 @@ def main() -> int:
         bare_app_main(int(sys.argv[2]))
         return 0
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[1_000, 10_000, 50_000],
-                   help="open tickets at each step (comma-separated)")
+    p.add_argument(
+        "--sizes",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=[1_000, 10_000, 50_000],
+        help="open tickets at each step (comma-separated)",
+    )
     p.add_argument("--rates", type=lambda s: [float(x) for x in s.split(",")], default=[50.0, 100.0], help="/incident per second")
     p.add_argument("--seconds", type=float, default=10.0, help="seconds of /incident at each rate")
     p.add_argument("--concurrency", type=int, default=20, help="final-step submissions at once")

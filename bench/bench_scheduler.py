@@ -96,10 +96,6 @@ async def aps_post(timer_id: int, channel: str) -> None:
 # ----------------------------------------------------------------------------- /proc helpers
 
 
-
-
-
-
 def pct(values: list[float], q: float) -> float:
     """Nearest-rank percentile."""
     ordered = sorted(values)
@@ -151,7 +147,10 @@ class Processes(procstats.Processes):
         self.logs.append(log.name)
         # stderr to a file: an undrained pipe would block the child once full.
         proc = await asyncio.create_subprocess_exec(
-            *cmd, env=env, cwd=REPO_ROOT, stderr=log,
+            *cmd,
+            env=env,
+            cwd=REPO_ROOT,
+            stderr=log,
             stdin=asyncio.subprocess.PIPE if pipes else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE if pipes else asyncio.subprocess.DEVNULL,
         )
@@ -172,7 +171,12 @@ class Template:
 
 
 TABLES = ("tickets", "ticket_events", "sla_clocks", "sla_timers")
-SHIFTED = {"tickets": ("opened_at",), "ticket_events": ("at",), "sla_clocks": ("due_at",), "sla_timers": ("deadline", "due_at", "run_at", "lease_until")}
+SHIFTED = {
+    "tickets": ("opened_at",),
+    "ticket_events": ("at",),
+    "sla_clocks": ("due_at",),
+    "sla_timers": ("deadline", "due_at", "run_at", "lease_until"),
+}
 
 
 @dataclass
@@ -311,8 +315,12 @@ class Idle:
 
 
 async def backend_pids(conn: Any, db: str) -> list[int]:
-    return [r["pid"] for r in await conn.fetch(
-        "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() AND backend_type = 'client backend'", db)]
+    return [
+        r["pid"]
+        for r in await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() AND backend_type = 'client backend'", db
+        )
+    ]
 
 
 def sum_cpu(pids: list[int]) -> dict[int, float]:
@@ -414,9 +422,14 @@ async def measure_burst(pid: int, slack: Any, conn: Any, db: str, due_ids: set[i
             first_seen[tid] = at
     lateness = [at - t_due for at in first_seen.values()]
     return Burst(
-        lateness, len(due_ids), max(rss_peak, mem["VmRSS"]), mem["VmHWM"],
-        min(lateness) if lateness else None, max(lateness) if lateness else None,
-        cpu1 - cpu0, sum(c - db0.get(p, 0.0) for p, c in db1.items()),
+        lateness,
+        len(due_ids),
+        max(rss_peak, mem["VmRSS"]),
+        mem["VmHWM"],
+        min(lateness) if lateness else None,
+        max(lateness) if lateness else None,
+        cpu1 - cpu0,
+        sum(c - db0.get(p, 0.0) for p, c in db1.items()),
         outcome={"posts": sum(1 for _, tid in slack.arrivals if tid in due_ids)},
     )
 
@@ -512,7 +525,9 @@ async def start_bot(procs: Processes, slack: Any, url: str, tick: float) -> tupl
     return proc, log, time.perf_counter() - t0
 
 
-async def bench_ours(args: argparse.Namespace, procs: Processes, slack: Any, base_dsn: str, db: str, bg: list[TicketSpec]) -> tuple[Result, dict[str, Template]]:
+async def bench_ours(
+    args: argparse.Namespace, procs: Processes, slack: Any, base_dsn: str, db: str, bg: list[TicketSpec]
+) -> tuple[Result, dict[str, Template]]:
     import asyncpg
 
     import bot.scheduler
@@ -565,8 +580,10 @@ async def bench_ours(args: argparse.Namespace, procs: Processes, slack: Any, bas
         total_tickets = await conn.fetchval("SELECT count(*) FROM tickets WHERE state = 'open'")
         total_timers = await conn.fetchval("SELECT count(*) FROM sla_timers WHERE state = 'pending'")
         res.counts = {"tickets": total_tickets, "timers": total_timers, "due": len(due_ids)}
-        say(f"ours: loaded {len(rest) + args.due:,} more tickets / {timers_rest + timers_due:,} timers in {res.load_seconds:.1f}s "
-            f"(now {total_tickets:,} open tickets, {total_timers:,} pending timers); T = {T:%H:%M:%S}")
+        say(
+            f"ours: loaded {len(rest) + args.due:,} more tickets / {timers_rest + timers_due:,} timers in {res.load_seconds:.1f}s "
+            f"(now {total_tickets:,} open tickets, {total_timers:,} pending timers); T = {T:%H:%M:%S}"
+        )
         proc, log, res.startup = await start_bot(procs, slack, url, args.tick)
         res.rss_start = proc_mem(proc.pid)["VmRSS"]
         await asyncio.sleep(args.settle)
@@ -585,27 +602,35 @@ async def bench_ours(args: argparse.Namespace, procs: Processes, slack: Any, bas
         # what the bot recorded for the due timers
         end = time.monotonic() + 15
         while time.monotonic() < end:
-            open_rows = await conn.fetchval("SELECT count(*) FROM sla_timers WHERE id = ANY($1) AND state IN ('pending', 'claimed')", due_ids)
+            open_rows = await conn.fetchval(
+                "SELECT count(*) FROM sla_timers WHERE id = ANY($1) AND state IN ('pending', 'claimed')", due_ids
+            )
             if open_rows == 0:
                 break
             await asyncio.sleep(0.2)
         rows = await conn.fetch("SELECT state, late, count(*) AS n FROM sla_timers WHERE id = ANY($1) GROUP BY state, late", due_ids)
         res.burst.outcome.update({f"{r['state']}{' (late)' if r['late'] else ''}": r["n"] for r in rows})
-        errors = await conn.fetch("SELECT error, count(*) AS n FROM sla_timers WHERE id = ANY($1) AND error IS NOT NULL GROUP BY error", due_ids)
+        errors = await conn.fetch(
+            "SELECT error, count(*) AS n FROM sla_timers WHERE id = ANY($1) AND error IS NOT NULL GROUP BY error", due_ids
+        )
         for r in errors:
             res.notes.append(f"{r['n']} due timer(s) ended with error: {r['error']}")
         await procs.stop(proc)
         skipped = Path(log).read_text(errors="replace").count("skipped: maximum number of running instances reached")
         if skipped:
-            res.notes.append(f"the bot logged {skipped} WARNING lines 'Execution of job \"SlaScheduler.tick ...\" skipped: maximum number of running instances reached' "
-                             "(one per 0.1 s tick while a long tick runs)")
+            res.notes.append(
+                f"the bot logged {skipped} WARNING lines 'Execution of job \"SlaScheduler.tick ...\" skipped: maximum number of running instances reached' "
+                "(one per 0.1 s tick while a long tick runs)"
+            )
     finally:
         await conn.close()
     return res, templates
 
 
 # ----------------------------------------------------------------------------- APScheduler baseline
-def aps_jobs(specs: list[TicketSpec], templates: dict[str, Template], first_id: int, due_label: str | None = None) -> tuple[list[tuple[int, datetime]], list[int]]:
+def aps_jobs(
+    specs: list[TicketSpec], templates: dict[str, Template], first_id: int, due_label: str | None = None
+) -> tuple[list[tuple[int, datetime]], list[int]]:
     """One job per timer: (job number, run time); and the numbers of the jobs that are the due 50% reminders."""
     jobs, due = [], []
     n = first_id
@@ -654,8 +679,17 @@ def job_states(jobs: list[tuple[int, datetime]]) -> list[tuple[str, float, bytes
         timezone = UTC
 
     sample = Job(
-        _Sched(), id="sample", func=APS_FUNC_REF, trigger=DateTrigger(run_date=jobs[0][1]), executor="default",
-        args=(0, CHANNEL), kwargs={}, name="aps_post", misfire_grace_time=None, coalesce=True, max_instances=1,
+        _Sched(),
+        id="sample",
+        func=APS_FUNC_REF,
+        trigger=DateTrigger(run_date=jobs[0][1]),
+        executor="default",
+        args=(0, CHANNEL),
+        kwargs={},
+        name="aps_post",
+        misfire_grace_time=None,
+        coalesce=True,
+        max_instances=1,
         next_run_time=jobs[0][1],
     )
     base = sample.__getstate__()
@@ -666,7 +700,9 @@ def job_states(jobs: list[tuple[int, datetime]]) -> list[tuple[str, float, bytes
     return rows
 
 
-async def bench_aps(args: argparse.Namespace, procs: Processes, slack: Any, base_dsn: str, db: str, bg: list[TicketSpec], templates: dict[str, Template]) -> Result:
+async def bench_aps(
+    args: argparse.Namespace, procs: Processes, slack: Any, base_dsn: str, db: str, bg: list[TicketSpec], templates: dict[str, Template]
+) -> Result:
     import asyncpg
 
     res = Result("APScheduler")
@@ -702,15 +738,19 @@ async def bench_aps(args: argparse.Namespace, procs: Processes, slack: Any, base
         rows = job_states(rest_jobs + due_jobs)
         pickled = time.perf_counter() - t0
         for start in range(0, len(rows), 50_000):
-            await conn.copy_records_to_table("apscheduler_jobs", records=rows[start : start + 50_000], columns=["id", "next_run_time", "job_state"])
+            await conn.copy_records_to_table(
+                "apscheduler_jobs", records=rows[start : start + 50_000], columns=["id", "next_run_time", "job_state"]
+            )
         del rows
         await conn.execute("ANALYZE")
         res.load_seconds = time.perf_counter() - t0
         total = await conn.fetchval("SELECT count(*) FROM apscheduler_jobs")
         due_now = await conn.fetchval("SELECT count(*) FROM apscheduler_jobs WHERE next_run_time <= $1", T.timestamp())
         res.counts = {"jobs": total, "due": due_now}
-        say(f"APScheduler: bulk-loaded {len(rest_jobs) + len(due_jobs):,} jobs in {res.load_seconds:.1f}s "
-            f"(pickling {pickled:.1f}s; now {total:,} jobs, {due_now:,} due at T = {T:%H:%M:%S})")
+        say(
+            f"APScheduler: bulk-loaded {len(rest_jobs) + len(due_jobs):,} jobs in {res.load_seconds:.1f}s "
+            f"(pickling {pickled:.1f}s; now {total:,} jobs, {due_now:,} due at T = {T:%H:%M:%S})"
+        )
         worker, res.startup, ready = await start_aps(procs, slack, sync_url)
         res.rss_start = proc_mem(worker.proc.pid)["VmRSS"]
         await asyncio.sleep(args.settle)
@@ -787,7 +827,11 @@ async def aps_worker_main() -> None:
             t = time.perf_counter()
             for i, (n, ts) in enumerate(jobs):
                 scheduler.add_job(
-                    APS_FUNC_REF, "date", run_date=datetime.fromtimestamp(ts, UTC), id=f"timer-{n}", name="aps_post",
+                    APS_FUNC_REF,
+                    "date",
+                    run_date=datetime.fromtimestamp(ts, UTC),
+                    id=f"timer-{n}",
+                    name="aps_post",
                     args=(n, CHANNEL),
                 )
                 if i % 50 == 49:
@@ -828,16 +872,45 @@ def report(args: argparse.Namespace, ours: Result, aps: Result | None) -> None:
 
     ob, ab = ours.burst, aps.burst if aps else None
     for name, q in (("p50", 0.5), ("p99", 0.99)):
-        add(f"burst lateness {name} (s)", pct(ob.lateness, q) if ob and ob.lateness else None,
-            pct(ab.lateness, q) if ab and ab.lateness else None, "p99 < 1 s" if name == "p99" else "", ".3f")
+        add(
+            f"burst lateness {name} (s)",
+            pct(ob.lateness, q) if ob and ob.lateness else None,
+            pct(ab.lateness, q) if ab and ab.lateness else None,
+            "p99 < 1 s" if name == "p99" else "",
+            ".3f",
+        )
     add("burst lateness max (s)", ob.last if ob else None, ab.last if ab else None, "", ".3f")
     add("burst first post after T (s)", ob.first if ob else None, ab.first if ab else None, "", ".3f")
-    add("burst: process CPU per due post (ms)", 1000 * ob.cpu / max(ob.delivered, 1) if ob else None,
-        1000 * ab.cpu / max(ab.delivered, 1) if ab else None, "", ".2f")
-    add("burst: DB backend CPU per due post (ms)", 1000 * ob.db_cpu / max(ob.delivered, 1) if ob else None,
-        1000 * ab.db_cpu / max(ab.delivered, 1) if ab else None, "", ".2f")
-    rows.append((f"due posts delivered (of {args.due})", str(ob.delivered if ob else "n/a"), str(ab.delivered if ab else "n/a") if aps else "-", "all", ""))
-    add("RSS at steady state, full size (MB)", ours.idle_full.rss if ours.idle_full else None, aps.idle_full.rss if aps and aps.idle_full else None, "< 200 MB", ".1f")
+    add(
+        "burst: process CPU per due post (ms)",
+        1000 * ob.cpu / max(ob.delivered, 1) if ob else None,
+        1000 * ab.cpu / max(ab.delivered, 1) if ab else None,
+        "",
+        ".2f",
+    )
+    add(
+        "burst: DB backend CPU per due post (ms)",
+        1000 * ob.db_cpu / max(ob.delivered, 1) if ob else None,
+        1000 * ab.db_cpu / max(ab.delivered, 1) if ab else None,
+        "",
+        ".2f",
+    )
+    rows.append(
+        (
+            f"due posts delivered (of {args.due})",
+            str(ob.delivered if ob else "n/a"),
+            str(ab.delivered if ab else "n/a") if aps else "-",
+            "all",
+            "",
+        )
+    )
+    add(
+        "RSS at steady state, full size (MB)",
+        ours.idle_full.rss if ours.idle_full else None,
+        aps.idle_full.rss if aps and aps.idle_full else None,
+        "< 200 MB",
+        ".1f",
+    )
     add("RSS peak during burst (MB)", ob.rss_peak if ob else None, ab.rss_peak if ab else None, "< 200 MB", ".1f")
     add("RSS high-water mark, VmHWM (MB)", ob.hwm if ob else None, ab.hwm if ab else None, "< 200 MB", ".1f")
     o_small = ours.idle_small.per_wakeup_ms() if ours.idle_small else None
@@ -851,11 +924,27 @@ def report(args: argparse.Namespace, ours: Result, aps: Result | None) -> None:
     rows.append((f"  ratio {n_full} / {n_small}", ratio(o_full, o_small), ratio(a_full, a_small) if aps else "-", "~ 1", ""))
     add(f"idle DB backend CPU per tick @ {n_small} (ms)", ours.idle_small.db_per_wakeup_ms() if ours.idle_small else None, None, "", ".3f")
     add(f"idle DB backend CPU per tick @ {n_full} (ms)", ours.idle_full.db_per_wakeup_ms() if ours.idle_full else None, None, "", ".3f")
-    for label, o_idle, a_idle in (("@ " + n_small, ours.idle_small, aps.idle_small if aps else None), ("@ " + n_full, ours.idle_full, aps.idle_full if aps else None)):
-        add(f"idle process CPU, % of a core {label}", 100 * o_idle.cpu / o_idle.seconds if o_idle else None,
-            100 * a_idle.cpu / a_idle.seconds if a_idle else None, "", ".2f", "%")
-        rows.append((f"  ticks/wakeups in the idle window {label}", fmt(o_idle.wakeups if o_idle else None, ".0f"),
-                     fmt(a_idle.wakeups if a_idle else None, ".0f") if aps else "-", "", ""))
+    for label, o_idle, a_idle in (
+        ("@ " + n_small, ours.idle_small, aps.idle_small if aps else None),
+        ("@ " + n_full, ours.idle_full, aps.idle_full if aps else None),
+    ):
+        add(
+            f"idle process CPU, % of a core {label}",
+            100 * o_idle.cpu / o_idle.seconds if o_idle else None,
+            100 * a_idle.cpu / a_idle.seconds if a_idle else None,
+            "",
+            ".2f",
+            "%",
+        )
+        rows.append(
+            (
+                f"  ticks/wakeups in the idle window {label}",
+                fmt(o_idle.wakeups if o_idle else None, ".0f"),
+                fmt(a_idle.wakeups if a_idle else None, ".0f") if aps else "-",
+                "",
+                "",
+            )
+        )
     add(f"start-up at {n_full} tickets (s)", ours.startup, aps.startup if aps else None, "")
     add("bulk load of the full-size data (s)", ours.load_seconds, aps.load_seconds if aps else None, "", ".1f")
     if aps and aps.api_add:
@@ -874,8 +963,11 @@ def report(args: argparse.Namespace, ours: Result, aps: Result | None) -> None:
     print("(ratio = ours / APScheduler; lateness = arrival of chat.postMessage at the stand-in - T)")
 
     print()
-    print(f"data: ours {ours.counts.get('tickets', 0):,} open tickets, {ours.counts.get('timers', 0):,} pending timer rows, "
-          f"{ours.counts.get('due', 0):,} due at T" + (f"; APScheduler {aps.counts.get('jobs', 0):,} jobs, {aps.counts.get('due', 0):,} due at T" if aps else ""))
+    print(
+        f"data: ours {ours.counts.get('tickets', 0):,} open tickets, {ours.counts.get('timers', 0):,} pending timer rows, "
+        f"{ours.counts.get('due', 0):,} due at T"
+        + (f"; APScheduler {aps.counts.get('jobs', 0):,} jobs, {aps.counts.get('due', 0):,} due at T" if aps else "")
+    )
     if ob:
         print(f"ours, the due timers afterwards: {ob.outcome}")
     if ab:
@@ -885,8 +977,10 @@ def report(args: argparse.Namespace, ours: Result, aps: Result | None) -> None:
             continue
         for idle_label, idle in (("small", res.idle_small), ("full", res.idle_full)):
             if idle and idle.scans is not None:
-                print(f"{name}: sla_timers scans seen in pg_stat during the idle window ({idle_label}, {idle.seconds:.1f}s, "
-                      f"nominal ticks {idle.seconds / args.tick:.0f}): {idle.scans}")
+                print(
+                    f"{name}: sla_timers scans seen in pg_stat during the idle window ({idle_label}, {idle.seconds:.1f}s, "
+                    f"nominal ticks {idle.seconds / args.tick:.0f}): {idle.scans}"
+                )
     print()
     print("EXPLAIN of SlaScheduler.claim's statement:")
     for line in ours.explain:
@@ -955,7 +1049,9 @@ def main() -> int:
     p.add_argument("--tickets", type=int, default=100_000, help="open tickets at full size (6 timers each)")
     p.add_argument("--due", type=int, default=1_000, help="tickets whose reminder is due at the same instant T")
     p.add_argument("--small", type=int, default=1_000, help="open tickets for the small idle measurement")
-    p.add_argument("--tick", type=float, default=0.1, help="SCHEDULER_TICK_SECONDS for the bot (shipped default: 1.0; try --skip-aps --tick 1.0)")
+    p.add_argument(
+        "--tick", type=float, default=0.1, help="SCHEDULER_TICK_SECONDS for the bot (shipped default: 1.0; try --skip-aps --tick 1.0)"
+    )
     p.add_argument("--batch", type=int, default=500, help="the bot's claim batch (SCHEDULER_BATCH_SIZE default), for EXPLAIN")
     p.add_argument("--idle", type=float, default=10.0, help="seconds of idle measurement")
     p.add_argument("--settle", type=float, default=2.0, help="seconds after start-up before measuring")

@@ -17,18 +17,18 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler, AsyncServerErrorRetryHandler
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler, AsyncServerErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery import Delivery, delivery_client
 from bot.health import Readiness, ops_routes
 from bot.logs import begin
 from bot.metrics import InstrumentedWebClient, Metrics, listener_kind
+from bot.roles import Roles
 from bot.services import Services
 from bot.settings import Settings
-from bot.roles import Roles
 from handlers import admin, intake, managers, middleware, oncall, payloads, responders, ticket_commands
 from handlers.sla_command import SlaCommand
 
@@ -37,7 +37,11 @@ log = logging.getLogger(__name__)
 
 def build_slack_client(settings: Settings, metrics: Metrics | None = None) -> AsyncWebClient:
     """The Web API client: our base URL, with rate-limit (429) and 5xx retries switched on; counted in `metrics`."""
-    args: dict[str, Any] = {"token": settings.slack_bot_token, "base_url": settings.slack_api_url, "timeout": settings.slack_timeout_seconds}
+    args: dict[str, Any] = {
+        "token": settings.slack_bot_token,
+        "base_url": settings.slack_api_url,
+        "timeout": settings.slack_timeout_seconds,
+    }
     client = InstrumentedWebClient(**args, metrics=metrics) if metrics is not None else AsyncWebClient(**args)
     client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=3))
     client.retry_handlers.append(AsyncServerErrorRetryHandler(max_retry_count=2))
@@ -61,9 +65,7 @@ class _OurClientCarriesTheToken(logging.Filter):
         return "will be unused" not in record.getMessage()
 
 
-def build_app(
-    settings: Settings, services: Services, client: AsyncWebClient | None = None, delivery: Delivery | None = None
-) -> AsyncApp:
+def build_app(settings: Settings, services: Services, client: AsyncWebClient | None = None, delivery: Delivery | None = None) -> AsyncApp:
     delivery = delivery or build_delivery(settings, services)
     bolt_log = logging.getLogger("slack_bolt.AsyncApp")
     if not any(isinstance(f, _OurClientCarriesTheToken) for f in bolt_log.filters):

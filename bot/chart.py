@@ -36,8 +36,16 @@ def _bars(ax, xs: list[float], rates: list[Rate], width: float, color: str, hori
             ax.annotate(text, (size, x), xytext=(3, 0), textcoords="offset points", va="center", fontsize=7)
         else:
             ax.bar(x, size, width, color=color, edgecolor=edge, linewidth=1.2)
-            ax.annotate(text, (x, size), xytext=(0, 2), textcoords="offset points", ha="center", va="bottom", fontsize=7,
-                        rotation=90 if width < 0.2 else 0)
+            ax.annotate(
+                text,
+                (x, size),
+                xytext=(0, 2),
+                textcoords="offset points",
+                ha="center",
+                va="bottom",
+                fontsize=7,
+                rotation=90 if width < 0.2 else 0,
+            )
 
 
 def draw(data: ChartData) -> bytes:
@@ -75,8 +83,10 @@ def draw(data: ChartData) -> bytes:
     if not data.buckets or not any(b.tickets for b in data.buckets):
         top.text(0.5, 0.5, "no tickets in this period", transform=top.transAxes, ha="center", va="center", color="gray")
     handles: list[Artist] = [Patch(color=COLORS[s], label=SERIES_TITLE[s]) for s in SERIES]
-    handles += [Line2D([], [], color="#d62728", linestyle="--", label=f"target: every deadline met ({data.target:.0f}%)"),
-                Patch(facecolor="white", edgecolor="#d62728", label="0% (none met)")]
+    handles += [
+        Line2D([], [], color="#d62728", linestyle="--", label=f"target: every deadline met ({data.target:.0f}%)"),
+        Patch(facecolor="white", edgecolor="#d62728", label="0% (none met)"),
+    ]
     top.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
 
     hbar = 0.8 / len(SERIES)
@@ -85,7 +95,10 @@ def draw(data: ChartData) -> bytes:
         _bars(bottom, ys, [r.rates[series] for r in data.severities], hbar, COLORS[series], horizontal=True)
     bottom.set_yticks(range(len(data.severities)))
     bottom.set_yticklabels(
-        [f"{r.label}\n{r.tickets} ticket{'s' if r.tickets != 1 else ''} · {r.breaches} breach{'es' if r.breaches != 1 else ''}" for r in data.severities],
+        [
+            f"{r.label}\n{r.tickets} ticket{'s' if r.tickets != 1 else ''} · {r.breaches} breach{'es' if r.breaches != 1 else ''}"
+            for r in data.severities
+        ],
         fontsize=7,
     )
     bottom.invert_yaxis()  # most urgent severity on top

@@ -50,10 +50,22 @@ from storage.tickets import evaluate_ticket
 log = logging.getLogger(__name__)
 
 METADATA_EVENT = "triage_outbox_post"
-PERMANENT_ERRORS = frozenset({
-    "channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "account_inactive", "token_revoked",
-    "msg_too_long", "no_text", "restricted_action", "invalid_blocks", "invalid_arguments", "thread_not_found",
-})
+PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "invalid_auth",
+        "account_inactive",
+        "token_revoked",
+        "msg_too_long",
+        "no_text",
+        "restricted_action",
+        "invalid_blocks",
+        "invalid_arguments",
+        "thread_not_found",
+    }
+)
 HISTORY_LOOKBACK = 200  # a retried top-level post is looked for among the channel's latest messages
 
 
@@ -101,7 +113,11 @@ class LeaseBoundRateLimitHandler(AsyncRateLimitErrorRetryHandler):
         self.request_timeout = request_timeout
 
     async def prepare_for_next_attempt_async(
-        self, *, state: RetryState, request: HttpRequest, response: HttpResponse | None = None,
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
         error: Exception | None = None,
     ) -> None:
         await super().prepare_for_next_attempt_async(state=state, request=request, response=response, error=error)
@@ -159,7 +175,10 @@ def delivery_client(
 
     With `metrics`, its requests are counted like the app client's (bot.metrics)."""
     args: dict[str, Any] = {
-        "token": token, "base_url": base_url, "timeout": timeout, "session": session,
+        "token": token,
+        "base_url": base_url,
+        "timeout": timeout,
+        "session": session,
         "retry_handlers": [LeaseBoundRateLimitHandler(request_timeout=timeout)],
     }
     return InstrumentedWebClient(**args, metrics=metrics) if metrics is not None else AsyncWebClient(**args)
@@ -179,8 +198,12 @@ class Delivery(OutboxStore):
     services: Services  # the whole of it: the outbox's queries need only a StoreContext
 
     def __init__(
-        self, services: Services, client: AsyncWebClient, replica_id: str | None = None,
-        lease: timedelta = timedelta(seconds=60), batch_size: int = 100,
+        self,
+        services: Services,
+        client: AsyncWebClient,
+        replica_id: str | None = None,
+        lease: timedelta = timedelta(seconds=60),
+        batch_size: int = 100,
     ):
         self.services = services
         self.client = client
@@ -196,10 +219,7 @@ class Delivery(OutboxStore):
         rows = await self.claim(self.services.clock.now(), ids=ids)
         outcomes = await self._run(rows)
         done = {o.row_id: o for o in outcomes}
-        return [
-            Delivered(o.kind, o.state, o.channel, o.error) if (o := done.get(i)) else Delivered("", "pending")
-            for i in ids
-        ]
+        return [Delivered(o.kind, o.state, o.channel, o.error) if (o := done.get(i)) else Delivered("", "pending") for i in ids]
 
     async def tick(self) -> int:
         """Retry what is due; returns how many rows were tried."""
@@ -277,7 +297,9 @@ class Delivery(OutboxStore):
             status = evaluate_ticket(plan, ticket, ticket.events, self.services.clock.now())
             customer = await self.services.customer_for_channel(ticket.channel_id)
             resp = await self.client.chat_postMessage(
-                channel=channel, text=views.announcement_text(ticket, plan), metadata=metadata,
+                channel=channel,
+                text=views.announcement_text(ticket, plan),
+                metadata=metadata,
                 blocks=views.announcement_blocks(ticket, plan, status, customer.name if customer else None),
             )
         else:
@@ -306,6 +328,10 @@ class Delivery(OutboxStore):
         if log_it:
             log.warning("outbox row %s (%s): Slack said %s; retrying in %s", row.id, row.kind, error, backoff)
         return PostOutcome(
-            row.id, row.kind, "pending", error=error, run_at=self.services.clock.now() + backoff,
+            row.id,
+            row.kind,
+            "pending",
+            error=error,
+            run_at=self.services.clock.now() + backoff,
             channel=row.channel_id,  # an announcement may have moved to where the ticket was reported
         )

@@ -109,7 +109,9 @@ async def _slack(settings: Settings, checks: list[Check]) -> AsyncWebClient | No
     try:
         resp = await client.auth_test()
     except SlackApiError as e:
-        checks.append(Check("slack token", False, f"auth.test: {e.response.get('error')}: set a valid bot token (xoxb-...) for this workspace"))
+        checks.append(
+            Check("slack token", False, f"auth.test: {e.response.get('error')}: set a valid bot token (xoxb-...) for this workspace")
+        )
         return None
     except Exception as e:  # network
         checks.append(Check("slack token", False, f"cannot reach {settings.slack_api_url} ({type(e).__name__}): check SLACK_API_URL"))
@@ -122,10 +124,13 @@ async def _slack(settings: Settings, checks: list[Check]) -> AsyncWebClient | No
     granted = {s.strip() for s in str(header).split(",") if s.strip()}
     missing = sorted(set(REQUIRED_SCOPES) - granted)
     if missing:
-        checks.append(Check(
-            "scopes", False,
-            f"missing {', '.join(missing)}: add them under OAuth & Permissions (or update from app-manifest.yml), then reinstall the app",
-        ))
+        checks.append(
+            Check(
+                "scopes",
+                False,
+                f"missing {', '.join(missing)}: add them under OAuth & Permissions (or update from app-manifest.yml), then reinstall the app",
+            )
+        )
     else:
         checks.append(Check("scopes", True, f"all {len(REQUIRED_SCOPES)} the bot needs are granted"))
     return client
@@ -145,8 +150,14 @@ async def _channels(services: Any, client: AsyncWebClient, checks: list[Check]) 
                 info = (await client.conversations_info(channel=channel))["channel"]
             except SlackApiError as e:
                 error = e.response.get("error")
-                checks.append(Check(name, False, f"{channel}: {error}: the channel is gone or private without the bot; "
-                                    f"fix the customer's channel (triage-bot customers add) or invite @triage-bot"))
+                checks.append(
+                    Check(
+                        name,
+                        False,
+                        f"{channel}: {error}: the channel is gone or private without the bot; "
+                        f"fix the customer's channel (triage-bot customers add) or invite @triage-bot",
+                    )
+                )
                 continue
             if info.get("is_archived"):
                 checks.append(Check(name, False, f"#{info.get('name')} ({channel}) is archived: map the customer to a live channel"))
@@ -162,10 +173,13 @@ async def _timers(services: Any, checks: list[Check]) -> None:
     async with services.sessions() as s:
         late = await overdue_timers(s, services.clock.now())
     if late:
-        checks.append(Check(
-            "scheduler", False,
-            f"{late} reminders are over {int(LATE_AFTER.total_seconds())} s late: start `triage-bot run` with SCHEDULER_ENABLED=true "
-            "(one replica at least), and check its log",
-        ))
+        checks.append(
+            Check(
+                "scheduler",
+                False,
+                f"{late} reminders are over {int(LATE_AFTER.total_seconds())} s late: start `triage-bot run` with SCHEDULER_ENABLED=true "
+                "(one replica at least), and check its log",
+            )
+        )
     else:
         checks.append(Check("scheduler", True, "no reminder is late"))

@@ -42,15 +42,19 @@ class Metrics:
         )
         self.timers_sent = Counter("triage_timers_sent_total", "Reminders and escalation pings posted", ["kind"], registry=r)
         self.timers_failed = Counter("triage_timers_failed_total", "Timers failed for good (a permanent Slack error)", registry=r)
-        self.timers_folded = Counter("triage_timers_folded_total", "Overdue timers folded into a later notice of the same clock", registry=r)
+        self.timers_folded = Counter(
+            "triage_timers_folded_total", "Overdue timers folded into a later notice of the same clock", registry=r
+        )
         self.timers_dropped = Counter("triage_timers_dropped_total", "Timers dropped as moot when they came due", registry=r)
         self.timers_retried = Counter("triage_timers_retried_total", "Timer posts put back for a retry (429, 5xx, timeouts)", registry=r)
         self.timer_lateness = Histogram(
             "triage_timer_lateness_seconds", "Seconds past due when a timer was posted", buckets=LATENESS_BUCKETS, registry=r
         )
         self.slack_calls = Counter(
-            "triage_slack_api_calls_total", "Slack Web API requests (each HTTP attempt) by outcome: ok, 429, 5xx, an error code, or network",
-            ["method", "outcome"], registry=r,
+            "triage_slack_api_calls_total",
+            "Slack Web API requests (each HTTP attempt) by outcome: ok, 429, 5xx, an error code, or network",
+            ["method", "outcome"],
+            registry=r,
         )
         self.slack_latency = Histogram(
             "triage_slack_api_call_duration_seconds", "Slack Web API call time, retries included", ["method"], registry=r
@@ -62,13 +66,18 @@ class Metrics:
         self.batch_size = Histogram("triage_scheduler_claimed_batch_size", "Timers claimed per batch", buckets=BATCH_BUCKETS, registry=r)
         self.open_tickets = Gauge("triage_open_tickets", "Open tickets (not resolved) per plan, from the database", ["plan"], registry=r)
         self.breached_clocks = Gauge(
-            "triage_breached_clocks", "Running SLA clocks past their deadline on open tickets, per plan, from the database", ["plan"], registry=r
+            "triage_breached_clocks",
+            "Running SLA clocks past their deadline on open tickets, per plan, from the database",
+            ["plan"],
+            registry=r,
         )
         self.timers_overdue = Gauge(
             "triage_timers_overdue", "Timers whose run time passed more than a minute ago and that no replica holds", registry=r
         )
         self.outbox_posts = Gauge(
-            "triage_outbox_posts", "Posts owed to Slack (announcements, thread posts): pending, claimed, or failed for good", ["state"],
+            "triage_outbox_posts",
+            "Posts owed to Slack (announcements, thread posts): pending, claimed, or failed for good",
+            ["state"],
             registry=r,
         )
         ProcessCollector(registry=r)  # process_resident_memory_bytes, CPU, open fds (Linux /proc)

@@ -65,9 +65,7 @@ def check_port(port: int, name: str = "PORT") -> None:
 def check_default_plan(settings: Settings, policies: PolicySet) -> None:
     """DEFAULT_PLAN must name a loaded plan: reporters in unmapped channels would otherwise get nowhere."""
     if settings.default_plan not in policies.plans:
-        raise StartupError(
-            f"DEFAULT_PLAN={settings.default_plan!r} is not a loaded plan; valid: {', '.join(sorted(policies.plans))}"
-        )
+        raise StartupError(f"DEFAULT_PLAN={settings.default_plan!r} is not a loaded plan; valid: {', '.join(sorted(policies.plans))}")
 
 
 async def migrate(settings: Settings, services: Services) -> None:
@@ -92,7 +90,9 @@ async def verify_token(settings: Settings) -> dict:
             f"Slack refused SLACK_BOT_TOKEN ({slack_error_code(e)}): set a valid bot token (xoxb-...) for this workspace"
         ) from None
     except Exception as e:  # network: wrong SLACK_API_URL, no route
-        raise StartupError(f"cannot reach Slack at {settings.slack_api_url} ({type(e).__name__}: {e}): check SLACK_API_URL and the network") from None
+        raise StartupError(
+            f"cannot reach Slack at {settings.slack_api_url} ({type(e).__name__}: {e}): check SLACK_API_URL and the network"
+        ) from None
 
 
 def _begin_shutdown(readiness: Readiness, scheduler: Any, sla: SlaScheduler | None) -> Awaitable[None]:
@@ -151,7 +151,10 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 ) from None
         if settings.scheduler_enabled:
             sla = SlaScheduler(
-                services, app.client, batch_size=settings.scheduler_batch_size, lease=timedelta(seconds=settings.scheduler_lease_seconds),
+                services,
+                app.client,
+                batch_size=settings.scheduler_batch_size,
+                lease=timedelta(seconds=settings.scheduler_lease_seconds),
                 delivery=delivery,
             )
             logging.getLogger("apscheduler").setLevel(logging.ERROR)  # not a line per tick, nor per tick skipped while a long one runs

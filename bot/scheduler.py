@@ -64,7 +64,17 @@ from storage.timers import Release, TimerStore, notice
 log = logging.getLogger(__name__)
 
 METADATA_EVENT = "triage_sla_notification"
-PERMANENT_ERRORS = {"channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "account_inactive", "token_revoked", "msg_too_long", "no_text", "restricted_action"}
+PERMANENT_ERRORS = {
+    "channel_not_found",
+    "not_in_channel",
+    "is_archived",
+    "invalid_auth",
+    "account_inactive",
+    "token_revoked",
+    "msg_too_long",
+    "no_text",
+    "restricted_action",
+}
 
 
 def default_replica_id() -> str:
@@ -271,14 +281,29 @@ class SlaScheduler:
                 m.timers_dropped.inc()
 
     async def _post(
-        self, client: AsyncWebClient, ticket: Ticket, plan: Any, status: SlaStatus, row: SlaTimer, folded: int,
-        now: datetime, oncall: dict[str, OnCallSetting],
+        self,
+        client: AsyncWebClient,
+        ticket: Ticket,
+        plan: Any,
+        status: SlaStatus,
+        row: SlaTimer,
+        folded: int,
+        now: datetime,
+        oncall: dict[str, OnCallSetting],
     ) -> Release:
         channel = ticket.announce_channel_id or ticket.channel_id
         if row.attempts > 1:
             found = await self._already_posted(client, channel, ticket.thread_ts, row.id)
             if found:
-                return Release(row, "sent", channel=channel, ts=found, sent_at=now, counter="recovered", repeat=next_repeat(notice(row), plan.notifications, status.clocks[row.clock].calendar))
+                return Release(
+                    row,
+                    "sent",
+                    channel=channel,
+                    ts=found,
+                    sent_at=now,
+                    counter="recovered",
+                    repeat=next_repeat(notice(row), plan.notifications, status.clocks[row.clock].calendar),
+                )
         late = now - row.due_at > self.late_after
         text, blocks = render_notification(ticket, plan, status, row, now, oncall, late, folded)
         try:
@@ -299,8 +324,15 @@ class SlaScheduler:
             return self._retry(row, now, f"{type(e).__name__}: {e}")
         log.info("sent %s %s of %s%s", row.kind, row.label, row.clock, " (late)" if late else "")
         return Release(
-            row, "sent", channel=resp["channel"], ts=resp["ts"], sent_at=now, late=late,
-            repeat=next_repeat(notice(row), plan.notifications, status.clocks[row.clock].calendar),  # the last level pings again until someone acts
+            row,
+            "sent",
+            channel=resp["channel"],
+            ts=resp["ts"],
+            sent_at=now,
+            late=late,
+            repeat=next_repeat(
+                notice(row), plan.notifications, status.clocks[row.clock].calendar
+            ),  # the last level pings again until someone acts
         )
 
     async def _already_posted(self, client: AsyncWebClient, channel: str, thread_ts: str | None, timer_id: int) -> str | None:
@@ -332,8 +364,14 @@ def build_apscheduler(sla: SlaScheduler, tick_seconds: float) -> AsyncIOSchedule
     """
     scheduler = AsyncIOScheduler()
     scheduler.add_job(
-        sla.tick, "interval", seconds=tick_seconds, id="sla-tick", max_instances=1, coalesce=True,
-        misfire_grace_time=None, next_run_time=datetime.now().astimezone(),
+        sla.tick,
+        "interval",
+        seconds=tick_seconds,
+        id="sla-tick",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=None,
+        next_run_time=datetime.now().astimezone(),
     )
     poll = timedelta(seconds=tick_seconds)
 
@@ -341,8 +379,12 @@ def build_apscheduler(sla: SlaScheduler, tick_seconds: float) -> AsyncIOSchedule
         wait = due - sla.services.clock.now()  # on the bot's clock; APScheduler runs on the wall clock
         if timedelta(0) < wait < poll:
             scheduler.add_job(
-                sla.tick, "date", run_date=datetime.now().astimezone() + wait, id="sla-wake",
-                replace_existing=True, misfire_grace_time=None,
+                sla.tick,
+                "date",
+                run_date=datetime.now().astimezone() + wait,
+                id="sla-wake",
+                replace_existing=True,
+                misfire_grace_time=None,
             )
 
     sla.on_next_due = wake_at

@@ -17,7 +17,9 @@ class Settings(BaseSettings):
     slack_signing_secret: str | None = Field(default=None, description="Signing secret for HTTP mode")
     slack_app_token: str | None = Field(default=None, description="App-level token (xapp-...): enables Socket Mode")
     slack_api_url: str = Field(default="https://slack.com/api/", description="Slack Web API base URL")
-    slack_timeout_seconds: float = Field(default=30, gt=0, le=300, description="How long a Slack Web API call may take before it counts as no answer")
+    slack_timeout_seconds: float = Field(
+        default=30, gt=0, le=300, description="How long a Slack Web API call may take before it counts as no answer"
+    )
     database_url: str = Field(default="sqlite+aiosqlite:///triage.db", description="SQLAlchemy async URL")
     port: int = Field(default=3000, ge=1, le=65535, description="HTTP port for /slack/events")
     policy_dir: Path | None = Field(default=None, description="Folder with your own policy YAML files")
@@ -30,7 +32,9 @@ class Settings(BaseSettings):
     scheduler_enabled: bool = Field(default=True, description="Run the SLA scheduler in this process")
     scheduler_tick_seconds: float = Field(default=1.0, gt=0, le=60, description="How often the scheduler looks for due timers")
     scheduler_batch_size: int = Field(default=500, ge=1, description="Most timers one replica claims per tick")
-    scheduler_lease_seconds: float = Field(default=60, gt=0, description="How long a claimed timer is held before another replica may take it")
+    scheduler_lease_seconds: float = Field(
+        default=60, gt=0, description="How long a claimed timer is held before another replica may take it"
+    )
     metrics_port: int = Field(default=9102, ge=1, le=65535, description="Socket Mode: port for /metrics, /health and /ready")
     log_level: str = Field(default="INFO")
     log_format: str = Field(default="text", pattern="^(text|json)$", description="text, or json: one JSON object per line")

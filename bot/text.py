@@ -95,9 +95,7 @@ def timeline_data(policies: PolicySet, plan_id: str, severity: str, opened_at: d
     repeat_of = {lvl.level: lvl.repeat_every for lvl in ladder}
     warnings = []
     if targets.placeholder:
-        warnings.append(
-            f"{plan.id}: the vendor publishes no targets; they are placeholders to set in your policy folder"
-        )
+        warnings.append(f"{plan.id}: the vendor publishes no targets; they are placeholders to set in your policy folder")
     if targets.applied_severity and targets.applied_severity != severity:
         warnings.append(f"{plan.id} publishes no target for {severity}; the targets of {targets.applied_severity} apply")
     if targets.applied_severity is None:
@@ -117,9 +115,7 @@ def timeline_data(policies: PolicySet, plan_id: str, severity: str, opened_at: d
         "update_interval_minutes": _minutes(targets.update_interval),
         "placeholder_targets": targets.placeholder,
         "reminders": [
-            {"clock": n.clock, "at": local(n.at), "label": n.label, "deadline": local(n.due)}
-            for n in schedule
-            if n.kind == "reminder"
+            {"clock": n.clock, "at": local(n.at), "label": n.label, "deadline": local(n.due)} for n in schedule if n.kind == "reminder"
         ],
         "escalations": [
             {
@@ -127,9 +123,7 @@ def timeline_data(policies: PolicySet, plan_id: str, severity: str, opened_at: d
                 "level": n.level,
                 "notify": n.notify,
                 "at": local(n.at),
-                "repeat_every_minutes": _minutes(every.to_timedelta(timedelta(days=1)))
-                if (every := repeat_of.get(n.level or 0))
-                else None,
+                "repeat_every_minutes": _minutes(every.to_timedelta(timedelta(days=1))) if (every := repeat_of.get(n.level or 0)) else None,
             }
             for n in schedule
             if n.kind == "escalation"
@@ -140,6 +134,7 @@ def timeline_data(policies: PolicySet, plan_id: str, severity: str, opened_at: d
 
 def report_lines(report: Report) -> list[str]:
     """Plain text for the command line."""
+
     def rate(r: Rate) -> str:
         return "n/a" if r.percent is None else f"{r.percent:.0f}% ({r.met}/{r.total})"
 

@@ -76,7 +76,7 @@ async def run_admin(services: Services, text: str, client: AsyncWebClient | None
         rest = words[2:]
         triage = None
         if rest and rest[-1].startswith("triage="):
-            triage = _channel(rest.pop()[len("triage="):])
+            triage = _channel(rest.pop()[len("triage=") :])
         if len(rest) < 3:
             return USAGE
         channel, plan_id, name = _channel(rest[0]), rest[1], " ".join(rest[2:])
@@ -99,8 +99,14 @@ async def run_admin(services: Services, text: str, client: AsyncWebClient | None
             triage_channel_id=_channel(triage) if triage and triage != "none" else None,
             clear_triage=triage == "none",
         )
-        joined = await join_channels(client, [x for x in (c.channel_id if "channel" in changes else None,
-                                                          c.triage_channel_id if triage and triage != "none" else None) if x])
+        joined = await join_channels(
+            client,
+            [
+                x
+                for x in (c.channel_id if "channel" in changes else None, c.triage_channel_id if triage and triage != "none" else None)
+                if x
+            ],
+        )
         where = f", triage in <#{c.triage_channel_id}>" if c.triage_channel_id else ""
         return "\n".join([f"Updated *{escape(c.name)}*: <#{c.channel_id}>, plan `{c.plan_id}`{where}.", *joined])
     if words[:2] == ["customers", "remove"]:

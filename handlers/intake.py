@@ -78,8 +78,13 @@ def parse_step1(view: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
 
 
 async def _open_modal(
-    client: AsyncWebClient, services: Services, trigger_id: str, channel_id: str, user_id: str,
-    draft: dict[str, Any], source_message_ts: str | None = None,
+    client: AsyncWebClient,
+    services: Services,
+    trigger_id: str,
+    channel_id: str,
+    user_id: str,
+    draft: dict[str, Any],
+    source_message_ts: str | None = None,
 ) -> None:
     """Open step 1, then keep the draft server-side under the new view's id (never in `private_metadata`)."""
     plan = await services.modal_plan(channel_id)  # from memory: no database work before views.open

@@ -40,8 +40,7 @@ from storage.reporting import gc_paused, period_totals, status_from_rows
 log = logging.getLogger(__name__)
 
 REPORT_USAGE = (
-    "`/sla report [--period this-month|last-month|this-quarter|last-quarter|YYYY-MM|YYYY-Qn] "
-    "[--customer NAME] [--plan PLAN]` (managers)"
+    "`/sla report [--period this-month|last-month|this-quarter|last-quarter|YYYY-MM|YYYY-Qn] [--customer NAME] [--plan PLAN]` (managers)"
 )
 USAGE = {
     "status": ["`/sla status`: open tickets by deadline, breached and at risk first (responders, managers)"],
@@ -178,7 +177,9 @@ def register(app: AsyncApp, sla: SlaCommand, services: Services, roles: Roles) -
 
         async def working(tickets: int) -> None:
             if tickets >= LONG_REPORT:
-                await req.reply(f":hourglass_flowing_sand: Working on the {args.period.label} report ({tickets:,} tickets): it follows here in a moment.")
+                await req.reply(
+                    f":hourglass_flowing_sand: Working on the {args.period.label} report ({tickets:,} tickets): it follows here in a moment."
+                )
 
         # The whole report (some 10^6 objects at 50,000 tickets) is built and sent with the cyclic collector paused:
         # a collection walks every live object in one step, holding the interpreter for most of a second (no
@@ -187,9 +188,7 @@ def register(app: AsyncApp, sla: SlaCommand, services: Services, roles: Roles) -
             await send(args, now, working, req)
 
     async def send(args: ReportArgs, now: datetime, working: Callable[[int], Awaitable[None]], req: SlaRequest) -> None:
-        rep, _loaded = await build_period_report(
-            services, args.period, now, args.customer, args.plan, off_loop=True, progress=working
-        )
+        rep, _loaded = await build_period_report(services, args.period, now, args.customer, args.plan, off_loop=True, progress=working)
         note = "The chart (PNG) and the CSV follow in this conversation." if rep.tickets else None
         text, blocks = views.report_message(rep, services.policies.plans, note)
         await req.reply(text, blocks)
@@ -205,9 +204,7 @@ def register(app: AsyncApp, sla: SlaCommand, services: Services, roles: Roles) -
             )
             return
         if fallback is not None:
-            await req.reply(
-                f"I could not post the chart and CSV here ({escape(fallback)}), so I sent them to you in a direct message."
-            )
+            await req.reply(f"I could not post the chart and CSV here ({escape(fallback)}), so I sent them to you in a direct message.")
 
     team = [require(Role.RESPONDER, TEAM_REFUSAL)]
     sla.add("status", status, USAGE["status"], middleware=team)

@@ -61,7 +61,9 @@ def install(app: AsyncApp, services: Any, roles: Roles) -> None:
     app.error(on_error)
 
 
-async def events_wait_for_the_database(body: dict[str, Any], context: dict[str, Any], next: Callable[[], Awaitable[None]]) -> BoltResponse | None:
+async def events_wait_for_the_database(
+    body: dict[str, Any], context: dict[str, Any], next: Callable[[], Awaitable[None]]
+) -> BoltResponse | None:
     """An event is acknowledged before its listener runs, so a database that is down would lose it (a responder's
     thread reply that is a first response). Checked first instead: a 503 makes Slack send it again (after about
     1 and 5 minutes); its `event_id` keeps the repeat from counting twice."""

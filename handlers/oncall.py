@@ -77,7 +77,10 @@ def register(sla: SlaCommand, services: Services) -> None:
         lines = []
         for role in known_roles(services):
             s = settings.get(role)
-            lines.append(f"• *{role}*: " + (f"{s.mention(tz, now)} ({s.describe(tz)})" if s else "_nobody set_: `/sla oncall set " + role + " @someone`"))
+            lines.append(
+                f"• *{role}*: "
+                + (f"{s.mention(tz, now)} ({s.describe(tz)})" if s else "_nobody set_: `/sla oncall set " + role + " @someone`")
+            )
         await req.reply("Escalation on-call (times in " + str(tz) + "):\n" + "\n".join(lines))
 
     sla.add("oncall", oncall, USAGE, middleware=[require(Role.RESPONDER, "Only responders and managers can see the on-call list.")])

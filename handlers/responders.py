@@ -12,9 +12,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import views
 from bot.delivery import Delivery
-from bot.views.ticket import UPDATE_INTERVAL_CHOICES
 from bot.roles import Role, Roles
 from bot.services import ActionResult, Services, record_action
+from bot.views.ticket import UPDATE_INTERVAL_CHOICES
 from handlers.dedupe import once
 from handlers.middleware import errors_in, require, tell
 from rules.actions import ACTIONS, check_allowed
@@ -139,8 +139,14 @@ def register(app: AsyncApp, services: Services, roles: Roles, delivery: Delivery
         if clock not in CLOCK_NAMES:
             raise InvalidInput(f"unknown clock {clock!r}; valid: {', '.join(CLOCK_NAMES)}")
         result = await record_action(
-            services, key, "escalation_acknowledged", user, data={"clock": clock},
-            posts=lambda r: [("thread", None, f"<@{user}> {ACTIONS[r.event.kind].thread_verb} {r.ticket.key} ({clock.replace('_', ' ')}): pings stop.")],
+            services,
+            key,
+            "escalation_acknowledged",
+            user,
+            data={"clock": clock},
+            posts=lambda r: [
+                ("thread", None, f"<@{user}> {ACTIONS[r.event.kind].thread_verb} {r.ticket.key} ({clock.replace('_', ' ')}): pings stop.")
+            ],
         )
         note = views.delivery_note(result.ticket.key, await delivery.deliver(result.post_ids))
         if note:
@@ -195,7 +201,11 @@ def register(app: AsyncApp, services: Services, roles: Roles, delivery: Delivery
         }
 
     def reclassify_fields(state: dict) -> dict:
-        return {"severity": _state_value(state, "severity"), "priority": _state_value(state, "priority"), "reason": (_state_value(state, "reason") or "").strip()}
+        return {
+            "severity": _state_value(state, "severity"),
+            "priority": _state_value(state, "priority"),
+            "reason": (_state_value(state, "reason") or "").strip(),
+        }
 
     def assign_fields(state: dict) -> dict:
         action = next(iter(state.get("assignee", {}).values()), None) or {}

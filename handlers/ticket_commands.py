@@ -58,7 +58,9 @@ def parse(req: SlaRequest, services: Services) -> tuple[str, str, dict]:
             except OverflowError:
                 span = NEXT_UPDATE_MAX + NEXT_UPDATE_MAX
             if not timedelta(minutes=1) <= span <= NEXT_UPDATE_MAX:
-                raise InvalidInput(f"{rest[0]!r}: the next update is from 1m to {NEXT_UPDATE_MAX.days}d away, e.g. next=30m, next=4h, next=2d")
+                raise InvalidInput(
+                    f"{rest[0]!r}: the next update is from 1m to {NEXT_UPDATE_MAX.days}d away, e.g. next=30m, next=4h, next=2d"
+                )
             next_at = services.clock.now() + span
             rest = rest[1:]
         if not rest:

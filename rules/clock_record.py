@@ -80,9 +80,7 @@ class ClockRecord:
     periods: tuple[UpdatePeriod, ...] = ()  # the update clock's closed periods
 
     def periods_json(self) -> list[dict[str, Any]]:
-        return [
-            {"started_at": _iso(p.started_at), "due": _iso(p.due), "stopped_at": _iso(p.stopped_at)} for p in self.periods
-        ]
+        return [{"started_at": _iso(p.started_at), "due": _iso(p.due), "stopped_at": _iso(p.stopped_at)} for p in self.periods]
 
 
 def _iso(v: datetime | None) -> str | None:

@@ -174,14 +174,22 @@ def outcome(ticket: TicketFacts, now: datetime) -> TicketOutcome:
         if v.outcome != "met":
             assert v.due is not None and v.margin is not None
             breaches.append(
-                Breach(ticket.key, ticket.plan_id, ticket.severity, ticket.customer, v.clock, v.due, v.margin, v.outcome == "breached", v.period)
+                Breach(
+                    ticket.key,
+                    ticket.plan_id,
+                    ticket.severity,
+                    ticket.customer,
+                    v.clock,
+                    v.due,
+                    v.margin,
+                    v.outcome == "breached",
+                    v.period,
+                )
             )
     fr = status.clocks["first_response"]
     ack = fr.stopped_at - status.opened_at if fr.stopped_at is not None else None
     res = status.resolved_at - status.opened_at if status.resolved_at is not None else None
-    return TicketOutcome(
-        rates["first_response"], rates["update"], rates["resolution"], ack, res, tuple(breaches), tuple(verdicts)
-    )
+    return TicketOutcome(rates["first_response"], rates["update"], rates["resolution"], ack, res, tuple(breaches), tuple(verdicts))
 
 
 @dataclass(frozen=True)
@@ -303,6 +311,7 @@ def build_report(
     `customer` and `plan_id` narrow the tickets and the quota lines (customer
     names compare case-insensitively).
     """
+
     def wanted_customer(name: str | None) -> bool:
         return customer is None or (name or "").casefold() == customer.casefold()
 
@@ -345,9 +354,7 @@ def build_report(
         trend.append(TrendPoint(day, end, len(week), fr, upd, res))
         day = end
 
-    quota_customers = [
-        c for c in customers if wanted_customer(c.name) and (plan_id is None or c.plan.id == plan_id)
-    ]
+    quota_customers = [c for c in customers if wanted_customer(c.name) and (plan_id is None or c.plan.id == plan_id)]
     return Report(
         period=period,
         now=now,

@@ -162,14 +162,14 @@ def fold(items: Iterable[T], as_notice: Callable[[T], Notification]) -> list[Fol
     return out
 
 
-def due_notifications(
-    status: SlaStatus, policy: Notifications, now: datetime, sent: Container[str] = frozenset()
-) -> list[Notification]:
+def due_notifications(status: SlaStatus, policy: Notifications, now: datetime, sent: Container[str] = frozenset()) -> list[Notification]:
     """What should go out at `now`: per clock, the latest due notification not yet sent (`fold`).
 
     A reminder whose deadline has passed is not sent.
     """
-    wanted = [n for n in notification_schedule(status, policy, now) if not (n.kind == "reminder" and n.due <= now and n.label != PROMISE_LABEL)]
+    wanted = [
+        n for n in notification_schedule(status, policy, now) if not (n.kind == "reminder" and n.due <= now and n.label != PROMISE_LABEL)
+    ]
     return [f.latest for f in fold(wanted, lambda n: n) if f.latest.key not in sent]
 
 
@@ -197,9 +197,7 @@ def planned_notifications(status: SlaStatus, policy: Notifications) -> list[Noti
     if horizon is None:
         return []
     return [
-        n
-        for n in notification_schedule(status, policy, horizon)
-        if not (n.kind == "escalation" and n.level == last_level and n.repeat > 0)
+        n for n in notification_schedule(status, policy, horizon) if not (n.kind == "escalation" and n.level == last_level and n.repeat > 0)
     ]
 
 

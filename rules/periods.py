@@ -24,8 +24,7 @@ UTC = timezone.utc
 
 PERIOD_FORMS = ("this-month", "last-month", "this-quarter", "last-quarter", "YYYY-MM", "YYYY-Qn")
 PERIOD_HELP = (
-    "this-month, last-month, this-quarter, last-quarter, YYYY-MM (e.g. 2026-11) or YYYY-Qn (e.g. 2026-Q4), "
-    f"years {YEAR_MIN} to {YEAR_MAX}"
+    f"this-month, last-month, this-quarter, last-quarter, YYYY-MM (e.g. 2026-11) or YYYY-Qn (e.g. 2026-Q4), years {YEAR_MIN} to {YEAR_MAX}"
 )
 _MONTH_RE = re.compile(r"^(\d{4})-(\d{1,2})$", re.ASCII)
 _QUARTER_RE = re.compile(r"^(\d{4})-[qQ](\d)$", re.ASCII)

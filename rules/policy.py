@@ -85,9 +85,7 @@ class Plan:
 
     @property
     def has_placeholders(self) -> bool:
-        return any(
-            PLACEHOLDER in (t.first_response, t.update_interval, t.resolution) for t in self.spec.targets.values()
-        )
+        return any(PLACEHOLDER in (t.first_response, t.update_interval, t.resolution) for t in self.spec.targets.values())
 
     def severity(self, severity_id: str) -> Severity:
         for s in self.severities:
@@ -196,9 +194,7 @@ class PolicySet:
         for policy in policies:
             for plan_id, plan in policy.plans.items():
                 if plan_id in self.plans:
-                    problems.append(
-                        f"plan id {plan_id!r} is defined in both {self.plans[plan_id].policy.source} and {policy.source}"
-                    )
+                    problems.append(f"plan id {plan_id!r} is defined in both {self.plans[plan_id].policy.source} and {policy.source}")
                 self.plans[plan_id] = plan
         if problems:
             raise PolicyError("policies", problems)

@@ -145,9 +145,7 @@ class HolidaySpec(_Strict):
                 raise ValueError("holidays.subdivision needs holidays.country")
             subdivs = holidays_lib.list_supported_countries()[self.country]
             if self.subdivision not in subdivs:
-                raise ValueError(
-                    f"unknown subdivision {self.subdivision!r} for {self.country} (valid: {', '.join(subdivs)})"
-                )
+                raise ValueError(f"unknown subdivision {self.subdivision!r} for {self.country} (valid: {', '.join(subdivs)})")
 
 
 class CalendarSpec(_Strict):
@@ -189,9 +187,7 @@ class CalendarSpec(_Strict):
                     start, end = _parse_span(span)
                     for s, e, text in seen.get(day, []):
                         if start < (e or time.max) and s < (end or time.max) or start == s:
-                            raise ValueError(
-                                f"overlapping opening hours on {_DAY_NAMES[day]}: {text} and {span} ({key!r})"
-                            )
+                            raise ValueError(f"overlapping opening hours on {_DAY_NAMES[day]}: {text} and {span} ({key!r})")
                     seen.setdefault(day, []).append((start, end, span))
                     out.append(WeeklyHours(day, start, end))
         return tuple(out)

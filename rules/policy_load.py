@@ -72,9 +72,7 @@ def _cross_check(f: PolicyFile) -> list[str]:
     questions = {q.id for q in f.classification.questions}
     for i, rule in enumerate(f.classification.rules):
         if rule.severity not in sev_ids:
-            problems.append(
-                f"classification.rules[{i}].severity: unknown severity {rule.severity!r} (valid: {', '.join(sev_ids)})"
-            )
+            problems.append(f"classification.rules[{i}].severity: unknown severity {rule.severity!r} (valid: {', '.join(sev_ids)})")
         for q in rule.when:
             if q not in questions:
                 problems.append(f"classification.rules[{i}].when: unknown question {q!r} (valid: {', '.join(sorted(questions))})")
@@ -94,9 +92,7 @@ def _cross_check(f: PolicyFile) -> list[str]:
             if sev not in sev_ids:
                 problems.append(f"{where}targets.{sev}: unknown severity {sev!r} (valid: {', '.join(sev_ids)})")
             if target.calendar is not None and target.calendar not in cal_ids:
-                problems.append(
-                    f"{where}targets.{sev}.calendar: unknown calendar {target.calendar!r} (valid: {', '.join(cal_ids)})"
-                )
+                problems.append(f"{where}targets.{sev}.calendar: unknown calendar {target.calendar!r} (valid: {', '.join(cal_ids)})")
             for field in ("first_response", "update_interval"):
                 if getattr(target, field) == BEST_EFFORT:
                     problems.append(f"{where}targets.{sev}.{field}: best-effort is only for resolution")

@@ -143,9 +143,7 @@ class SlaStatus:
         return min(running, key=lambda c: c.due) if running else None  # type: ignore[arg-type, return-value]
 
 
-def _shifted_deadline(
-    calendar: Calendar, start: datetime, target: timedelta, pauses: Sequence[tuple[datetime, datetime]]
-) -> datetime:
+def _shifted_deadline(calendar: Calendar, start: datetime, target: timedelta, pauses: Sequence[tuple[datetime, datetime]]) -> datetime:
     """Deadline of `target` open time from `start`, not counting closed pause intervals.
 
     A pause that begins after the deadline (already breached) does not move it.
@@ -279,9 +277,7 @@ def evaluate(
         if paused_since is not None:
             due_before_pause = _shifted_deadline(cal, opened_at, target, pauses)
             if paused_since < due_before_pause:
-                worked = cal.measure(opened_at, paused_since) - sum(
-                    (cal.measure(max(b, opened_at), e) for b, e in pauses), timedelta(0)
-                )
+                worked = cal.measure(opened_at, paused_since) - sum((cal.measure(max(b, opened_at), e) for b, e in pauses), timedelta(0))
                 clocks["resolution"] = ClockState(
                     "resolution",
                     ClockStatus.PAUSED,
@@ -332,9 +328,7 @@ def evaluate(
 
 
 def _utc_event(e: TicketEvent) -> TicketEvent:
-    return replace(
-        e, at=e.at.astimezone(UTC), next_update_at=e.next_update_at.astimezone(UTC) if e.next_update_at else None
-    )
+    return replace(e, at=e.at.astimezone(UTC), next_update_at=e.next_update_at.astimezone(UTC) if e.next_update_at else None)
 
 
 def _with_ack(clock: ClockState, ack: datetime | None) -> ClockState:

@@ -93,9 +93,7 @@ def _calendar_from_json(text: str) -> Calendar:
     d = json.loads(text)
     if d["always_open"]:
         return AlwaysOpenCalendar(name=d["name"])
-    hours = tuple(
-        WeeklyHours(day, time.fromisoformat(start), time.fromisoformat(end) if end else None) for day, start, end in d["hours"]
-    )
+    hours = tuple(WeeklyHours(day, time.fromisoformat(start), time.fromisoformat(end) if end else None) for day, start, end in d["hours"])
     dates = frozenset(date.fromisoformat(x) for x in d["holidays"])
     return BusinessCalendar(timezone=d["timezone"], hours=hours, is_holiday=dates.__contains__, name=d["name"])
 
@@ -135,9 +133,7 @@ def in_force(terms: Sequence[Terms], at: datetime) -> TargetSet:
     return current
 
 
-def terms_from_plan(
-    plan: Plan, severity: str, opened_at: datetime, reclassifications: Sequence[tuple[datetime, str]] = ()
-) -> list[Terms]:
+def terms_from_plan(plan: Plan, severity: str, opened_at: datetime, reclassifications: Sequence[tuple[datetime, str]] = ()) -> list[Terms]:
     """The terms a ticket gets from the plan as it is now: at opening, then from each reclassification."""
     out = [Terms(opened_at, plan.targets_for(severity))]
     for at, new in sorted(reclassifications, key=lambda r: r[0]):

@@ -130,11 +130,7 @@ async def _counts(s: Any, now: datetime) -> dict[Urgency, int]:
 async def _page(s: Any, now: datetime, u: Urgency, offset: int, limit: int) -> list[int]:
     """Ticket ids of urgency `u` in board order, `limit` from `offset`."""
     if u is Urgency.NO_DEADLINE:
-        query = (
-            select(Ticket.id)
-            .where(Ticket.state.in_(OPEN_STATES), ~_has_deadline(Ticket.id))
-            .order_by(Ticket.opened_at, Ticket.id)
-        )
+        query = select(Ticket.id).where(Ticket.state.in_(OPEN_STATES), ~_has_deadline(Ticket.id)).order_by(Ticket.opened_at, Ticket.id)
     else:
         c = aliased(SlaClockRow)
         query = (
@@ -185,7 +181,12 @@ def _ranked(now: datetime, conditions: tuple[Any, ...]) -> Any:
 
 
 async def _narrowed(
-    s: Any, now: datetime, conditions: tuple[Any, ...], urgencies: tuple[Urgency, ...], offset: int, limit: int,
+    s: Any,
+    now: datetime,
+    conditions: tuple[Any, ...],
+    urgencies: tuple[Urgency, ...],
+    offset: int,
+    limit: int,
     per_urgency: dict[Urgency, int] | None,
 ) -> BoardIds:
     ranked = _ranked(now, conditions)

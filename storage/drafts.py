@@ -22,7 +22,12 @@ class DraftStore:
     sessions: async_sessionmaker[AsyncSession]
 
     async def save_draft(
-        self, view_id: str, user_id: str, channel_id: str, data: dict[str, Any], now: datetime,
+        self,
+        view_id: str,
+        user_id: str,
+        channel_id: str,
+        data: dict[str, Any],
+        now: datetime,
         source_message_ts: str | None = None,
     ) -> None:
         """Remember a newly opened report modal (and forget drafts older than `DRAFT_KEPT`)."""
@@ -30,8 +35,13 @@ class DraftStore:
             await s.execute(delete(ReportDraftRow).where(ReportDraftRow.created_at < now - DRAFT_KEPT))
             s.add(
                 ReportDraftRow(
-                    view_id=view_id, user_id=user_id, channel_id=channel_id, source_message_ts=source_message_ts,
-                    data=data, created_at=now, updated_at=now,
+                    view_id=view_id,
+                    user_id=user_id,
+                    channel_id=channel_id,
+                    source_message_ts=source_message_ts,
+                    data=data,
+                    created_at=now,
+                    updated_at=now,
                 )
             )
             await s.commit()

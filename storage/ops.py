@@ -30,9 +30,7 @@ class StoredState:
 async def stored_state(sessions: async_sessionmaker[AsyncSession], now: datetime) -> StoredState:
     """Open tickets per plan; per plan the clocks running past their deadline; overdue timers."""
     async with sessions() as s:
-        open_rows = (
-            await s.execute(select(Ticket.plan_id, func.count()).where(Ticket.state != "resolved").group_by(Ticket.plan_id))
-        ).all()
+        open_rows = (await s.execute(select(Ticket.plan_id, func.count()).where(Ticket.state != "resolved").group_by(Ticket.plan_id))).all()
         breached_rows = (
             await s.execute(
                 select(Ticket.plan_id, func.count())

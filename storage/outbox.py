@@ -27,15 +27,28 @@ HANDLER_FIRST = timedelta(seconds=10)
 
 
 def owe(
-    s: AsyncSession, ticket_id: int, kind: str, now: datetime, *, channel_id: str | None = None,
-    text: str | None = None, event_id: int | None = None,
+    s: AsyncSession,
+    ticket_id: int,
+    kind: str,
+    now: datetime,
+    *,
+    channel_id: str | None = None,
+    text: str | None = None,
+    event_id: int | None = None,
 ) -> OutboxPost:
     """Add one owed post to the session (the caller's transaction)."""
     if kind not in KINDS:
         raise ValueError(f"unknown outbox kind {kind!r}")
     row = OutboxPost(
-        ticket_id=ticket_id, event_id=event_id, kind=kind, channel_id=channel_id, text=text,
-        state="pending", created_at=now, run_at=now + HANDLER_FIRST, attempts=0,
+        ticket_id=ticket_id,
+        event_id=event_id,
+        kind=kind,
+        channel_id=channel_id,
+        text=text,
+        state="pending",
+        created_at=now,
+        run_at=now + HANDLER_FIRST,
+        attempts=0,
     )
     s.add(row)
     return row
@@ -91,20 +104,23 @@ class OutboxStore:
     async def tickets_of(self, rows: Sequence[OutboxPost]) -> dict[int, Ticket]:
         async with self.services.sessions() as s:
             found = (
-                await s.execute(
-                    select(Ticket).where(Ticket.id.in_({r.ticket_id for r in rows})).options(selectinload(Ticket.events))
-                )
-            ).scalars().all()
+                (await s.execute(select(Ticket).where(Ticket.id.in_({r.ticket_id for r in rows})).options(selectinload(Ticket.events))))
+                .scalars()
+                .all()
+            )
         return {t.id: t for t in found}
 
     async def announcement_owed(self, ticket_id: int) -> bool:
         """A thread post waits while its ticket's announcement is still to be posted."""
         async with self.services.sessions() as s:
             found = await s.execute(
-                select(OutboxPost.id).where(
-                    OutboxPost.ticket_id == ticket_id, OutboxPost.kind == "announcement",
+                select(OutboxPost.id)
+                .where(
+                    OutboxPost.ticket_id == ticket_id,
+                    OutboxPost.kind == "announcement",
                     OutboxPost.state.in_(("pending", "claimed")),
-                ).limit(1)
+                )
+                .limit(1)
             )
             return found.first() is not None
 

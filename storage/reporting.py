@@ -65,17 +65,39 @@ async def _customer_names(services: StoreContext) -> dict[int, str]:
 # Only the columns the figures need (no descriptions, no answers), as plain rows: no ORM objects per ticket.
 # The frozen terms come as their JSON text: tickets of one plan and severity share it, so it is decoded once.
 _TICKET = (
-    Ticket.id, Ticket.plan_id, Ticket.customer_id, Ticket.summary, Ticket.state, Ticket.reporter_id, Ticket.assignee_id,
-    Ticket.within_plan, Ticket.announce_channel_id, Ticket.channel_id, Ticket.opened_at, Ticket.severity,
-    Ticket.priority, cast(Ticket.sla_terms, Text).label("terms_text"),
+    Ticket.id,
+    Ticket.plan_id,
+    Ticket.customer_id,
+    Ticket.summary,
+    Ticket.state,
+    Ticket.reporter_id,
+    Ticket.assignee_id,
+    Ticket.within_plan,
+    Ticket.announce_channel_id,
+    Ticket.channel_id,
+    Ticket.opened_at,
+    Ticket.severity,
+    Ticket.priority,
+    cast(Ticket.sla_terms, Text).label("terms_text"),
 )
 _EVENT = (
-    TicketEventRow.ticket_id, TicketEventRow.kind, TicketEventRow.at, TicketEventRow.severity,
-    TicketEventRow.next_update_at, TicketEventRow.data,
+    TicketEventRow.ticket_id,
+    TicketEventRow.kind,
+    TicketEventRow.at,
+    TicketEventRow.severity,
+    TicketEventRow.next_update_at,
+    TicketEventRow.data,
 )
 _CLOCK = (
-    SlaClockRow.ticket_id, SlaClockRow.clock, SlaClockRow.status, SlaClockRow.target_minutes, SlaClockRow.started_at,
-    SlaClockRow.due_at, SlaClockRow.stopped_at, cast(SlaClockRow.periods, Text).label("periods_text"), SlaClockRow.updated_at,
+    SlaClockRow.ticket_id,
+    SlaClockRow.clock,
+    SlaClockRow.status,
+    SlaClockRow.target_minutes,
+    SlaClockRow.started_at,
+    SlaClockRow.due_at,
+    SlaClockRow.stopped_at,
+    cast(SlaClockRow.periods, Text).label("periods_text"),
+    SlaClockRow.updated_at,
 )
 CHUNK = 1000  # tickets read and evaluated at a time (SQLite allows 32,766 bound parameters)
 
@@ -106,9 +128,7 @@ def gc_paused() -> Iterator[None]:
                 gc.enable()
 
 
-async def load_tickets(
-    services: StoreContext, now: datetime, *conditions: Any, off_loop: bool = False, replay: bool = False
-) -> Loaded:
+async def load_tickets(services: StoreContext, now: datetime, *conditions: Any, off_loop: bool = False, replay: bool = False) -> Loaded:
     """Tickets matching the SQL conditions, with their status at `now`.
 
     Read in chunks of CHUNK tickets as plain rows. A ticket's status comes from its stored clock records
@@ -180,8 +200,14 @@ def _facts(t: Any, names: dict[int, str], status: SlaStatus) -> TicketFacts:
 
 
 def _from_records(
-    policies: PolicySet, names: dict[int, str], now: datetime, tickets: Sequence[Any], clocks: Sequence[Any],
-    terms_cache: dict[str | None, Any], into: Loaded, replay: bool,
+    policies: PolicySet,
+    names: dict[int, str],
+    now: datetime,
+    tickets: Sequence[Any],
+    clocks: Sequence[Any],
+    terms_cache: dict[str | None, Any],
+    into: Loaded,
+    replay: bool,
 ) -> list[Any]:
     """Statuses of one chunk from the stored clock records, into `into`; returns the tickets needing a replay."""
     wanted = {t.id for t in tickets}
@@ -191,7 +217,12 @@ def _from_records(
         if c.ticket_id not in wanted:
             continue
         records[c.ticket_id][c.clock] = StoredClock(
-            c.clock, c.status, c.target_minutes, c.started_at, c.due_at, c.stopped_at,
+            c.clock,
+            c.status,
+            c.target_minutes,
+            c.started_at,
+            c.due_at,
+            c.stopped_at,
             _periods(c.periods_text),
         )
         if c.updated_at is not None:
@@ -207,9 +238,7 @@ def _from_records(
         if not replay and t.id in written and written[t.id] <= now:
             terms = _terms(terms_cache, t.terms_text)
             if terms:
-                status = status_from_records(
-                    t.plan_id, plan.timezone, t.severity, t.priority, t.opened_at, terms, records[t.id], now
-                )
+                status = status_from_records(t.plan_id, plan.timezone, t.severity, t.priority, t.opened_at, terms, records[t.id], now)
         if status is None:
             pending.append(t)
         else:
@@ -218,8 +247,14 @@ def _from_records(
 
 
 def _evaluate(
-    policies: PolicySet, names: dict[int, str], now: datetime, tickets: Sequence[Any], events: Sequence[Any],
-    clocks: Sequence[Any], terms_cache: dict[str | None, Any], into: Loaded,
+    policies: PolicySet,
+    names: dict[int, str],
+    now: datetime,
+    tickets: Sequence[Any],
+    events: Sequence[Any],
+    clocks: Sequence[Any],
+    terms_cache: dict[str | None, Any],
+    into: Loaded,
 ) -> None:
     """Evaluate tickets' event logs (with their clock rows) into `into`."""
     wanted = {t.id for t in tickets}
@@ -231,11 +266,16 @@ def _evaluate(
     for c in clocks:
         if c.ticket_id in wanted:  # as storage.tickets.frozen_of reads a row
             periods = json.loads(c.periods_text) if c.periods_text and c.periods_text != "null" else None
-            clocks_of[c.ticket_id].append(SimpleNamespace(clock=c.clock, status=c.status, due_at=c.due_at, stopped_at=c.stopped_at, periods=periods))
+            clocks_of[c.ticket_id].append(
+                SimpleNamespace(clock=c.clock, status=c.status, due_at=c.due_at, stopped_at=c.stopped_at, periods=periods)
+            )
     for t in tickets:
         plan = policies.plan(t.plan_id)
         row = SimpleNamespace(
-            id=t.id, severity=t.severity, opened_at=t.opened_at, priority=t.priority,
+            id=t.id,
+            severity=t.severity,
+            opened_at=t.opened_at,
+            priority=t.priority,
             sla_terms=json.loads(t.terms_text) if t.terms_text else None,
         )
         into.tickets.append(_facts(t, names, status_from_rows(plan, row, events_of[t.id], now, clocks_of[t.id])))  # type: ignore[arg-type]
@@ -323,10 +363,10 @@ async def customer_cases(
             spans = [(q.start, q.end) for q in quota_periods(plan, period, now)] or [period.bounds(plan.timezone)]
             lo, hi = min(a for a, _ in spans), max(b for _, b in spans)
             opened = (
-                await s.execute(
-                    select(Ticket.opened_at).where(Ticket.customer_id == c.id, Ticket.opened_at >= lo, Ticket.opened_at < hi)
-                )
-            ).scalars().all()
+                (await s.execute(select(Ticket.opened_at).where(Ticket.customer_id == c.id, Ticket.opened_at >= lo, Ticket.opened_at < hi)))
+                .scalars()
+                .all()
+            )
             out.append(CustomerCases(c.name, plan, tuple(opened)))
         return out
 

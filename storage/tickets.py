@@ -28,7 +28,6 @@ from storage.db import is_postgres, rowcount
 from storage.models import OutboxPost, ProcessedSlackEvent, SlaClockRow, Ticket, TicketEventRow
 from storage.timers import sync_timers
 
-
 PROCESSED_KEPT = timedelta(days=31)
 """How long a handled event id or request key is remembered: longer than the longest repeat window
 (`handlers.dedupe.SUBMISSION_WINDOW`, 30 days) and than Slack's retries of an event (minutes)."""
@@ -135,8 +134,10 @@ class TicketStore:
         plan = self.policies.plan(ticket.plan_id)
         async with self.sessions() as s:
             rows = (
-                await s.execute(select(TicketEventRow).where(TicketEventRow.ticket_id == ticket.id).order_by(TicketEventRow.id))
-            ).scalars().all()
+                (await s.execute(select(TicketEventRow).where(TicketEventRow.ticket_id == ticket.id).order_by(TicketEventRow.id)))
+                .scalars()
+                .all()
+            )
             stored = (await s.execute(select(SlaClockRow).where(SlaClockRow.ticket_id == ticket.id))).scalars().all()
         return evaluate_ticket(plan, ticket, rows, now or self.clock.now(), stored)
 
@@ -191,16 +192,16 @@ def add_terms(plan: Plan, ticket: Ticket, rows: Sequence[TicketEventRow], terms:
 def terms_of_plan(plan: Plan, ticket: Ticket, rows: Sequence[TicketEventRow], before: datetime | None = None) -> list[Terms]:
     """The terms a stored ticket gets from its plan as loaded now (tickets stored before terms were frozen)."""
     first_severity = next((r.severity for r in rows if r.kind == "classified" and r.severity), ticket.severity)
-    reclassified = [
-        (r.at, r.severity) for r in rows if r.kind == "reclassified" and r.severity and (before is None or r.at < before)
-    ]
+    reclassified = [(r.at, r.severity) for r in rows if r.kind == "reclassified" and r.severity and (before is None or r.at < before)]
     return terms_from_plan(plan, first_severity, ticket.opened_at, reclassified)
 
 
 async def count_openings(s: AsyncSession, customer_id: int, start: datetime, end: datetime) -> int:
     """How many of a customer's tickets were opened in [start, end]: one COUNT on ix_tickets_customer_opened."""
-    query = select(func.count()).select_from(Ticket).where(
-        Ticket.customer_id == customer_id, Ticket.opened_at >= start, Ticket.opened_at <= end
+    query = (
+        select(func.count())
+        .select_from(Ticket)
+        .where(Ticket.customer_id == customer_id, Ticket.opened_at >= start, Ticket.opened_at <= end)
     )
     return int((await s.execute(query)).scalar_one())
 

@@ -47,7 +47,9 @@ _SAME = ("kind", "clock", "level", "notify", "label", "repeat")  # a Notificatio
 def timer_row(ticket_id: int, n: Notification) -> SlaTimer:
     """A planned notification as a pending timer row (`due_at` = `run_at` = when it is due)."""
     same = {f: getattr(n, f) for f in _SAME}
-    return SlaTimer(ticket_id=ticket_id, key=n.key, deadline=n.due, due_at=n.at, run_at=n.at, state="pending", attempts=0, late=False, **same)
+    return SlaTimer(
+        ticket_id=ticket_id, key=n.key, deadline=n.due, due_at=n.at, run_at=n.at, state="pending", attempts=0, late=False, **same
+    )
 
 
 def notice(row: Any) -> Notification:
@@ -90,8 +92,13 @@ class Release:
 
     def params(self) -> dict[str, Any]:
         return {
-            "b_id": self.row.id, "b_state": self.state, "b_error": self.error, "b_channel": self.channel,
-            "b_ts": self.ts, "b_sent_at": self.sent_at, "b_late": self.late,
+            "b_id": self.row.id,
+            "b_state": self.state,
+            "b_error": self.error,
+            "b_channel": self.channel,
+            "b_ts": self.ts,
+            "b_sent_at": self.sent_at,
+            "b_late": self.late,
         }
 
 
@@ -120,9 +127,7 @@ class TimerStore:
         t = cast(Table, SlaTimer.__table__)
         async with self.sessions() as s:
             res = await s.execute(
-                update(t)
-                .where(t.c.id.in_(list(ids)), t.c.claimed_by == self.replica_id, t.c.state == "claimed")
-                .values(lease_until=until)
+                update(t).where(t.c.id.in_(list(ids)), t.c.claimed_by == self.replica_id, t.c.state == "claimed").values(lease_until=until)
             )
             await s.commit()
             return rowcount(res)
@@ -143,13 +148,21 @@ class TimerStore:
         """The batch's tickets with their events, and every timer of theirs already due (to fold against)."""
         async with self.sessions() as s:
             tickets = (
-                await s.execute(select(Ticket).where(Ticket.id.in_(ticket_ids)).options(selectinload(Ticket.events)))
-            ).scalars().all()
+                (await s.execute(select(Ticket).where(Ticket.id.in_(ticket_ids)).options(selectinload(Ticket.events)))).scalars().all()
+            )
             due = (
                 await s.execute(
                     select(
-                        SlaTimer.id, SlaTimer.ticket_id, SlaTimer.kind, SlaTimer.clock, SlaTimer.due_at, SlaTimer.deadline,
-                        SlaTimer.level, SlaTimer.notify, SlaTimer.label, SlaTimer.repeat,
+                        SlaTimer.id,
+                        SlaTimer.ticket_id,
+                        SlaTimer.kind,
+                        SlaTimer.clock,
+                        SlaTimer.due_at,
+                        SlaTimer.deadline,
+                        SlaTimer.level,
+                        SlaTimer.notify,
+                        SlaTimer.label,
+                        SlaTimer.repeat,
                     ).where(
                         SlaTimer.ticket_id.in_(ticket_ids),
                         SlaTimer.due_at <= now,
@@ -190,23 +203,31 @@ class TimerStore:
         async with self.sessions() as s:
             if finished:
                 await s.execute(
-                    update(t).where(held).values(
-                        state=bindparam("b_state"), error=bindparam("b_error"), lease_until=None,
-                        message_channel=bindparam("b_channel"), message_ts=bindparam("b_ts"),
-                        sent_at=bindparam("b_sent_at"), late=bindparam("b_late"),
+                    update(t)
+                    .where(held)
+                    .values(
+                        state=bindparam("b_state"),
+                        error=bindparam("b_error"),
+                        lease_until=None,
+                        message_channel=bindparam("b_channel"),
+                        message_ts=bindparam("b_ts"),
+                        sent_at=bindparam("b_sent_at"),
+                        late=bindparam("b_late"),
                     ),
                     [r.params() for r in finished],
                 )
             if retried:
                 await s.execute(
-                    update(t).where(held).values(state="pending", error=bindparam("b_error"), lease_until=None, run_at=bindparam("b_run_at")),
+                    update(t)
+                    .where(held)
+                    .values(state="pending", error=bindparam("b_error"), lease_until=None, run_at=bindparam("b_run_at")),
                     [{"b_id": r.row.id, "b_error": r.error, "b_run_at": r.run_at} for r in retried],
                 )
             if repeats:
                 existing = set(
-                    (await s.execute(
-                        select(SlaTimer.ticket_id, SlaTimer.key).where(SlaTimer.ticket_id.in_({tid for tid, _ in repeats}))
-                    )).all()
+                    (
+                        await s.execute(select(SlaTimer.ticket_id, SlaTimer.key).where(SlaTimer.ticket_id.in_({tid for tid, _ in repeats})))
+                    ).all()
                 )
                 s.add_all(timer_row(tid, n) for tid, n in repeats if n is not None and (tid, n.key) not in existing)
             await s.commit()

@@ -68,7 +68,9 @@ async def _fresh_postgres() -> AsyncIterator[str]:
 
     base = make_url(TEST_POSTGRES_URL)
     name = f"triage_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(host=base.host, port=base.port or 5432, user=base.username, password=base.password, database=base.database)
+    admin = await asyncpg.connect(
+        host=base.host, port=base.port or 5432, user=base.username, password=base.password, database=base.database
+    )
     await admin.execute(f'CREATE DATABASE "{name}"')
     try:
         yield base.set(database=name).render_as_string(hide_password=False)

@@ -16,7 +16,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from tests.slack_standin import SlackStandIn
 
-
 SECRET = "test-signing-secret"
 
 MODAL: dict[str, Any] = {

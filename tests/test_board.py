@@ -27,7 +27,14 @@ def test_status_board_order() -> None:
         # low: 4h target due 12:30, 30m left = 12.5% of the target -> at risk by share
         ticket("INC-10", GOLD, "low", utc(11, 20, 8, 30)),
         # paused with the first response met: no deadline running
-        ticket("INC-11", GOLD, "high", utc(11, 20, 10), [ev("responded", utc(11, 20, 10, 10)), ev("paused", utc(11, 20, 10, 20))], state="paused"),
+        ticket(
+            "INC-11",
+            GOLD,
+            "high",
+            utc(11, 20, 10),
+            [ev("responded", utc(11, 20, 10, 10)), ev("paused", utc(11, 20, 10, 20))],
+            state="paused",
+        ),
         # silver office hours: opened 09:25 Berlin, 4 business hours -> due 13:25 Berlin (12:25 UTC), 25m left
         ticket("INC-12", SILVER, "high", utc(11, 20, 8, 25)),
     ]

@@ -34,8 +34,19 @@ def varied(rng: random.Random, n: int) -> tuple[list[Ticket], list[SlaClockRow]]
         opened = T0 + rng.choice([0, 5, 5, 10, 30]) * M  # ties on opening
         state = rng.choice(["open"] * 6 + ["paused", "resolved"])
         tickets.append(
-            Ticket(id=i, plan_id="p", reporter_id=f"U{i % 3}", channel_id="C", summary=f"t{i}", description="",
-                   severity="high", state=state, opened_at=opened, within_plan=True, answers={})
+            Ticket(
+                id=i,
+                plan_id="p",
+                reporter_id=f"U{i % 3}",
+                channel_id="C",
+                summary=f"t{i}",
+                description="",
+                severity="high",
+                state=state,
+                opened_at=opened,
+                within_plan=True,
+                answers={},
+            )
         )
         for name in rng.sample(["first_response", "update", "resolution"], rng.randint(0, 3)):
             status = rng.choice(["running"] * 5 + ["paused", "met", "missed", "none"])
@@ -89,8 +100,11 @@ async def test_board_in_sql_is_the_definition(database_url) -> None:
                 of_u = [i for i, v in zip(order, _urgencies(counts)) if v is u]
                 assert (await board_ids(services, now, urgencies=(u,), offset=2, limit=4)).ids == of_u[2:6]
             firsts = await board_ids(services, now, per_urgency={Urgency.BREACHED: 3, Urgency.ON_TRACK: 2, Urgency.NO_DEADLINE: 4})
-            expected = [i for u, n in ((Urgency.BREACHED, 3), (Urgency.ON_TRACK, 2), (Urgency.NO_DEADLINE, 4))
-                        for i in [i for i, v in zip(order, _urgencies(counts)) if v is u][:n]]
+            expected = [
+                i
+                for u, n in ((Urgency.BREACHED, 3), (Urgency.ON_TRACK, 2), (Urgency.NO_DEADLINE, 4))
+                for i in [i for i, v in zip(order, _urgencies(counts)) if v is u][:n]
+            ]
             assert firsts.ids == expected
     finally:
         await services.close()

@@ -80,9 +80,9 @@ def calendars(draw) -> BusinessCalendar:
     return BusinessCalendar(timezone=tz, hours=tuple(hours), is_holiday=holidays.__contains__)
 
 
-starts = st.datetimes(
-    min_value=datetime(2026, 1, 1), max_value=datetime(2026, 12, 20), timezones=st.just(UTC)
-).map(lambda d: d.replace(second=0, microsecond=0))
+starts = st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2026, 12, 20), timezones=st.just(UTC)).map(
+    lambda d: d.replace(second=0, microsecond=0)
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

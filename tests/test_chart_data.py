@@ -15,7 +15,10 @@ def test_iso_weeks_started_ones_only() -> None:
     data = chart_data(nov_report())  # as of Fri 20 Nov 2026: W48 (Nov 23-29) and W49 (Nov 30) have not started
     assert data.unit == "week"
     assert [b.label for b in data.buckets] == ["W44 Nov 1", "W45 Nov 2-8", "W46 Nov 9-15", "W47 Nov 16-22"]
-    assert [(b.start.isoformat(), b.end.isoformat()) for b in data.buckets][:2] == [("2026-11-01", "2026-11-02"), ("2026-11-02", "2026-11-09")]
+    assert [(b.start.isoformat(), b.end.isoformat()) for b in data.buckets][:2] == [
+        ("2026-11-01", "2026-11-02"),
+        ("2026-11-02", "2026-11-09"),
+    ]
     assert [b.tickets for b in data.buckets] == [1, 2, 2, 2]
     assert [b.breaches for b in data.buckets] == [0, 4, 0, 2]
 

@@ -35,7 +35,17 @@ def test_timeline_json_for_scripts() -> None:
 
 
 def test_timeline_reports_applied_severity() -> None:
-    r = run("sla", "timeline", "--plan", "comarch-cci-basic", "--severity", "business-critical", "--opened-at", "2026-11-27T16:00:00+01:00", "--json")
+    r = run(
+        "sla",
+        "timeline",
+        "--plan",
+        "comarch-cci-basic",
+        "--severity",
+        "business-critical",
+        "--opened-at",
+        "2026-11-27T16:00:00+01:00",
+        "--json",
+    )
     data = json.loads(r.stdout)
     assert data["applied_severity"] == "system-impaired"
     assert data["first_response_due"] == "2026-12-01T10:00:00+01:00"
@@ -53,7 +63,10 @@ def test_timeline_human_output() -> None:
     ("args", "message"),
     [
         (["--plan", "gold", "--severity", "sev1"], "unknown plan 'gold'; valid: blancco-sp1,"),
-        (["--plan", "business-support-gold", "--severity", "s1"], "unknown severity 's1' in plan business-support-gold; valid: sev1, sev2, sev3, sev4"),
+        (
+            ["--plan", "business-support-gold", "--severity", "s1"],
+            "unknown severity 's1' in plan business-support-gold; valid: sev1, sev2, sev3, sev4",
+        ),
     ],
 )
 def test_unknown_ids_exit_2_listing_valid_ids(args: list[str], message: str) -> None:

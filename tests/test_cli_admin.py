@@ -19,17 +19,27 @@ def cli(tmp_path: Path, *args: str, stdout=subprocess.PIPE) -> subprocess.Comple
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
     env.update(DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/t.db")
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args], stdout=stdout, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path, timeout=90,
+        [sys.executable, "-m", "bot.cli", *args],
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=90,
     )
 
 
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["customers", "add", "--name", "ACME", "--channel", "#general", "--plan", "comarch-cci-basic"],
-         "--channel '#general' is not a channel id like C0123ABC (or <#C0123ABC|name>)"),
-        (["customers", "add", "--name", "ACME", "--channel", "C0ACME1", "--plan", "comarch-cci-basic", "--triage-channel", "triage"],
-         "--triage-channel 'triage' is not a channel id"),
+        (
+            ["customers", "add", "--name", "ACME", "--channel", "#general", "--plan", "comarch-cci-basic"],
+            "--channel '#general' is not a channel id like C0123ABC (or <#C0123ABC|name>)",
+        ),
+        (
+            ["customers", "add", "--name", "ACME", "--channel", "C0ACME1", "--plan", "comarch-cci-basic", "--triage-channel", "triage"],
+            "--triage-channel 'triage' is not a channel id",
+        ),
         (["contacts", "add", "--customer", "ACME", "--user", "rita"], "--user 'rita' is not a user id like U0123ABC (or <@U0123ABC>)"),
         (["oncall", "set", "on-call", "--user", "olga"], "--user 'olga' is not a user id"),
         (["oncall", "set", "on-call", "--group", "@leads"], "--group '@leads' is not a user group id like S0123ABC"),
@@ -80,7 +90,13 @@ def test_cli_plurals(tmp_path: Path) -> None:
 def test_policies_json_into_head_is_quiet(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
     r = subprocess.run(
-        f"{sys.executable} -m bot.cli policies --json | head -n 1", shell=True, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=90,
+        f"{sys.executable} -m bot.cli policies --json | head -n 1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=90,
     )
     assert r.stdout.strip() == "["
     assert "Traceback" not in r.stderr and "BrokenPipe" not in r.stderr, r.stderr

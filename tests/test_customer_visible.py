@@ -43,7 +43,10 @@ def test_a_response_counts_from_when_the_customer_could_see_it(event, status, st
 
 
 def test_internal_notes_are_not_engine_events() -> None:
-    rows = [TicketEventRow(kind="noted", at=T + 5 * M, data={"text": "looking"}), TicketEventRow(kind="acknowledged", at=T + 9 * M, data={"customer_post": "owed"})]
+    rows = [
+        TicketEventRow(kind="noted", at=T + 5 * M, data={"text": "looking"}),
+        TicketEventRow(kind="acknowledged", at=T + 9 * M, data={"customer_post": "owed"}),
+    ]
     events = engine_events(rows)
     assert [(e.kind, e.awaiting_customer) for e in events] == [("responded", True)]
 
@@ -83,7 +86,14 @@ async def first_response(bot):
 async def test_a_reply_in_the_triage_thread_is_an_internal_note(bot) -> None:
     msg = await triaged_ticket(bot)
     bot.clock.advance(5 * M)
-    reply = {"type": "message", "user": RESPONDER, "channel": TRIAGE, "text": "looks like the DB", "ts": "1764490200.000300", "thread_ts": msg.ts}
+    reply = {
+        "type": "message",
+        "user": RESPONDER,
+        "channel": TRIAGE,
+        "text": "looks like the DB",
+        "ts": "1764490200.000300",
+        "thread_ts": msg.ts,
+    }
     await bot.sender.event(reply, event_id="Ev-note-1")
     for _ in range(250):  # the event is handled after Slack's request is acknowledged
         ticket = await bot.services.get_ticket("INC-1")
@@ -108,10 +118,19 @@ async def test_acknowledge_tells_the_customer_in_their_thread_and_counts_then(bo
     # later messages go into the customer's thread; a responder's reply there counts as an update
     bot.clock.advance(10 * M)
     await sla(bot, "update INC-1 the database is back", RESPONDER)
-    threaded = await eventually(lambda: [m for m in bot.slack.messages_in(CHANNEL, thread_ts=told[0].ts) if "database is back" in (m.text or "")])
+    threaded = await eventually(
+        lambda: [m for m in bot.slack.messages_in(CHANNEL, thread_ts=told[0].ts) if "database is back" in (m.text or "")]
+    )
     assert threaded
     bot.clock.advance(10 * M)
-    reply = {"type": "message", "user": RESPONDER, "channel": CHANNEL, "text": "monitoring", "ts": "1764490900.000900", "thread_ts": told[0].ts}
+    reply = {
+        "type": "message",
+        "user": RESPONDER,
+        "channel": CHANNEL,
+        "text": "monitoring",
+        "ts": "1764490900.000900",
+        "thread_ts": told[0].ts,
+    }
     await bot.sender.event(reply, event_id="Ev-cust-1")
     for _ in range(250):
         ticket = await bot.services.get_ticket("INC-1")

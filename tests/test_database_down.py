@@ -10,8 +10,8 @@ from typing import AsyncIterator
 
 import pytest
 
-from tests.conftest import RunningBot, running_bot
 from handlers.middleware import DATABASE_DOWN, DATABASE_DOWN_IN_MODAL
+from tests.conftest import RunningBot, running_bot
 from tests.helpers import CHANNEL, REPORTER, announced_ticket, eventually, open_step1, report, select_value, setup_workspace, submit_step1
 from tests.pg_cluster import OwnPostgres
 
@@ -77,7 +77,9 @@ async def test_every_request_is_answered_while_the_database_is_down_and_all_work
     # A new report: the modal opens (the trigger_id will not wait) and at once says it cannot be kept, text shown.
     r = await bot.sender.slash_command("/incident", "Mail is bouncing <!channel>", REPORTER, CHANNEL)
     assert r.status == 200
-    notice = await eventually(lambda: [c for c in bot.slack.calls_to("views.update")][-1:] if len(bot.slack.calls_to("views.open")) > opened else None)
+    notice = await eventually(
+        lambda: [c for c in bot.slack.calls_to("views.update")][-1:] if len(bot.slack.calls_to("views.open")) > opened else None
+    )
     texts = str(notice[0].params["view"])
     assert "the database is not answering" in texts and "Mail is bouncing <!channel>" in texts
     assert "<!channel>" not in str([b for b in notice[0].params["view"]["blocks"] if b.get("text", {}).get("type") == "mrkdwn"])
@@ -88,11 +90,19 @@ async def test_every_request_is_answered_while_the_database_is_down_and_all_work
     for text in ("ack INC-1", "status", "update INC-1 Still looking"):
         r = await bot.sender.slash_command("/sla", text, RESPONDER, CHANNEL)
         assert r.status == 200
-    replies = await eventually(lambda: [p.body["text"] for p in bot.slack.response_posts[told:]] if len(bot.slack.response_posts) >= told + 3 else None)
+    replies = await eventually(
+        lambda: [p.body["text"] for p in bot.slack.response_posts[told:]] if len(bot.slack.response_posts) >= told + 3 else None
+    )
     assert replies == [f":hourglass_flowing_sand: {DATABASE_DOWN}"] * 3
     r = await bot.sender.block_action("ticket_acknowledge", RESPONDER, value="INC-1", channel_id=CHANNEL, message_ts=announcement.ts)
     assert r.status == 200
-    await eventually(lambda: [c for c in bot.slack.calls_to("chat.postEphemeral") if c.params.get("user") == RESPONDER and c.params.get("text") == DATABASE_DOWN])
+    await eventually(
+        lambda: [
+            c
+            for c in bot.slack.calls_to("chat.postEphemeral")
+            if c.params.get("user") == RESPONDER and c.params.get("text") == DATABASE_DOWN
+        ]
+    )
 
     # Each is one log line saying what happened, not a stack trace of a bug.
     down = [rec for rec in caplog.records if "the database is not answering" in rec.getMessage()]
@@ -135,7 +145,9 @@ async def test_scheduler_says_once_that_it_waits_for_the_database_and_catches_up
     await bot.cluster.astart()
     assert (await sla.tick()).claimed == 1
     assert [r for r in caplog.records if r.getMessage() == "scheduler resumed: the database answers again"]
-    notices = [m for m in bot.slack.messages_in(CHANNEL, thread_ts=announcement.ts) if (m.metadata or {}).get("event_type") == METADATA_EVENT]
+    notices = [
+        m for m in bot.slack.messages_in(CHANNEL, thread_ts=announcement.ts) if (m.metadata or {}).get("event_type") == METADATA_EVENT
+    ]
     assert len(notices) == 1 and "50%" in str(notices[0].blocks)
 
 
@@ -143,7 +155,14 @@ async def test_an_event_while_the_database_is_down_is_refused_for_slack_to_send_
     """A responder's thread reply (a first response) is not acknowledged while it cannot be recorded: Slack retries it."""
     bot = pg_bot
     announcement = await ticket_with_responder(bot)
-    reply = {"type": "message", "user": RESPONDER, "channel": CHANNEL, "text": "looking now", "ts": "1764493200.000300", "thread_ts": announcement.ts}
+    reply = {
+        "type": "message",
+        "user": RESPONDER,
+        "channel": CHANNEL,
+        "text": "looking now",
+        "ts": "1764493200.000300",
+        "thread_ts": announcement.ts,
+    }
 
     await bot.cluster.astop()
     r = await bot.sender.event(reply, event_id="Ev0DOWN1")

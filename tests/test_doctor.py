@@ -19,10 +19,20 @@ REPO = Path(__file__).resolve().parent.parent
 
 async def doctor(slack: SlackStandIn, database_url: str, token: str | None = None, **env: str) -> tuple[int, list[str]]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "doctor",
-        env={**{k: v for k, v in os.environ.items() if not k.startswith("SLACK_")},
-             "SLACK_BOT_TOKEN": token or slack.bot_token, "SLACK_API_URL": slack.api_url, "DATABASE_URL": database_url, **env},
-        cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "doctor",
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("SLACK_")},
+            "SLACK_BOT_TOKEN": token or slack.bot_token,
+            "SLACK_API_URL": slack.api_url,
+            "DATABASE_URL": database_url,
+            **env,
+        },
+        cwd=REPO,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert not err.strip() or proc.returncode is not None, err
@@ -45,7 +55,9 @@ async def workspace(slack: SlackStandIn, database_url: str, *, opened_ago: timed
         await services.add_customer("ACME", "C0ACME", "comarch-cci-premium", "C0TRIAGE")
         if opened_ago is not None:  # a ticket whose reminders came due while no scheduler ran
             services.clock = ManualClock(datetime.now(timezone.utc) - opened_ago)
-            await services.open_ticket(ReportDraft(channel_id="C0ACME", reporter_id="U0R", summary="x", severity="business-critical", priority="p1"))
+            await services.open_ticket(
+                ReportDraft(channel_id="C0ACME", reporter_id="U0R", summary="x", severity="business-critical", priority="p1")
+            )
     finally:
         await services.close()
 
@@ -69,7 +81,9 @@ async def test_doctor_names_each_problem_and_what_to_do(database_url: str) -> No
         await workspace(slack, database_url, opened_ago=timedelta(hours=2))
         slack.channels["C0TRIAGE"].bot_member = False
         del slack.channels["C0ACME"]
-        slack.token_scopes[slack.bot_token] = [s for s in slack.token_scopes[slack.bot_token] if s not in ("files:write", "chat:write.public")]
+        slack.token_scopes[slack.bot_token] = [
+            s for s in slack.token_scopes[slack.bot_token] if s not in ("files:write", "chat:write.public")
+        ]
         code, lines = await doctor(slack, database_url)
     assert code == 1, lines
     assert line(lines, "scopes") == (
@@ -78,7 +92,9 @@ async def test_doctor_names_each_problem_and_what_to_do(database_url: str) -> No
     )
     assert line(lines, "ACME channel").startswith("FAIL C0ACME: channel_not_found:")
     assert line(lines, "ACME triage channel") == "FAIL the bot is not in #acme-triage (C0TRIAGE): /invite @triage-bot there"
-    assert line(lines, "scheduler").startswith("FAIL ") and "reminders are over 60 s late: start `triage-bot run`" in line(lines, "scheduler")
+    assert line(lines, "scheduler").startswith("FAIL ") and "reminders are over 60 s late: start `triage-bot run`" in line(
+        lines, "scheduler"
+    )
     assert line(lines, "slack token").startswith("ok") and line(lines, "database").startswith("ok")
     assert lines[-1] == "4 of 7 checks failed"
 

@@ -58,7 +58,9 @@ def test_escalation_delays_are_elapsed_time_across_the_spring_change() -> None:
     plan = PRESETS.plan("comarch-cci-premium")
     opened = z("2026-03-29T00:00Z")
     status = evaluate(plan, "business-critical", opened, [], opened)
-    esc = [(n.label, n.at) for n in planned_notifications(status, plan.notifications) if n.kind == "escalation" and n.clock == "first_response"]
+    esc = [
+        (n.label, n.at) for n in planned_notifications(status, plan.notifications) if n.kind == "escalation" and n.clock == "first_response"
+    ]
     assert esc == [("level 1", z("2026-03-29T00:30Z")), ("level 2", z("2026-03-29T01:00Z")), ("level 3", z("2026-03-29T01:30Z"))]
 
 
@@ -73,10 +75,14 @@ def test_always_open_measure_across_the_autumn_change_is_25_hours() -> None:
 
 # (zone, a DST change instant in UTC)
 CHANGES = [
-    ("Europe/Warsaw", z("2026-03-29T01:00Z")), ("Europe/Warsaw", z("2026-10-25T01:00Z")),
-    ("Europe/Berlin", z("2026-03-29T01:00Z")), ("Europe/Berlin", z("2026-10-25T01:00Z")),
-    ("Europe/Helsinki", z("2026-03-29T01:00Z")), ("Europe/Helsinki", z("2026-10-25T01:00Z")),
-    ("America/New_York", z("2026-03-08T07:00Z")), ("America/New_York", z("2026-11-01T06:00Z")),
+    ("Europe/Warsaw", z("2026-03-29T01:00Z")),
+    ("Europe/Warsaw", z("2026-10-25T01:00Z")),
+    ("Europe/Berlin", z("2026-03-29T01:00Z")),
+    ("Europe/Berlin", z("2026-10-25T01:00Z")),
+    ("Europe/Helsinki", z("2026-03-29T01:00Z")),
+    ("Europe/Helsinki", z("2026-10-25T01:00Z")),
+    ("America/New_York", z("2026-03-08T07:00Z")),
+    ("America/New_York", z("2026-11-01T06:00Z")),
 ]
 
 # Plan shapes: 24/7; office hours with an 8h business day; 24/5; split hours; a night window spanning the change.
@@ -115,7 +121,7 @@ def policy_text(tz: str) -> str:
         for shape in SHAPES
     )
     return f"""
-vendor: {{id: dst-{tz.replace('/', '-').lower()}, name: DST, timezone: {tz}}}
+vendor: {{id: dst-{tz.replace("/", "-").lower()}, name: DST, timezone: {tz}}}
 severities:
   - {{id: high, name: High, definition: "h"}}
   - {{id: mid, name: Mid, definition: "m"}}
@@ -176,6 +182,7 @@ def oracle_plan(oracle: Oracle, opened: datetime, targets: dict) -> set[tuple]:
                 out.add((clock, "reminder", f"{value}%", oracle.add(opened, target * value / 100), due))
             elif value < target:
                 out.add((clock, "reminder", "15m before", oracle.add(opened, target - value), due))
+
         def later(since: datetime, delay: timedelta) -> datetime:
             """Escalations after the first ping wait for open hours (elapsed time on a 24/7 calendar)."""
             return since + delay if oracle.shape == "always" else oracle.add(since, delay)

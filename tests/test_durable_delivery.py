@@ -145,5 +145,7 @@ async def test_group_responder_not_locked_out_by_a_proxy_502(bot, monkeypatch) -
     bot.slack.fail_next("usergroups.users.list", status=502, plain_text="Bad Gateway")
     r = await bot.sender.block_action("ticket_acknowledge", RESPONDER, value="INC-1", channel_id=CHANNEL, message_ts=ticket.thread_ts)
     assert r.status == 200
-    await eventually(lambda: [m for m in bot.slack.messages_in(CHANNEL, thread_ts=ticket.thread_ts) if "acknowledged INC-1" in (m.text or "")])
+    await eventually(
+        lambda: [m for m in bot.slack.messages_in(CHANNEL, thread_ts=ticket.thread_ts) if "acknowledged INC-1" in (m.text or "")]
+    )
     assert not [t for t in told(bot, RESPONDER) if "Only responders" in t]

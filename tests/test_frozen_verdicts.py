@@ -163,7 +163,9 @@ async def test_clock_records_answer_breached_and_at_risk_by_range_query(database
 
         async def query(now: datetime) -> tuple[set[str], set[str]]:
             async with services.sessions() as s:
-                breached = (await s.execute(select(SlaClockRow.clock).where(SlaClockRow.status == "running", SlaClockRow.due_at < now))).scalars()
+                breached = (
+                    await s.execute(select(SlaClockRow.clock).where(SlaClockRow.status == "running", SlaClockRow.due_at < now))
+                ).scalars()
                 breached_set = set(breached)
                 at_risk = (
                     await s.execute(
@@ -182,7 +184,9 @@ async def test_clock_records_answer_breached_and_at_risk_by_range_query(database
         await record_action(services, t.id, "acknowledged", RESPONDER)
         assert await query(start + 61 * M) == (set(), set())
         async with services.sessions() as s:
-            plan_sql = select(SlaClockRow.status, SlaClockRow.verdict).where(SlaClockRow.ticket_id == t.id, SlaClockRow.clock == "first_response")
+            plan_sql = select(SlaClockRow.status, SlaClockRow.verdict).where(
+                SlaClockRow.ticket_id == t.id, SlaClockRow.clock == "first_response"
+            )
             assert (await s.execute(plan_sql)).one() == ("met", "met")
     finally:
         await services.close()
@@ -205,7 +209,11 @@ async def test_migration_backfills_terms_and_clock_records(tmp_path: Path) -> No
                 ),
                 {"opened": opened.replace(tzinfo=None)},
             )
-            for kind, at, sev in (("classified", opened, "high"), ("acknowledged", opened + 50 * M, None), ("resolved", opened + 2 * H, None)):
+            for kind, at, sev in (
+                ("classified", opened, "high"),
+                ("acknowledged", opened + 50 * M, None),
+                ("resolved", opened + 2 * H, None),
+            ):
                 await conn.execute(
                     sa.text("insert into ticket_events (ticket_id, kind, at, severity, data) values (1, :k, :at, :sev, '{}')"),
                     {"k": kind, "at": at.replace(tzinfo=None), "sev": sev},
@@ -251,13 +259,9 @@ def test_stored_verdicts_override_a_fresh_evaluation() -> None:
     opened = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
     events = [TicketEvent("responded", opened + 10 * M), TicketEvent("resolved", opened + 3 * H)]
     status = evaluate(plan, "s1", opened, events, opened + 5 * H)
-    stored = [
-        FrozenVerdict(r.clock, r.status, r.due_at, r.stopped_at, r.periods) for r in clock_records(status)
-    ]
+    stored = [FrozenVerdict(r.clock, r.status, r.due_at, r.stopped_at, r.periods) for r in clock_records(status)]
     # the same ticket re-scored under a changed engine or policy: a 5m first-response target
-    tighter = parse_policy(
-        POLICY_V1 % {"high_fr": "5m", "holiday": "2026-01-01"}, "acme.yaml"
-    ).plans["acme-gold"]
+    tighter = parse_policy(POLICY_V1 % {"high_fr": "5m", "holiday": "2026-01-01"}, "acme.yaml").plans["acme-gold"]
     rescored = evaluate(tighter, "high", opened, events, opened + 5 * H)
     assert rescored.clocks["first_response"].status is ClockStatus.MISSED
     kept = frozen_verdicts(rescored, stored)

@@ -34,25 +34,125 @@ USERS = [REPORTER, RESPONDER, MANAGER, ADMIN]
 RAW_MENTION = re.compile(r"<!(?:channel|here|everyone)\b|<@U0TYPED|<!subteam\^S0TYPED")
 BROADCASTS = ["<!channel>", "<!here>", "<!everyone>", "<!channel|@channel>", "<!here|here>", "@channel", "@here", "@everyone"]
 TYPED_TARGETS = ["<@U0TYPED>", "<@U0TYPED|bob>", "<!subteam^S0TYPED|@team>"]
-ODD = ["", " ", "²", "¹²³", "٣", "1_000", "-1", "0", "99999999999999999999", "9" * 400, "1e400", "NaN", "\u202e", "\x7f",
-       "payload", "payload=", "&lt;!channel&gt;", "<https://evil.example|click>", "<#C0INCIDENT|incidents>", '"', "'", "\\", "*bold*", "`x`"]
+ODD = [
+    "",
+    " ",
+    "²",
+    "¹²³",
+    "٣",
+    "1_000",
+    "-1",
+    "0",
+    "99999999999999999999",
+    "9" * 400,
+    "1e400",
+    "NaN",
+    "\u202e",
+    "\x7f",
+    "payload",
+    "payload=",
+    "&lt;!channel&gt;",
+    "<https://evil.example|click>",
+    "<#C0INCIDENT|incidents>",
+    '"',
+    "'",
+    "\\",
+    "*bold*",
+    "`x`",
+]
 KEYS = ["INC-1", "inc-1", "1", "INC-2", "INC-²", "INC-٣", "INC-0", "INC--1", "INC-99999999999999999999", "INC-2147483648"]
-OPTIONS = ["next=30m", "next=99999999999d", "next=0m", "next=²h", "every=7", "every=99999999999", "every=0", "start=2026-12-07T09:00",
-           "start=9999-12-31T23:59", "start=0001-01-01T00:00+05:00", "severity=business-critical", "severity=<!channel>",
-           "priority=p1", "--period", "9999-12", "2026-11", "2026-Q4", "--customer", "--plan", "rotation", "primary",
-           "triage=none", "plan=x", "channel=<#C0INCIDENT>", "<@U0LEGIT>", "<!subteam^S0LEGIT|@leads>", "on-call", "list", "add"]
-SUBCOMMANDS = ["customers", "contacts", "status", "ticket", "report", "oncall", "oncall set", "oncall clear", "help", "", "nope",
-               *BY_COMMAND]
+OPTIONS = [
+    "next=30m",
+    "next=99999999999d",
+    "next=0m",
+    "next=²h",
+    "every=7",
+    "every=99999999999",
+    "every=0",
+    "start=2026-12-07T09:00",
+    "start=9999-12-31T23:59",
+    "start=0001-01-01T00:00+05:00",
+    "severity=business-critical",
+    "severity=<!channel>",
+    "priority=p1",
+    "--period",
+    "9999-12",
+    "2026-11",
+    "2026-Q4",
+    "--customer",
+    "--plan",
+    "rotation",
+    "primary",
+    "triage=none",
+    "plan=x",
+    "channel=<#C0INCIDENT>",
+    "<@U0LEGIT>",
+    "<!subteam^S0LEGIT|@leads>",
+    "on-call",
+    "list",
+    "add",
+]
+SUBCOMMANDS = [
+    "customers",
+    "contacts",
+    "status",
+    "ticket",
+    "report",
+    "oncall",
+    "oncall set",
+    "oncall clear",
+    "help",
+    "",
+    "nope",
+    *BY_COMMAND,
+]
 TARGET_TAKERS = ("assign", "oncall", "contacts", "customers")  # a typed user or group there is the target: it is named back
-ACTION_IDS = ["open_report", "status_more", "ticket_acknowledge", "ticket_update", "ticket_assign", "ticket_reclassify", "ticket_pause",
-              "ticket_resume", "ticket_resolve", "ticket_reopen", "escalation_ack"]
-CALLBACKS = ["incident_step1", "incident_step2", "ticket_assign_modal", "ticket_update_modal", "ticket_reclassify_modal",
-             "ticket_resolve_modal", "ticket_pause_modal"]
-BLOCKS = ["summary", "description", "service", "q:business_stopped", "q:question_only", "severity", "priority", "reason", "text",
-          "next", "note", "assignee"]
+ACTION_IDS = [
+    "open_report",
+    "status_more",
+    "ticket_acknowledge",
+    "ticket_update",
+    "ticket_assign",
+    "ticket_reclassify",
+    "ticket_pause",
+    "ticket_resume",
+    "ticket_resolve",
+    "ticket_reopen",
+    "escalation_ack",
+]
+CALLBACKS = [
+    "incident_step1",
+    "incident_step2",
+    "ticket_assign_modal",
+    "ticket_update_modal",
+    "ticket_reclassify_modal",
+    "ticket_resolve_modal",
+    "ticket_pause_modal",
+]
+BLOCKS = [
+    "summary",
+    "description",
+    "service",
+    "q:business_stopped",
+    "q:question_only",
+    "severity",
+    "priority",
+    "reason",
+    "text",
+    "next",
+    "note",
+    "assignee",
+]
 
-INPUTS = [{"type": "input", "block_id": b, "label": {"type": "plain_text", "text": b},
-           "element": {"type": "plain_text_input", "action_id": "value"}} for b in BLOCKS]  # every input a modal has (errors name one)
+INPUTS = [
+    {
+        "type": "input",
+        "block_id": b,
+        "label": {"type": "plain_text", "text": b},
+        "element": {"type": "plain_text_input", "action_id": "value"},
+    }
+    for b in BLOCKS
+]  # every input a modal has (errors name one)
 FUZZ = settings(deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
 
 numbers = st.integers(min_value=-(10**25), max_value=10**25).map(str)
@@ -196,8 +296,13 @@ async def test_fuzz_incident_command(bot) -> None:
 
 async def test_fuzz_buttons(bot) -> None:
     w = await world(bot)
-    values = st.one_of(st.sampled_from(KEYS), free_text, st.sampled_from(["breached:0", "at_risk:20", "breached:99999999999999999999",
-                                                                            "breached:²", "bogus:1", "INC-1|resolution", "INC-1|nope"]))
+    values = st.one_of(
+        st.sampled_from(KEYS),
+        free_text,
+        st.sampled_from(
+            ["breached:0", "at_risk:20", "breached:99999999999999999999", "breached:²", "bogus:1", "INC-1|resolution", "INC-1|nope"]
+        ),
+    )
 
     async def run(log: Recorder, action_id: str, value: str, user: str, in_thread: bool) -> None:
         where = {"channel_id": CHANNEL, "message_ts": w["ticket"].thread_ts} if in_thread else {}
@@ -217,9 +322,14 @@ def input_state(block: str) -> st.SearchStrategy[dict]:
 
 async def test_fuzz_modal_submissions(bot) -> None:
     w = await world(bot)
-    metadata = st.one_of(st.sampled_from(KEYS).map(lambda k: json.dumps({"ticket": k})), free_text,
-                         st.sampled_from(["", "{}", "[]", "null", '{"ticket": 5}', '{"ticket": null}', '{"channel_id": "C0OTHER"}']))
-    states = st.lists(st.sampled_from(BLOCKS).flatmap(input_state), max_size=6).map(lambda parts: {k: v for p in parts for k, v in p.items()})
+    metadata = st.one_of(
+        st.sampled_from(KEYS).map(lambda k: json.dumps({"ticket": k})),
+        free_text,
+        st.sampled_from(["", "{}", "[]", "null", '{"ticket": 5}', '{"ticket": null}', '{"channel_id": "C0OTHER"}']),
+    )
+    states = st.lists(st.sampled_from(BLOCKS).flatmap(input_state), max_size=6).map(
+        lambda parts: {k: v for p in parts for k, v in p.items()}
+    )
 
     async def run(log: Recorder, callback_id: str, values: dict, private_metadata: str, user: str, real_view: bool) -> None:
         view = {**w["step1"], "callback_id": callback_id, "private_metadata": private_metadata, "blocks": INPUTS}
@@ -227,8 +337,9 @@ async def test_fuzz_modal_submissions(bot) -> None:
             view.pop("id")
         await answered(bot, log, lambda: bot.sender.view_submission(view, user, values))
 
-    await fuzz(bot, run, callback_id=st.sampled_from(CALLBACKS), values=states, private_metadata=metadata, user=users,
-               real_view=st.booleans())
+    await fuzz(
+        bot, run, callback_id=st.sampled_from(CALLBACKS), values=states, private_metadata=metadata, user=users, real_view=st.booleans()
+    )
 
 
 async def test_fuzz_shortcut_and_events(bot) -> None:
@@ -258,7 +369,11 @@ async def test_fuzz_shortcut_and_events(bot) -> None:
 # -- malformed shapes ---------------------------------------------------------------------------------
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-(10**30), max_value=10**30) | st.floats() | st.text(max_size=12)
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**30), max_value=10**30)
+    | st.floats()
+    | st.text(max_size=12)
     | st.sampled_from(BROADCASTS + TYPED_TARGETS),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(scraps, inner, max_size=3),
     max_leaves=6,
@@ -294,15 +409,41 @@ async def test_fuzz_malformed_shapes(bot) -> None:
     user = {"id": RESPONDER, "username": "ron", "name": "ron", "team_id": sender.team_id}
     team = {"id": sender.team_id, "domain": sender.team_domain}
     bases: dict[str, Any] = {
-        "command": {"command": "/sla", "text": "ack INC-1", "user_id": RESPONDER, "channel_id": CHANNEL, "team_id": sender.team_id,
-                    "trigger_id": "1.2.abc", "response_url": bot.slack.new_response_url(CHANNEL, RESPONDER)},
-        "block_actions": {"type": "block_actions", "user": user, "team": team, "trigger_id": "1.2.abc", "channel": {"id": CHANNEL},
-                          "container": {"type": "message", "message_ts": ticket.thread_ts, "channel_id": CHANNEL},
-                          "actions": [{"action_id": "ticket_acknowledge", "block_id": "actions", "type": "button", "value": "INC-1"}]},
-        "view_submission": {"type": "view_submission", "user": user, "team": team, "trigger_id": "1.2.abc",
-                            "view": {**step1, "state": {"values": {"summary": {"value": {"type": "plain_text_input", "value": "Down"}}}}}},
-        "message_action": {"type": "message_action", "user": user, "team": team, "trigger_id": "1.2.abc", "callback_id": "report_incident",
-                           "channel": {"id": CHANNEL}, "message_ts": "1.1", "message": {"type": "message", "text": "Down", "ts": "1.1"}},
+        "command": {
+            "command": "/sla",
+            "text": "ack INC-1",
+            "user_id": RESPONDER,
+            "channel_id": CHANNEL,
+            "team_id": sender.team_id,
+            "trigger_id": "1.2.abc",
+            "response_url": bot.slack.new_response_url(CHANNEL, RESPONDER),
+        },
+        "block_actions": {
+            "type": "block_actions",
+            "user": user,
+            "team": team,
+            "trigger_id": "1.2.abc",
+            "channel": {"id": CHANNEL},
+            "container": {"type": "message", "message_ts": ticket.thread_ts, "channel_id": CHANNEL},
+            "actions": [{"action_id": "ticket_acknowledge", "block_id": "actions", "type": "button", "value": "INC-1"}],
+        },
+        "view_submission": {
+            "type": "view_submission",
+            "user": user,
+            "team": team,
+            "trigger_id": "1.2.abc",
+            "view": {**step1, "state": {"values": {"summary": {"value": {"type": "plain_text_input", "value": "Down"}}}}},
+        },
+        "message_action": {
+            "type": "message_action",
+            "user": user,
+            "team": team,
+            "trigger_id": "1.2.abc",
+            "callback_id": "report_incident",
+            "channel": {"id": CHANNEL},
+            "message_ts": "1.1",
+            "message": {"type": "message", "text": "Down", "ts": "1.1"},
+        },
         "event": sender.event_envelope({"type": "app_mention", "user": REPORTER, "text": "help", "ts": "1.1", "channel": CHANNEL}),
         "home": sender.event_envelope({"type": "app_home_opened", "user": RESPONDER, "channel": "D0HOME", "tab": "home"}),
     }

@@ -80,8 +80,9 @@ async def test_postgres_row_lock_is_per_customer(postgres_url: str) -> None:
     from rules.clock import ManualClock
     from storage.db import upgrade
 
-    services = build_services(Settings(_env_file=None, database_url=postgres_url),
-                              clock=ManualClock(datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc)))
+    services = build_services(
+        Settings(_env_file=None, database_url=postgres_url), clock=ManualClock(datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc))
+    )
     try:
         await upgrade(services.engine)
         tiny = await services.add_customer("Tiny", CHANNEL, "business-support-professional")

@@ -83,10 +83,17 @@ async def test_forged_private_metadata_changes_nothing(bot) -> None:
     step2 = bot.slack.views[view["id"]]
     suggested = r.json["view"]["blocks"][0]["text"]["text"]
     assert "Business critical" in suggested or "business" in suggested.lower()
-    forged = dict(step2, private_metadata=json.dumps(
-        {"channel_id": "C0BIGCO", "plan_id": "comarch-cci-premium", "suggested": "general-guidance",
-         "draft": {"summary": "<!channel> forged", "answers": {}}}
-    ))
+    forged = dict(
+        step2,
+        private_metadata=json.dumps(
+            {
+                "channel_id": "C0BIGCO",
+                "plan_id": "comarch-cci-premium",
+                "suggested": "general-guidance",
+                "draft": {"summary": "<!channel> forged", "answers": {}},
+            }
+        ),
+    )
     # Choosing another severity than the server's suggestion still needs a reason, whatever `suggested` claims.
     values = {"severity": select_value("general-guidance"), "priority": select_value("p1"), "reason": {"value": ""}}
     refused = await bot.sender.view_submission(forged, REPORTER, values)

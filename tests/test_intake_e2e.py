@@ -29,7 +29,9 @@ async def test_incident_command_to_announced_ticket(bot) -> None:
     question_blocks = [b["block_id"] for b in view["blocks"] if b.get("block_id", "").startswith("q:")]
     assert question_blocks == ["q:question_only", "q:business_stopped", "q:important_functions_degraded"]
 
-    r = await submit_step1(bot, view, "Checkout is down", {"question_only": "no", "business_stopped": "yes", "important_functions_degraded": "unsure"})
+    r = await submit_step1(
+        bot, view, "Checkout is down", {"question_only": "no", "business_stopped": "yes", "important_functions_degraded": "unsure"}
+    )
     step2 = r.json["view"]
     suggestion = next(b for b in step2["blocks"] if b.get("block_id") == "suggestion")["text"]["text"]
     assert "Business-critical system shutdown" in suggestion
@@ -70,13 +72,19 @@ async def test_override_needs_a_reason_and_is_logged(bot) -> None:
     assert r.json["response_action"] == "update"
     ticket = await bot.services.get_ticket("INC-1")
     classified = next(e for e in ticket.events if e.kind == "classified")
-    assert (classified.severity, classified.reason, classified.data["suggested"]) == ("general-guidance", "Only staging is affected", "business-critical")
+    assert (classified.severity, classified.reason, classified.data["suggested"]) == (
+        "general-guidance",
+        "Only staging is affected",
+        "business-critical",
+    )
 
 
 async def test_blank_summary_returns_field_error(bot) -> None:
     setup_workspace(bot)
     view = await open_step1(bot)
-    r = await submit_step1(bot, view, "   ", {"question_only": "yes", "business_stopped": "no", "important_functions_degraded": "no"}, description="keep me")
+    r = await submit_step1(
+        bot, view, "   ", {"question_only": "yes", "business_stopped": "no", "important_functions_degraded": "no"}, description="keep me"
+    )
     assert r.json["response_action"] == "errors" and "summary" in r.json["errors"]
     assert bot.slack.views[view["id"]]["callback_id"] == "incident_step1"  # the modal stays open with the text
 
@@ -199,14 +207,22 @@ async def report_gold(bot) -> None:
     r = await submit_step1(bot, view, "Checkout slow", {"majority_affected": "yes", "workaround": "yes", "revenue_affected": "no"})
     step2 = r.json["view"]
     step2["id"] = view["id"]
-    await bot.sender.view_submission(step2, REPORTER, {"severity": select_value("sev3"), "priority": select_value("p3"), "reason": {"value": ""}})
+    await bot.sender.view_submission(
+        step2, REPORTER, {"severity": select_value("sev3"), "priority": select_value("p3"), "reason": {"value": ""}}
+    )
 
 
 async def test_channel_the_bot_cannot_post_in_is_said_plainly(bot) -> None:
     setup_workspace(bot)
     bot.slack.fail_next("chat.postMessage", error="not_in_channel")
     await report(bot)
-    told = await eventually(lambda: [c for c in bot.slack.calls if c.method in ("chat.postEphemeral", "chat.postMessage") and "INC-1" in c.params.get("text", "") and c.ok])
+    told = await eventually(
+        lambda: [
+            c
+            for c in bot.slack.calls
+            if c.method in ("chat.postEphemeral", "chat.postMessage") and "INC-1" in c.params.get("text", "") and c.ok
+        ]
+    )
     assert "could not post it in this channel" in told[-1].params["text"]
     ticket = await bot.services.get_ticket("INC-1")
     assert ticket.thread_ts is None  # saved, not announced

@@ -22,8 +22,15 @@ def payload(data) -> str:
 
 
 def command(**fields: str) -> str:
-    base = {"command": "/sla", "text": "status", "user_id": REPORTER, "channel_id": CHANNEL, "team_id": "T0STANDIN1",
-            "trigger_id": "1.2.abc", "response_url": "http://127.0.0.1:9/r"}
+    base = {
+        "command": "/sla",
+        "text": "status",
+        "user_id": REPORTER,
+        "channel_id": CHANNEL,
+        "team_id": "T0STANDIN1",
+        "trigger_id": "1.2.abc",
+        "response_url": "http://127.0.0.1:9/r",
+    }
     return urlencode({k: v for k, v in {**base, **fields}.items() if v is not None})
 
 
@@ -31,9 +38,18 @@ def event(ev) -> str:
     return json.dumps({"type": "event_callback", "team_id": "T0STANDIN1", "event_id": "Ev0MALFORMED", "event": ev})
 
 
-ACTION = {"type": "block_actions", "user": USER, "trigger_id": "1.2.abc", "actions": [{"action_id": "ticket_acknowledge", "value": "INC-1"}]}
-SUBMISSION = {"type": "view_submission", "user": USER, "trigger_id": "1.2.abc",
-              "view": {"id": "V0MALFORMED", "type": "modal", "callback_id": "incident_step1", "state": {"values": {}}}}
+ACTION = {
+    "type": "block_actions",
+    "user": USER,
+    "trigger_id": "1.2.abc",
+    "actions": [{"action_id": "ticket_acknowledge", "value": "INC-1"}],
+}
+SUBMISSION = {
+    "type": "view_submission",
+    "user": USER,
+    "trigger_id": "1.2.abc",
+    "view": {"id": "V0MALFORMED", "type": "modal", "callback_id": "incident_step1", "state": {"values": {}}},
+}
 
 MALFORMED = {
     "payload is not JSON": (payload("{not json"), FORM),
@@ -53,18 +69,37 @@ MALFORMED = {
     "view not a dict": (payload({**SUBMISSION, "view": "V1"}), FORM),
     "view without state": (payload({**SUBMISSION, "view": {"id": "V1", "type": "modal", "callback_id": "incident_step1"}}), FORM),
     "view without type": (payload({**SUBMISSION, "view": {k: v for k, v in SUBMISSION["view"].items() if k != "type"}}), FORM),
-    "view without callback_id": (payload({**SUBMISSION, "view": {k: v for k, v in SUBMISSION["view"].items() if k != "callback_id"}}), FORM),
+    "view without callback_id": (
+        payload({**SUBMISSION, "view": {k: v for k, v in SUBMISSION["view"].items() if k != "callback_id"}}),
+        FORM,
+    ),
     "response_url a number": (payload({**ACTION, "response_url": 5}), FORM),
     "attachment action without actions": (payload({"type": "interactive_message", "callback_id": "x", "user": USER}), FORM),
     "workflow step edit without its step": (payload({"type": "workflow_step_edit", "callback_id": "x", "user": USER}), FORM),
     "view state values a list": (payload({**SUBMISSION, "view": {**SUBMISSION["view"], "state": {"values": []}}}), FORM),
-    "view input a string": (payload({**SUBMISSION, "view": {**SUBMISSION["view"], "state": {"values": {"summary": {"value": "x"}}}}}), FORM),
+    "view input a string": (
+        payload({**SUBMISSION, "view": {**SUBMISSION["view"], "state": {"values": {"summary": {"value": "x"}}}}}),
+        FORM,
+    ),
     "view private_metadata a dict": (payload({**SUBMISSION, "view": {**SUBMISSION["view"], "private_metadata": {}}}), FORM),
     "submission without user": (payload({k: v for k, v in SUBMISSION.items() if k != "user"}), FORM),
-    "shortcut without callback_id": (payload({"type": "message_action", "user": USER, "trigger_id": "1.2.abc",
-                                              "channel": {"id": CHANNEL}}), FORM),
-    "message_action message a string": (payload({"type": "message_action", "user": USER, "trigger_id": "1.2.abc",
-                                                 "callback_id": "report_incident", "channel": {"id": CHANNEL}, "message": "hi"}), FORM),
+    "shortcut without callback_id": (
+        payload({"type": "message_action", "user": USER, "trigger_id": "1.2.abc", "channel": {"id": CHANNEL}}),
+        FORM,
+    ),
+    "message_action message a string": (
+        payload(
+            {
+                "type": "message_action",
+                "user": USER,
+                "trigger_id": "1.2.abc",
+                "callback_id": "report_incident",
+                "channel": {"id": CHANNEL},
+                "message": "hi",
+            }
+        ),
+        FORM,
+    ),
     "a number past Python's digit limit": (payload('{"type": "block_actions", "n": ' + "9" * 5000 + "}"), FORM),
     "nested past the recursion limit": (payload("[" * 100_000 + "]" * 100_000), FORM),
     "not UTF-8": (b"command=%2Fsla&text=status&user_id=U0REPORTER&channel_id=C0INCIDENT\xff\xfe", FORM),
@@ -84,8 +119,10 @@ MALFORMED = {
     "event without type": (event({"user": REPORTER, "channel": CHANNEL, "text": "hi", "ts": "1.1"}), JSON),
     "app_mention text a number": (event({"type": "app_mention", "user": REPORTER, "channel": CHANNEL, "text": 5, "ts": "1.1"}), JSON),
     "app_mention without channel": (event({"type": "app_mention", "user": REPORTER, "text": "hi", "ts": "1.1"}), JSON),
-    "message thread_ts a number": (event({"type": "message", "user": REPORTER, "channel": CHANNEL, "text": "hi", "ts": "1.1",
-                                          "thread_ts": 1.0}), JSON),
+    "message thread_ts a number": (
+        event({"type": "message", "user": REPORTER, "channel": CHANNEL, "text": "hi", "ts": "1.1", "thread_ts": 1.0}),
+        JSON,
+    ),
     "app_home_opened without user": (event({"type": "app_home_opened", "tab": "home"}), JSON),
     "url_verification without challenge": (json.dumps({"type": "url_verification"}), JSON),
 }
@@ -147,9 +184,19 @@ async def test_report_button_and_global_shortcut_without_a_channel_say_where_to_
 async def test_action_modal_with_unreadable_private_metadata_is_out_of_date(bot) -> None:
     setup_workspace(bot)
     bot.services.settings.responder_user_ids = REPORTER
-    view = {"type": "modal", "callback_id": "ticket_resolve_modal", "private_metadata": "INC-1",
-            "blocks": [{"type": "input", "block_id": "note", "label": {"type": "plain_text", "text": "Note"},
-                        "element": {"type": "plain_text_input", "action_id": "value"}}]}
+    view = {
+        "type": "modal",
+        "callback_id": "ticket_resolve_modal",
+        "private_metadata": "INC-1",
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "note",
+                "label": {"type": "plain_text", "text": "Note"},
+                "element": {"type": "plain_text_input", "action_id": "value"},
+            }
+        ],
+    }
     for metadata in ("INC-1", "[]", '{"ticket": 5}'):
         r = await bot.sender.view_submission({**view, "private_metadata": metadata}, REPORTER, {"note": {"value": "fixed"}})
         out_of_date = "This form is out of date: close it and use the ticket's buttons again."

@@ -147,7 +147,11 @@ async def test_ticket_timeline_with_verdicts(bot) -> None:
     timeline = block_text(body, "ticket_timeline")
     lines = [line for line in timeline.split("\n") if line.startswith("• <!date^")]
     assert [line.split("> ", 1)[1].split(" by ")[0].split(" *")[0] for line in lines] == [
-        "reported", "classified as", "acknowledged", "update", "paused",
+        "reported",
+        "classified as",
+        "acknowledged",
+        "update",
+        "paused",
     ]
     assert f"reported by <@{REPORTER}> in <#{ACME_CHANNEL}>" in timeline
     assert f"update by <@{RESPONDER}>: “Rolled back &lt;!here&gt;”" in timeline
@@ -159,7 +163,9 @@ async def test_ticket_errors_and_refusal(bot) -> None:
     team(bot)
     await open_ticket(bot, "Something")
     assert (await sla(bot, "ticket INC-99", RESPONDER))["text"] == ":x: no ticket INC-99"
-    assert (await sla(bot, "ticket banana", MANAGER))["text"] == ":x: 'banana' is not a ticket id (like INC-42: INC- and a number from 1 to 2147483647)"
+    assert (await sla(bot, "ticket banana", MANAGER))[
+        "text"
+    ] == ":x: 'banana' is not a ticket id (like INC-42: INC- and a number from 1 to 2147483647)"
     assert "Which ticket? Use `/sla ticket INC-42`" in (await sla(bot, "ticket", MANAGER))["text"]
     assert (await sla(bot, "ticket INC-1", STRANGER))["text"].startswith("Only responders and managers")
     assert (await sla(bot, "ticket INC-1", REPORTER))["text"].startswith("Only responders and managers")
@@ -298,7 +304,9 @@ async def test_usage_lists_every_subcommand(bot) -> None:
 
 
 async def open_home(bot, user: str, tab: str = "home") -> None:
-    await bot.sender.event({"type": "app_home_opened", "user": user, "channel": "D" + user[1:], "tab": tab, "event_ts": "1764493200.000100"})
+    await bot.sender.event(
+        {"type": "app_home_opened", "user": user, "channel": "D" + user[1:], "tab": tab, "event_ts": "1764493200.000100"}
+    )
 
 
 async def test_app_home_dashboard(bot) -> None:
@@ -352,7 +360,9 @@ def test_cli_report(tmp_path: Path, monkeypatch, capsys) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
 
     async def seed() -> None:
-        services = build_services(Settings(_env_file=None, database_url=url), clock=ManualClock(datetime(2026, 10, 5, 9, tzinfo=timezone.utc)))
+        services = build_services(
+            Settings(_env_file=None, database_url=url), clock=ManualClock(datetime(2026, 10, 5, 9, tzinfo=timezone.utc))
+        )
         await upgrade(services.engine)
         await services.add_customer("ACME", ACME_CHANNEL, "commercetools-premium")
         t = (await services.open_ticket(ReportDraft(channel_id=ACME_CHANNEL, reporter_id=REPORTER, summary="x", severity="s1"))).ticket

@@ -16,7 +16,9 @@ NOISY = "a & b < c > d " * 215  # 3,010 characters; escaped, about 4,700
 async def test_an_update_that_escaping_inflates_is_cut_with_a_pointer(bot) -> None:
     ticket = await ticket_with_responder(bot, RESPONDER)
     await sla(bot, f"update INC-1 {NOISY}", RESPONDER)
-    posted = await eventually(lambda: [m for m in bot.slack.messages_in(CHANNEL, thread_ts=ticket.thread_ts) if "posted an update on INC-1" in m.text])
+    posted = await eventually(
+        lambda: [m for m in bot.slack.messages_in(CHANNEL, thread_ts=ticket.thread_ts) if "posted an update on INC-1" in m.text]
+    )
     text = posted[0].text
     assert len(text) <= 4000
     assert text.endswith("the full text is kept with the ticket: `/sla ticket INC-1`)_")

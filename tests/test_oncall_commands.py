@@ -46,7 +46,10 @@ def test_cli_oncall(tmp_path: Path) -> None:
     assert r.returncode == 0 and "from 2026-11-23 09:00 (plan time, Europe/Warsaw)" in r.stdout
     shown = {row["role"]: row["setting"] for row in json.loads(run("show", "--json").stdout)}
     assert "from 2026-11-23 09:00 (plan time, Europe/Warsaw)" in shown["manager"]  # not 08:00, the stored UTC
-    assert "write the first hand-off as 2026-12-07T09:00 (plan time)" in run("set", "manager", "--rotation", "U0A", "--start", "next monday").stderr
+    assert (
+        "write the first hand-off as 2026-12-07T09:00 (plan time)"
+        in run("set", "manager", "--rotation", "U0A", "--start", "next monday").stderr
+    )
     rows = json.loads(run("show", "--json").stdout)
     assert {r["role"]: r["setting"] for r in rows}["on-call"] == "<@U0OLGA>"
     r = run("set", "nobody", "--user", "U0NOBODY1")

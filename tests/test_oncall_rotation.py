@@ -32,7 +32,5 @@ def test_weekly_rotation_hands_off_at_local_time(now: datetime, who: str) -> Non
 def test_rotation_matches_counting_handoffs(minutes: int) -> None:
     now = START + timedelta(minutes=minutes)
     local = now.astimezone(BERLIN)
-    handoffs = sum(
-        1 for k in range(1, 400) if datetime.combine(START.date() + timedelta(days=7 * k), START.time(), BERLIN) <= local
-    )
+    handoffs = sum(1 for k in range(1, 400) if datetime.combine(START.date() + timedelta(days=7 * k), START.time(), BERLIN) <= local)
     assert on_call_in_rotation(["A", "B", "C"], START, 7, BERLIN, now) == "ABC"[handoffs % 3]

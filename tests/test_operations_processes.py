@@ -21,7 +21,16 @@ from tests.helpers import REPORTER, eventually, report, setup_workspace, sla
 from tests.shifted_clock_run import FileClock
 from tests.slack_standin import SlackSender, SlackStandIn
 from tests.test_scheduler_processes import (
-    AT_90_PERCENT, CHANNEL, OPENED, _logs_in_tmp, bots_clock, posted_timer_ids, start_bot, stop, timer_rows, wait_for,
+    AT_90_PERCENT,
+    CHANNEL,
+    OPENED,
+    _logs_in_tmp,
+    bots_clock,
+    posted_timer_ids,
+    start_bot,
+    stop,
+    timer_rows,
+    wait_for,
 )
 
 __all__ = ["_logs_in_tmp", "bots_clock"]  # fixtures shared with the scheduler's process tests
@@ -173,14 +182,18 @@ async def _announced(slack: SlackStandIn, count: int) -> bool:
 
 async def open_tickets_in_channels(slack: SlackStandIn, database_url: str, count: int) -> None:
     """Comarch Premium business-critical tickets opened at OPENED, each reported in its own channel."""
-    services = build_services(Settings(_env_file=None, database_url=database_url, default_plan="comarch-cci-premium"), clock=ManualClock(OPENED))
+    services = build_services(
+        Settings(_env_file=None, database_url=database_url, default_plan="comarch-cci-premium"), clock=ManualClock(OPENED)
+    )
     try:
         await upgrade(services.engine)
         for i in range(count):
             channel = f"C0CH{i:04d}"
             slack.add_channel(channel, f"incidents-{i}")
             await services.open_ticket(
-                ReportDraft(channel_id=channel, reporter_id="U0REPORTER", summary=f"outage {i}", severity="business-critical", priority="p1")
+                ReportDraft(
+                    channel_id=channel, reporter_id="U0REPORTER", summary=f"outage {i}", severity="business-critical", priority="p1"
+                )
             )
     finally:
         await services.close()

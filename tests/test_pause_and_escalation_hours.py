@@ -42,11 +42,27 @@ def test_pausing_before_any_response_stops_the_first_response_clock() -> None:
 UPDATE_CASES = [
     # (case, events, now (minutes), expected update verdicts, expected running update due (minutes) or None)
     ("no update during the pause", [ev("responded", 5), ev("paused", 10), ev("resolved", 120)], 130, ["met"], None),
-    ("a courtesy update during the pause", [ev("responded", 5), ev("paused", 10), ev("updated", 50), ev("resolved", 120)], 130, ["met"], None),
-    ("a promise made in the pause survives the resume",
-     [ev("responded", 5), ev("paused", 10), ev("updated", 20, next_update_at=T + 200 * M), ev("resumed", 60)], 61, ["met"], 200),
-    ("a promise that ran out in the pause does not",
-     [ev("responded", 5), ev("paused", 10), ev("updated", 20, next_update_at=T + 40 * M), ev("resumed", 60)], 61, ["met"], 90),
+    (
+        "a courtesy update during the pause",
+        [ev("responded", 5), ev("paused", 10), ev("updated", 50), ev("resolved", 120)],
+        130,
+        ["met"],
+        None,
+    ),
+    (
+        "a promise made in the pause survives the resume",
+        [ev("responded", 5), ev("paused", 10), ev("updated", 20, next_update_at=T + 200 * M), ev("resumed", 60)],
+        61,
+        ["met"],
+        200,
+    ),
+    (
+        "a promise that ran out in the pause does not",
+        [ev("responded", 5), ev("paused", 10), ev("updated", 20, next_update_at=T + 40 * M), ev("resumed", 60)],
+        61,
+        ["met"],
+        90,
+    ),
 ]
 
 
@@ -155,5 +171,7 @@ plans:
     # a 24/7 plan: elapsed time, as before
     premium = PRESETS.plan("comarch-cci-premium")
     p = evaluate(premium, "business-critical", FRI_18, [], FRI_18)
-    esc = [(n.label, n.at) for n in planned_notifications(p, premium.notifications) if n.kind == "escalation" and n.clock == "first_response"]
+    esc = [
+        (n.label, n.at) for n in planned_notifications(p, premium.notifications) if n.kind == "escalation" and n.clock == "first_response"
+    ]
     assert esc == [("level 1", FRI_18 + 30 * M), ("level 2", FRI_18 + 60 * M), ("level 3", FRI_18 + 90 * M)]

@@ -90,7 +90,10 @@ def test_cli_without_a_token_says_to_invite_the_bot(tmp_path: Path) -> None:
     env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/t.db", "PATH": "/usr/bin:/bin"}
     out = subprocess.run(
         [sys.executable, "-m", "bot.cli", "customers", "add", "--name", "ACME", "--channel", "C0ACME1", "--plan", "comarch-cci-basic"],
-        capture_output=True, text=True, env=env, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
     )
     assert out.returncode == 0, out.stderr
     assert "added customer 'ACME'" in out.stdout

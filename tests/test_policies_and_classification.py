@@ -46,7 +46,11 @@ def test_contract_text() -> None:
 # Conflicting answers: the more urgent suggestion wins, in every preset.
 CONFLICTS = [
     ("comarch-cci-premium", {"question_only": True, "business_stopped": True, "important_functions_degraded": False}, "business-critical"),
-    ("comarch-cci-premium", {"question_only": True, "business_stopped": False, "important_functions_degraded": True}, "production-impaired"),
+    (
+        "comarch-cci-premium",
+        {"question_only": True, "business_stopped": False, "important_functions_degraded": True},
+        "production-impaired",
+    ),
     ("comarch-cci-premium", {"question_only": False, "business_stopped": True, "important_functions_degraded": True}, "business-critical"),
     ("commercetools-premium", {"question_only": True, "production_down": True, "production_affected": False}, "s1"),
     ("commercetools-premium", {"question_only": True, "production_down": False, "production_affected": True}, "s2"),

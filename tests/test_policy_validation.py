@@ -56,12 +56,24 @@ def test_good_file_loads(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("keys", "value", "expected"),
     [
-        (["plans", 0, "targets"], {"medium": {"first_response": "1h"}}, "plan 'acme-gold': targets.medium: unknown severity 'medium' (valid: high, low)"),
+        (
+            ["plans", 0, "targets"],
+            {"medium": {"first_response": "1h"}},
+            "plan 'acme-gold': targets.medium: unknown severity 'medium' (valid: high, low)",
+        ),
         (["plans", 0, "targets"], {"high": {"first_response": "-30m"}}, "plan 'acme-gold': targets.high.first_response"),
         (["plans", 0, "targets"], {"high": {"first_response": "soon"}}, "not a duration: 'soon'"),
-        (["plans", 0, "targets"], {"high": {"resolution": "0m"}}, "plan 'acme-gold': targets.high.resolution: a target must be longer than zero"),
+        (
+            ["plans", 0, "targets"],
+            {"high": {"resolution": "0m"}},
+            "plan 'acme-gold': targets.high.resolution: a target must be longer than zero",
+        ),
         (["plans", 0, "calendar"], "weekends", "plan 'acme-gold': calendar: unknown calendar 'weekends' (valid: always, office)"),
-        (["plans", 0, "targets"], {"high": {"first_response": "1h", "calender": "office"}}, "plan 'acme-gold': targets.high.calender: unknown field"),
+        (
+            ["plans", 0, "targets"],
+            {"high": {"first_response": "1h", "calender": "office"}},
+            "plan 'acme-gold': targets.high.calender: unknown field",
+        ),
         (["calendars", "office", "timezone"], "Europe/Warszawa", "calendars.office.timezone: unknown time zone 'Europe/Warszawa'"),
         (["calendars", "office", "holidays", "country"], "XX", "calendars.office.holidays.country: unknown holiday country 'XX'"),
         (["calendars", "office", "hours"], {"mon-fri": ["09:00-13:00", "12:00-17:00"]}, "overlapping opening hours on mon"),
@@ -122,9 +134,16 @@ def test_missing_policy_folder_is_a_clear_error(tmp_path: Path) -> None:
     [
         (["plans", 0, "id"], "acme-" + "g" * 250, "id 'acme-ggggggggggggggg'... is 255 characters; at most 64"),
         (["severities", 0, "id"], "High Severity", "severity 'High Severity': id: id 'High Severity': use lower-case letters"),
-        (["classification"], {"questions": [{"id": "q" * 254, "text": "Down?"}], "rules": [{"severity": "low"}]},
-         "classification.questions[0].id: id 'qqqqqqqqqqqqqqqqqqqq'... is 254 characters; at most 64"),
-        (["priorities"], [{"id": "p" * 151, "name": "P", "definition": "x"}], "id: id 'pppppppppppppppppppp'... is 151 characters; at most 64"),
+        (
+            ["classification"],
+            {"questions": [{"id": "q" * 254, "text": "Down?"}], "rules": [{"severity": "low"}]},
+            "classification.questions[0].id: id 'qqqqqqqqqqqqqqqqqqqq'... is 254 characters; at most 64",
+        ),
+        (
+            ["priorities"],
+            [{"id": "p" * 151, "name": "P", "definition": "x"}],
+            "id: id 'pppppppppppppppppppp'... is 151 characters; at most 64",
+        ),
         (["vendor", "id"], "<!channel>", "vendor.id: id '<!channel>': use lower-case letters"),
     ],
 )

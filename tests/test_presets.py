@@ -46,11 +46,7 @@ SEED_TABLE = {
     ("business-support-gold", "sev2"): ("sev2", 8 * H, None, 3 * BD),
     ("business-support-gold", "sev3"): ("sev3", 8 * H, None, 7 * BD),
     ("business-support-gold", "sev4"): ("sev4", 24 * H, None, "BE"),
-    **{
-        (f"blancco-{p}", f"sev{n}"): (f"sev{n}", "SET", None, "SET")
-        for p in ("sp3", "sp2", "sp1", "spe")
-        for n in range(1, 5)
-    },
+    **{(f"blancco-{p}", f"sev{n}"): (f"sev{n}", "SET", None, "SET") for p in ("sp3", "sp2", "sp1", "spe") for n in range(1, 5)},
 }
 
 

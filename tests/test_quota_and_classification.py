@@ -26,7 +26,9 @@ def test_comarch_basic_ten_cases_per_quarter(policies: PolicySet) -> None:
     assert new_quarter.within_plan and new_quarter.used == 1 and new_quarter.period.label == "2027-Q1"
 
 
-@pytest.mark.parametrize(("plan_id", "limit"), [("business-support-professional", 1), ("business-support-enterprise", 2), ("business-support-gold", 4)])
+@pytest.mark.parametrize(
+    ("plan_id", "limit"), [("business-support-professional", 1), ("business-support-enterprise", 2), ("business-support-gold", 4)]
+)
 def test_incidents_per_month(policies: PolicySet, plan_id: str, limit: int) -> None:
     plan = policies.plan(plan_id)
     earlier = [at("2026-11-02T10:00+01:00")] * limit + [at("2026-10-31T10:00+01:00")] * 5
@@ -57,7 +59,11 @@ def test_contact_limits(policies: PolicySet) -> None:
         ("business-support-gold", {"majority_affected": True, "workaround": True, "revenue_affected": False}, "sev3"),
         ("business-support-gold", {"majority_affected": False, "workaround": False}, "sev4"),
         ("comarch-cci-premium", {"question_only": False, "business_stopped": True}, "business-critical"),
-        ("comarch-cci-premium", {"question_only": False, "business_stopped": False, "important_functions_degraded": True}, "production-impaired"),
+        (
+            "comarch-cci-premium",
+            {"question_only": False, "business_stopped": False, "important_functions_degraded": True},
+            "production-impaired",
+        ),
         ("comarch-cci-premium", {"question_only": True}, "general-guidance"),
         ("comarch-cci-premium", {}, "system-impaired"),
         ("commercetools-premium", {"production_down": True}, "s1"),

@@ -114,7 +114,14 @@ async def test_remembered_keys_are_forgotten_once_no_repeat_can_come(bot) -> Non
     kept = await remembered()
 
     bot.clock.advance(timedelta(minutes=2))  # the old keys are now past PROCESSED_KEPT; the last request's is not
-    reply = {"type": "message", "user": RESPONDER, "channel": CHANNEL, "text": "fixed", "ts": "1764490200.000300", "thread_ts": ticket.thread_ts}
+    reply = {
+        "type": "message",
+        "user": RESPONDER,
+        "channel": CHANNEL,
+        "text": "fixed",
+        "ts": "1764490200.000300",
+        "thread_ts": ticket.thread_ts,
+    }
     assert (await bot.sender.event(reply, event_id="Ev0NEW1")).status == 200
     for _ in range(250):
         if "Ev0NEW1" in await remembered():

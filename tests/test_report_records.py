@@ -77,7 +77,12 @@ async def test_reports_from_clock_records_equal_the_replay(database_url: str, tm
             slow = await load_tickets(services, now, replay=True)
             assert [t.key for t in fast.tickets] == [t.key for t in slow.tickets] and len(fast.tickets) == 60
             for f, s_ in zip(fast.tickets, slow.tickets):
-                assert (f.severity, f.opened_at, f.status.resolved_at, f.state) == (s_.severity, s_.opened_at, s_.status.resolved_at, s_.state)
+                assert (f.severity, f.opened_at, f.status.resolved_at, f.state) == (
+                    s_.severity,
+                    s_.opened_at,
+                    s_.status.resolved_at,
+                    s_.state,
+                )
             a = build_report(fast.tickets, period, now, services.policies.plans)
             b = build_report(slow.tickets, period, now, services.policies.plans)
             assert a.outcomes == b.outcomes

@@ -16,7 +16,6 @@ from rules.periods import Period
 from rules.quota import CustomerCases, quota_use
 from tests.report_data import GOLD, NOW, PLANS, H, M, customers, ev, hand_built, nov_report, ticket, utc
 
-
 # -- statistics helpers ------------------------------------------------------------------
 
 
@@ -119,7 +118,9 @@ def test_quota_use() -> None:
     assert [q.describe() for q in october.quota][0] == "ACME: 1 of 3 in 2026-10 (within)"
     assert [t.key for t in october.tickets] == ["INC-7"]
     # a quarter report for a monthly plan: one line per month started by now (December has not)
-    quarter = quota_use([CustomerCases("ACME", GOLD, tuple(t.opened_at for t in hand_built() if t.customer == "ACME"))], Period(2026, 10, 3), NOW)
+    quarter = quota_use(
+        [CustomerCases("ACME", GOLD, tuple(t.opened_at for t in hand_built() if t.customer == "ACME"))], Period(2026, 10, 3), NOW
+    )
     assert [q.describe() for q in quarter] == ["ACME: 1 of 3 in 2026-10 (within)", "ACME: 4 of 3 in 2026-11 (over, so far)"]
 
 
@@ -168,8 +169,15 @@ def test_json_data() -> None:
     assert d["total"]["first_response"] == {"met": 4, "total": 6, "percent": 66.7}
     assert d["groups"][0]["time_to_acknowledge"] == {"count": 3, "median_minutes": 30.0, "p90_minutes": 90.0}
     assert d["groups"][0]["breaches"][0] == {
-        "ticket": "INC-1", "customer": "ACME", "plan": "gold", "severity": "high", "clock": "update", "update_period": 2,
-        "due": "2026-11-02T12:00:00+00:00", "late_by_minutes": 60.0, "ongoing": False,
+        "ticket": "INC-1",
+        "customer": "ACME",
+        "plan": "gold",
+        "severity": "high",
+        "clock": "update",
+        "update_period": 2,
+        "due": "2026-11-02T12:00:00+00:00",
+        "late_by_minutes": 60.0,
+        "ongoing": False,
     }
     assert d["quota"][0]["state"] == "over"
 
@@ -198,7 +206,9 @@ def test_deadline_verdicts_met_missed_and_by_how_much() -> None:
 
 def test_deadline_verdicts_running_paused_and_no_target() -> None:
     # Opened 10:00, responded 10:10, paused 10:40 (waiting on the customer).
-    paused = ticket("INC-9", GOLD, "high", utc(11, 20, 10), [ev("responded", utc(11, 20, 10, 10)), ev("paused", utc(11, 20, 10, 40))], state="paused")
+    paused = ticket(
+        "INC-9", GOLD, "high", utc(11, 20, 10), [ev("responded", utc(11, 20, 10, 10)), ev("paused", utc(11, 20, 10, 40))], state="paused"
+    )
     v = deadline_verdicts(paused.status, NOW)
     # update period 1: 10:10 -> due 12:10, ended by the pause at 10:40: met, 1h30m early
     # resolution: 40m worked of 8h -> 7h20m left at the pause
@@ -210,7 +220,10 @@ def test_deadline_verdicts_running_paused_and_no_target() -> None:
     ]
     inc8 = hand_built()[7]  # silver: no update, no resolution target
     assert [(x.clock, x.outcome) for x in deadline_verdicts(inc8.status, NOW)] == [
-        ("first_response", "met"), ("update", "no_target"), ("resolution", "no_target")]
+        ("first_response", "met"),
+        ("update", "no_target"),
+        ("resolution", "no_target"),
+    ]
     running = hand_built()[3]  # INC-4, opened 11:40: first response due 12:40, 40m left
     v = deadline_verdicts(running.status, NOW)
     assert (v[0].outcome, v[0].margin, v[0].due) == ("running", 40 * M, utc(11, 20, 12, 40))

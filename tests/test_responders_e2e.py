@@ -130,10 +130,24 @@ async def test_update_pause_resume_resolve_reopen(bot) -> None:
 
 async def test_thread_reply_by_support_counts_reporter_reply_does_not(bot) -> None:
     msg = await opened_ticket(bot)
-    reporter = {"type": "message", "user": "U0REPORTER", "channel": CHANNEL, "text": "any news?", "ts": "1764490100.000200", "thread_ts": msg.ts}
+    reporter = {
+        "type": "message",
+        "user": "U0REPORTER",
+        "channel": CHANNEL,
+        "text": "any news?",
+        "ts": "1764490100.000200",
+        "thread_ts": msg.ts,
+    }
     await bot.sender.event(reporter, event_id="Ev0REPLY1")
     bot.clock.advance(timedelta(minutes=5))
-    support = {"type": "message", "user": RESPONDER, "channel": CHANNEL, "text": "looking now", "ts": "1764490200.000300", "thread_ts": msg.ts}
+    support = {
+        "type": "message",
+        "user": RESPONDER,
+        "channel": CHANNEL,
+        "text": "looking now",
+        "ts": "1764490200.000300",
+        "thread_ts": msg.ts,
+    }
     await bot.sender.event(support, event_id="Ev0REPLY2")
     await bot.sender.event(support, event_id="Ev0REPLY2", retry_num=1)
     ticket = await eventually_ticket(bot, lambda t: t.first_response_at is not None)
@@ -188,7 +202,18 @@ async def test_ticket_commands(bot) -> None:
     thread = [m.text for m in bot.slack.messages_in(CHANNEL, thread_ts=msg.ts)]
     assert any("rolled back" in (t or "") for t in thread)
     kinds = [e.kind for e in (await bot.services.get_ticket("INC-1")).events]
-    assert kinds == ["reported", "classified", "acknowledged", "assigned", "updated", "reclassified", "paused", "resumed", "resolved", "reopened"]
+    assert kinds == [
+        "reported",
+        "classified",
+        "acknowledged",
+        "assigned",
+        "updated",
+        "reclassified",
+        "paused",
+        "resumed",
+        "resolved",
+        "reopened",
+    ]
 
 
 async def test_forged_modal_submission_from_non_responder_is_refused_and_logged(bot, caplog) -> None:

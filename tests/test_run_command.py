@@ -20,9 +20,14 @@ def free_port() -> int:
 
 async def start(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "run",
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "run",
         env={**{k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}, **env},
-        cwd=cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
 
 

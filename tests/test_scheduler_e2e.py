@@ -196,7 +196,9 @@ async def test_update_clock_reminders_follow_stated_next_update_and_pause_drops_
     r = await submit_step1(bot, view, "Storefront down", view_answers)
     step2 = r.json["view"]
     step2["id"] = view["id"]
-    await bot.sender.view_submission(step2, "U0REPORTER", {"severity": select_value("s1"), "priority": select_value("p1"), "reason": {"value": ""}})
+    await bot.sender.view_submission(
+        step2, "U0REPORTER", {"severity": select_value("s1"), "priority": select_value("p1"), "reason": {"value": ""}}
+    )
     msg = (await eventually(lambda: [m for m in bot.slack.messages_in(CHANNEL) if "INC-1" in (m.text or "")]))[0]
     await announced_ticket(bot)
 
@@ -228,7 +230,9 @@ async def test_a_burst_of_notices_in_one_channel_is_paced_not_lost(scheduled_bot
         await announced_ticket(bot, f"INC-{i + 1}")
     bot.slack.set_post_rate(1.0, burst=2)
     bot.clock.advance(15 * M)  # every ticket's 50% reminder is due now
-    await eventually(lambda: len([m for m in bot.slack.messages if (m.metadata or {}).get("event_type") == METADATA_EVENT]) == N, timeout=30)
+    await eventually(
+        lambda: len([m for m in bot.slack.messages if (m.metadata or {}).get("event_type") == METADATA_EVENT]) == N, timeout=30
+    )
     assert [c for c in bot.slack.calls_to("chat.postMessage") if c.status == 429]  # Slack did push back
     for _ in range(500):  # the batch records its outcomes once all its posts are done
         sent = [t for t in await timers(bot) if t.state == "sent"]

@@ -20,9 +20,9 @@ import aiohttp
 import pytest
 from sqlalchemy import select, update
 
-from bot.services.oncall import set_oncall
 from bot.scheduler import METADATA_EVENT
 from bot.services import ReportDraft, build_services
+from bot.services.oncall import set_oncall
 from bot.settings import Settings
 from rules.clock import ManualClock
 from storage.db import upgrade
@@ -59,8 +59,15 @@ async def start_bot(slack: SlackStandIn, database_url: str, clock: FileClock, **
     log_path = Path(os.environ.get("TRIAGE_TEST_LOG_DIR", tempfile.gettempdir())) / f"triage-bot-{env['PORT']}.log"
     log = open(log_path, "wb")
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.shifted_clock_run", str(clock.path), "run",
-        env=env, cwd=REPO, stdout=asyncio.subprocess.DEVNULL, stderr=log,
+        sys.executable,
+        "-m",
+        "tests.shifted_clock_run",
+        str(clock.path),
+        "run",
+        env=env,
+        cwd=REPO,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=log,
     )
     proc.port, proc.log_path = int(env["PORT"]), log_path  # type: ignore[attr-defined]
     await wait_for(lambda: serving(env["PORT"], proc))  # its scheduler starts before it serves
@@ -92,9 +99,7 @@ def bots_clock(tmp_path: Path) -> FileClock:
     return clock
 
 
-async def open_tickets(
-    database_url: str, count: int, thread: SlackStandIn | None = None, channels: tuple[str, ...] = (CHANNEL,)
-) -> None:
+async def open_tickets(database_url: str, count: int, thread: SlackStandIn | None = None, channels: tuple[str, ...] = (CHANNEL,)) -> None:
     """Comarch Premium business-critical tickets opened at OPENED, dealt round the channels."""
     settings = Settings(_env_file=None, database_url=database_url, default_plan="comarch-cci-premium")
     services = build_services(settings, clock=ManualClock(OPENED))
@@ -104,8 +109,11 @@ async def open_tickets(
         for i in range(count):
             opened_ticket = await services.open_ticket(
                 ReportDraft(
-                    channel_id=channels[i % len(channels)], reporter_id="U0REPORTER", summary=f"outage {i}",
-                    severity="business-critical", priority="p1",
+                    channel_id=channels[i % len(channels)],
+                    reporter_id="U0REPORTER",
+                    summary=f"outage {i}",
+                    severity="business-critical",
+                    priority="p1",
                 )
             )
             if thread is not None:  # announced already: the owed announcement is settled, only timers post
@@ -133,9 +141,7 @@ async def timer_rows(database_url: str) -> list[SlaTimer]:
 
 def posted_timer_ids(slack: SlackStandIn) -> Counter:
     return Counter(
-        m.metadata["event_payload"]["timer_id"]
-        for m in slack.messages
-        if (m.metadata or {}).get("event_type") == METADATA_EVENT
+        m.metadata["event_payload"]["timer_id"] for m in slack.messages if (m.metadata or {}).get("event_type") == METADATA_EVENT
     )
 
 

@@ -23,9 +23,7 @@ from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryInt
 from slack_sdk.web.async_client import AsyncWebClient
 
 from tests.slack_standin import SlackStandIn
-
 from tests.standin_fixtures import MODAL  # fixtures slack, client, receiver: tests/conftest.py
-
 
 # --------------------------------------------------------------------------- auth & dispatch
 
@@ -109,9 +107,7 @@ async def test_post_thread_and_update(slack: SlackStandIn, client: AsyncWebClien
 async def test_post_message_form_encoded_blocks_and_errors(slack: SlackStandIn, client: AsyncWebClient) -> None:
     blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "*P1*"}}]
     # Form-encoded with blocks as a JSON string, as many clients send it.
-    resp = await client.api_call(
-        "chat.postMessage", data={"channel": "#incidents", "text": "P1", "blocks": json.dumps(blocks)}
-    )
+    resp = await client.api_call("chat.postMessage", data={"channel": "#incidents", "text": "P1", "blocks": json.dumps(blocks)})
     assert resp["channel"] == "C1"
     assert slack.messages[-1].blocks == blocks
 
@@ -193,9 +189,7 @@ async def test_users_groups_and_conversations(slack: SlackStandIn, client: Async
 
 
 async def test_files_upload_v2_is_recorded(slack: SlackStandIn, client: AsyncWebClient) -> None:
-    resp = await client.files_upload_v2(
-        channel="C1", content="disk full at 03:12", filename="log.txt", initial_comment="logs"
-    )
+    resp = await client.files_upload_v2(channel="C1", content="disk full at 03:12", filename="log.txt", initial_comment="logs")
     file_id = resp["file"]["id"]
     assert slack.files[file_id].content == b"disk full at 03:12"
     assert slack.files[file_id].channels == ["C1"]
@@ -326,9 +320,7 @@ async def test_server_error_is_retried_by_slack_sdk(slack: SlackStandIn) -> None
     retrying = AsyncWebClient(
         token=slack.bot_token,
         base_url=slack.api_url,
-        retry_handlers=[
-            AsyncServerErrorRetryHandler(max_retry_count=2, interval_calculator=FixedValueRetryIntervalCalculator(0.01))
-        ],
+        retry_handlers=[AsyncServerErrorRetryHandler(max_retry_count=2, interval_calculator=FixedValueRetryIntervalCalculator(0.01))],
     )
     resp = await retrying.chat_postMessage(channel="C1", text="eventually")
     assert resp["ok"] is True

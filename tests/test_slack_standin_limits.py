@@ -15,9 +15,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from tests.slack_standin import SlackStandIn
-
 from tests.standin_fixtures import MODAL  # fixtures slack, client, receiver: tests/conftest.py
-
 
 # --------------------------------------------------------------------------- Block Kit limits and posting rate
 
@@ -39,8 +37,12 @@ def _input(block_id: str, **element: Any) -> dict[str, Any]:
 
 def _radio(n: int, value: str = "v") -> dict[str, Any]:
     options = [{"text": {"type": "plain_text", "text": f"o{i}"}, "value": f"{value}{i}"} for i in range(n)]
-    return {"type": "input", "block_id": "r", "label": {"type": "plain_text", "text": "Pick"},
-            "element": {"type": "radio_buttons", "action_id": "a", "options": options}}
+    return {
+        "type": "input",
+        "block_id": "r",
+        "label": {"type": "plain_text", "text": "Pick"},
+        "element": {"type": "radio_buttons", "action_id": "a", "options": options},
+    }
 
 
 @pytest.mark.parametrize(
@@ -61,9 +63,22 @@ def _radio(n: int, value: str = "v") -> dict[str, Any]:
         (_modal(blocks=[{"type": "header", "text": {"type": "plain_text", "text": "x" * 151}}]), "/view/blocks/0/text"),
         (_modal(blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": ""}}]), "/view/blocks/0/text/text"),
     ],
-    ids=["title-25", "submit-25", "private_metadata-3001", "block_id-256", "duplicate-block_id", "action_id-256",
-         "initial_value-3001", "radio-11-options", "option-value-151", "modal-101-blocks", "input-without-submit",
-         "section-text-3001", "header-151", "empty-text"],
+    ids=[
+        "title-25",
+        "submit-25",
+        "private_metadata-3001",
+        "block_id-256",
+        "duplicate-block_id",
+        "action_id-256",
+        "initial_value-3001",
+        "radio-11-options",
+        "option-value-151",
+        "modal-101-blocks",
+        "input-without-submit",
+        "section-text-3001",
+        "header-151",
+        "empty-text",
+    ],
 )
 async def test_views_over_slack_limits_are_refused_with_a_pointer(
     slack: SlackStandIn, client: AsyncWebClient, view: dict[str, Any], pointer: str
@@ -80,8 +95,7 @@ async def test_views_at_slack_limits_are_accepted(slack: SlackStandIn, client: A
     view = _modal(
         title={"type": "plain_text", "text": "x" * 24},
         private_metadata="x" * 3000,
-        blocks=[_input("b" * 255, initial_value="é" * 3000), _radio(10, value="v" * 148)]
-        + [_input(f"b{i}") for i in range(98)],
+        blocks=[_input("b" * 255, initial_value="é" * 3000), _radio(10, value="v" * 148)] + [_input(f"b{i}") for i in range(98)],
     )
     await client.views_open(trigger_id=slack.new_trigger_id("U1"), view=view)
     assert slack.refusals == []

@@ -15,9 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from tests.slack_standin import SlackSender, SlackStandIn, slack_signature
-
 from tests.standin_fixtures import MODAL, SECRET, Receiver, serve  # fixtures slack, client, receiver: tests/conftest.py
-
 
 # --------------------------------------------------------------------------- sender
 
@@ -89,9 +87,7 @@ async def test_events_envelope_retries_and_url_verification(receiver: tuple[Rece
     assert retry["body"]["event_id"] == "Ev123"
 
 
-async def test_interactivity_payload_shapes(
-    slack: SlackStandIn, client: AsyncWebClient, receiver: tuple[Receiver, str]
-) -> None:
+async def test_interactivity_payload_shapes(slack: SlackStandIn, client: AsyncWebClient, receiver: tuple[Receiver, str]) -> None:
     recv, url = receiver
     sender = SlackSender(url, SECRET, slack=slack)
     card = await client.chat_postMessage(channel="C1", text="Incident card")

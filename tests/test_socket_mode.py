@@ -34,12 +34,21 @@ async def test_socket_mode_slash_command_opens_the_modal(tmp_path: Path) -> None
         try:
             await eventually(lambda: slack.sockets, timeout=15)
             payload = {
-                "token": "x", "team_id": slack.team_id, "channel_id": "C0INCIDENT", "channel_name": "incidents",
-                "user_id": "U0REPORTER", "user_name": "rita", "command": "/incident", "text": "VPN is down",
-                "api_app_id": slack.app_id, "response_url": slack.new_response_url("C0INCIDENT", "U0REPORTER"),
+                "token": "x",
+                "team_id": slack.team_id,
+                "channel_id": "C0INCIDENT",
+                "channel_name": "incidents",
+                "user_id": "U0REPORTER",
+                "user_name": "rita",
+                "command": "/incident",
+                "text": "VPN is down",
+                "api_app_id": slack.app_id,
+                "response_url": slack.new_response_url("C0INCIDENT", "U0REPORTER"),
                 "trigger_id": slack.new_trigger_id("U0REPORTER"),
             }
-            await slack.socket_send({"envelope_id": "env-1", "type": "slash_commands", "payload": payload, "accepts_response_payload": True})
+            await slack.socket_send(
+                {"envelope_id": "env-1", "type": "slash_commands", "payload": payload, "accepts_response_payload": True}
+            )
             await eventually(lambda: any(a.get("envelope_id") == "env-1" for a in slack.socket_acks))
             await eventually(lambda: slack.calls_to("views.open"))
             view = slack.last_view()
@@ -75,8 +84,11 @@ async def test_refused_app_token_stops_the_start_with_one_line(tmp_path: Path, c
     caplog.set_level(logging.INFO, logger="bot.runner")
     async with SlackStandIn() as slack:
         settings = Settings(
-            _env_file=None, slack_bot_token=slack.bot_token, slack_app_token="xapp-revoked",
-            slack_api_url=slack.api_url, database_url=f"sqlite+aiosqlite:///{tmp_path}/t.db",
+            _env_file=None,
+            slack_bot_token=slack.bot_token,
+            slack_app_token="xapp-revoked",
+            slack_api_url=slack.api_url,
+            database_url=f"sqlite+aiosqlite:///{tmp_path}/t.db",
         )
         try:
             await asyncio.wait_for(serve(settings), 30)
@@ -99,8 +111,12 @@ async def test_socket_mode_metrics_port_in_use_is_one_line_before_anything_start
         port = busy.getsockname()[1]
         async with SlackStandIn() as slack:
             settings = Settings(
-                _env_file=None, slack_bot_token=slack.bot_token, slack_app_token="xapp-test-token", metrics_port=port,
-                slack_api_url=slack.api_url, database_url=f"sqlite+aiosqlite:///{tmp_path}/t.db",
+                _env_file=None,
+                slack_bot_token=slack.bot_token,
+                slack_app_token="xapp-test-token",
+                metrics_port=port,
+                slack_api_url=slack.api_url,
+                database_url=f"sqlite+aiosqlite:///{tmp_path}/t.db",
             )
             try:
                 await asyncio.wait_for(serve(settings), 30)

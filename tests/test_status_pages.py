@@ -65,7 +65,9 @@ async def test_next_page_is_for_the_team_only(bot) -> None:
     n = len(bot.slack.response_posts)
     await bot.sender.block_action("status_more", STRANGER, value="breached:0", channel_id=CHANNEL, message_ts="1.000001")
     await eventually(lambda: len(bot.slack.calls_to("chat.postEphemeral")) + len(bot.slack.response_posts) > n)
-    replies = [p.body.get("text", "") for p in bot.slack.response_posts[n:]] + [c.params.get("text", "") for c in bot.slack.calls_to("chat.postEphemeral")]
+    replies = [p.body.get("text", "") for p in bot.slack.response_posts[n:]] + [
+        c.params.get("text", "") for c in bot.slack.calls_to("chat.postEphemeral")
+    ]
     assert any(t.startswith("Only responders and managers") for t in replies)
     assert not any("INC-1" in t for t in replies)
 

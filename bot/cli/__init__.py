@@ -48,11 +48,8 @@ def _main(args: argparse.Namespace) -> int:
         try:
             settings = Settings()
         except ValidationError as e:  # every bad setting, one line each
-            raise ConfigError(
-                "\n".join(f"setting {str(err['loc'][0]).upper()}: {err['msg']}" for err in e.errors())
-            ) from None
+            raise ConfigError("\n".join(f"setting {str(err['loc'][0]).upper()}: {err['msg']}" for err in e.errors())) from None
         return int(args.func(args, settings) or 0)
     except TriageError as e:
         print(f"triage-bot: error: {e}", file=sys.stderr)
         return EXIT_USAGE
-

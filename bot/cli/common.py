@@ -24,8 +24,14 @@ def parse_instant(text: str, option: str = "--opened-at") -> datetime:
 
 
 _ID_FORMS = {
-    "channel": (re.compile(r"^(?:<#)?([CG][A-Z0-9]{2,})(?:\|[^>]*)?>?$"), "a channel id like C0123ABC (or <#C0123ABC|name>); a #name is not an id: copy it from the channel's details"),
-    "user": (re.compile(r"^(?:<@)?([UW][A-Z0-9]{2,})(?:\|[^>]*)?>?$"), "a user id like U0123ABC (or <@U0123ABC>); a name is not an id: copy it from the person's profile (Copy member ID)"),
+    "channel": (
+        re.compile(r"^(?:<#)?([CG][A-Z0-9]{2,})(?:\|[^>]*)?>?$"),
+        "a channel id like C0123ABC (or <#C0123ABC|name>); a #name is not an id: copy it from the channel's details",
+    ),
+    "user": (
+        re.compile(r"^(?:<@)?([UW][A-Z0-9]{2,})(?:\|[^>]*)?>?$"),
+        "a user id like U0123ABC (or <@U0123ABC>); a name is not an id: copy it from the person's profile (Copy member ID)",
+    ),
     "group": (re.compile(r"^(?:<!subteam\^)?(S[A-Z0-9]{2,})(?:\|[^>]*)?>?$"), "a user group id like S0123ABC (or <!subteam^S0123ABC>)"),
 }
 

@@ -49,7 +49,9 @@ def cmd_oncall_set(args: argparse.Namespace, settings: Settings) -> int:
         try:
             kwargs["rotation_start"] = parse_rotation_start(args.start, _plan_tz(settings))
         except ValueError:
-            raise InvalidInput(f"--start {args.start!r}: write the first hand-off as 2026-12-07T09:00 (plan time) or with an offset") from None
+            raise InvalidInput(
+                f"--start {args.start!r}: write the first hand-off as 2026-12-07T09:00 (plan time) or with an offset"
+            ) from None
         kwargs["rotation_days"] = args.every_days
     setting = with_services(settings, lambda s: set_oncall(s, args.role, "cli", **kwargs))
     print(f"{args.role}: {setting.describe(_plan_tz(settings))}")
@@ -82,7 +84,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     who.add_argument("--user", help="Slack user id")
     who.add_argument("--group", help="Slack user group id (S0...)")
     who.add_argument("--rotation", help="comma-separated Slack user ids, in hand-off order")
-    ose.add_argument("--start", help="first hand-off in plan time, e.g. 2026-12-07T09:00 (or with an offset); hand-offs keep this local time")
+    ose.add_argument(
+        "--start", help="first hand-off in plan time, e.g. 2026-12-07T09:00 (or with an offset); hand-offs keep this local time"
+    )
     ose.add_argument("--every-days", type=int, default=7)
     ose.set_defaults(func=cmd_oncall_set)
     ocl = oc_sub.add_parser("clear", help="nobody on call for a role")

@@ -15,7 +15,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from bot.runner import serve
 
     configure_logging(
-        settings.log_level, settings.log_format,
+        settings.log_level,
+        settings.log_format,
         secrets=[settings.slack_bot_token or "", settings.slack_signing_secret or "", settings.slack_app_token or ""],
     )
     load_policy_files(settings)  # a bad policy file stops the start with its message

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.metrics import Metrics
 from bot.services.intake import IntakeServices, KeyedLocks, OpenedTicket, ReportDraft
 from bot.services.tickets import ActionResult, record_action
-from bot.metrics import Metrics
 from bot.settings import Settings
 from rules.clock import Clock, SystemClock
 from rules.policy import PolicySet

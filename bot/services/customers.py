@@ -14,7 +14,11 @@ from rules.errors import ConfigError, Conflict, InvalidInput, NotFound, UnknownI
 from rules.policy import Plan, PolicySet
 from storage.customers import (
     CustomerStore,
-    channel_plan_rows, customer_by_name_or_channel, customer_named, customer_on_channel, ticket_count,
+    channel_plan_rows,
+    customer_by_name_or_channel,
+    customer_named,
+    customer_on_channel,
+    ticket_count,
 )
 from storage.models import Contact, Customer
 
@@ -78,9 +82,7 @@ class CustomerServices(CustomerStore):
         except UnknownIdError as e:
             raise ConfigError(f"This channel's plan is not loaded: {e}") from None
 
-    async def add_customer(
-        self, name: str, channel_id: str, plan_id: str, triage_channel_id: str | None = None
-    ) -> Customer:
+    async def add_customer(self, name: str, channel_id: str, plan_id: str, triage_channel_id: str | None = None) -> Customer:
         name = name.strip()
         if not name:
             raise InvalidInput("a customer needs a name")
@@ -121,8 +123,13 @@ class CustomerServices(CustomerStore):
             return contact
 
     async def update_customer(
-        self, name: str, *, plan_id: str | None = None, channel_id: str | None = None,
-        triage_channel_id: str | None = None, clear_triage: bool = False,
+        self,
+        name: str,
+        *,
+        plan_id: str | None = None,
+        channel_id: str | None = None,
+        triage_channel_id: str | None = None,
+        clear_triage: bool = False,
     ) -> Customer:
         """Change a customer's plan, channel or triage channel; tickets already open keep their terms."""
         if plan_id is not None:

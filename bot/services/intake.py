@@ -13,19 +13,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.logs import bind
 from bot.metrics import Metrics
+from bot.services.customers import CustomerServices
 from rules.classification import suggest_severity
 from rules.clock import Clock
-from rules.policy import Plan
 from rules.notifications import planned_notifications
+from rules.policy import Plan
 from rules.quota import ContactCheck, QuotaCheck, case_counting_period, check_case_count, check_contact
 from rules.sla import SlaStatus, evaluate
 from rules.terms import Terms, snapshot
-from bot.services.customers import CustomerServices
 from storage.customers import contact_ids, lock_customer
 from storage.models import Customer, Ticket, TicketEventRow
+from storage.outbox import owe
 from storage.tickets import TicketStore, count_openings
 from storage.timers import timer_row
-from storage.outbox import owe
 
 log = logging.getLogger(__name__)
 
@@ -173,13 +173,19 @@ class IntakeServices(CustomerServices, TicketStore):
                     raise
                 return await self._opened(s, existing, plan, customer, created=False)
             by_reporter = {"ticket_id": ticket.id, "at": now, "actor_id": draft.reporter_id}
-            s.add_all([
-                TicketEventRow(kind="reported", data={"channel": draft.channel_id, "permalink": draft.source_permalink}, **by_reporter),
-                TicketEventRow(
-                    kind="classified", severity=draft.severity, priority=draft.priority, reason=draft.override_reason,
-                    data={"suggested": draft.suggested_severity, "answers": draft.answers}, **by_reporter,
-                ),
-            ])
+            s.add_all(
+                [
+                    TicketEventRow(kind="reported", data={"channel": draft.channel_id, "permalink": draft.source_permalink}, **by_reporter),
+                    TicketEventRow(
+                        kind="classified",
+                        severity=draft.severity,
+                        priority=draft.priority,
+                        reason=draft.override_reason,
+                        data={"suggested": draft.suggested_severity, "answers": draft.answers},
+                        **by_reporter,
+                    ),
+                ]
+            )
             status = evaluate(plan, ticket.severity, now, [], now=now, priority=ticket.priority, terms=[terms])
             self._store_clocks(s, ticket, status, [])
             # A new ticket has no timer rows yet: add what its clocks plan (no look-up, as sync_timers would do).
@@ -188,10 +194,6 @@ class IntakeServices(CustomerServices, TicketStore):
             await s.commit()
             return OpenedTicket(ticket, True, plan, customer, status, quota, contact, [announcement.id])
 
-    async def _opened(
-        self, s: AsyncSession, ticket: Ticket, plan: Plan, customer: Customer | None, created: bool
-    ) -> OpenedTicket:
+    async def _opened(self, s: AsyncSession, ticket: Ticket, plan: Plan, customer: Customer | None, created: bool) -> OpenedTicket:
         status = await self.status_of(ticket)
-        return OpenedTicket(
-            ticket, created, plan, customer, status, QuotaCheck(ticket.within_plan, 0, None, None), ContactCheck(True, "")
-        )
+        return OpenedTicket(ticket, created, plan, customer, status, QuotaCheck(ticket.within_plan, 0, None, None), ContactCheck(True, ""))

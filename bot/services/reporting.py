@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from functools import partial
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from rules.board import BoardRow, Urgency, board_row
@@ -95,9 +95,7 @@ async def board_page(
 ) -> BoardPage:
     """The board's rows in SQL from the stored clock records; only those rows are loaded and evaluated."""
     conditions = (mine(user_id),) if user_id else ()
-    found = await board_ids(
-        services, now, *conditions, urgencies=urgencies, offset=offset, limit=limit, per_urgency=per_urgency
-    )
+    found = await board_ids(services, now, *conditions, urgencies=urgencies, offset=offset, limit=limit, per_urgency=per_urgency)
     loaded = await load_tickets(services, now, with_ids(found.ids)) if found.ids else Loaded([], [])
     by_key = {t.key: t for t in loaded.tickets}
     rows = [board_row(by_key[f"INC-{i}"], now) for i in found.ids if f"INC-{i}" in by_key]

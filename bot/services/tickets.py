@@ -12,8 +12,8 @@ from rules.actions import action, check_allowed
 from rules.errors import Conflict, InvalidInput, NotFound
 from rules.policy import Plan
 from rules.sla import SlaStatus
-from storage.models import Ticket, TicketEventRow
 from rules.terms import Terms
+from storage.models import Ticket, TicketEventRow
 from storage.outbox import owe
 from storage.tickets import OWED, _ticket_number, add_terms, evaluate_ticket, lock_ticket
 from storage.timers import sync_timers

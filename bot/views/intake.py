@@ -68,7 +68,11 @@ def step2_view(plan: Plan, suggested: Severity, chosen: str | None = None) -> di
     initial = plan.severity(chosen) if chosen else suggested
     targets = plan.targets_for(suggested.id)
     blocks: list[Block] = [
-        {"type": "section", "block_id": "suggestion", "text": {"type": "mrkdwn", "text": "Suggested severity: " + severity_text(suggested)}},
+        {
+            "type": "section",
+            "block_id": "suggestion",
+            "text": {"type": "mrkdwn", "text": "Suggested severity: " + severity_text(suggested)},
+        },
     ]
     if targets.applied_severity and targets.applied_severity != suggested.id:
         blocks.append(
@@ -133,13 +137,18 @@ def done_view(text: str) -> dict[str, Any]:
 def cannot_keep_report_view(draft: dict[str, Any]) -> dict[str, Any]:
     """Step 1 opened, but its draft could not be kept (the database is not answering): say so at once, before
     anything is typed into a form that could not be submitted, and show the text it was opened with."""
-    blocks: list[Block] = [{
-        "type": "section",
-        "text": {"type": "mrkdwn", "text": (
-            ":hourglass_flowing_sand: I cannot take reports just now: the database is not answering, so nothing "
-            "was saved. Report again in a minute."
-        )},
-    }]
+    blocks: list[Block] = [
+        {
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": (
+                    ":hourglass_flowing_sand: I cannot take reports just now: the database is not answering, so nothing "
+                    "was saved. Report again in a minute."
+                ),
+            },
+        }
+    ]
     for label in ("summary", "description"):
         if draft.get(label):
             blocks.append({"type": "context", "elements": [_plain(f"Your {label}:")]})
@@ -191,7 +200,13 @@ def mention_prompt_blocks(summary: str) -> list[Block]:
         {
             "type": "actions",
             "elements": [
-                {"type": "button", "action_id": "open_report", "text": _plain("Report incident"), "style": "primary", "value": summary[:1900]}
+                {
+                    "type": "button",
+                    "action_id": "open_report",
+                    "text": _plain("Report incident"),
+                    "style": "primary",
+                    "value": summary[:1900],
+                }
             ],
         },
     ]

@@ -145,7 +145,9 @@ def status_page_message(rows: Sequence[BoardRow], urgency: Urgency, offset: int,
         return text, [_section(text, f"status_{urgency.value}")]
     last = offset + len(rows)
     text = f"SLA status, {name}: {offset + 1}-{last} of {total}"
-    blocks = chunk_sections(f"*{title} ({offset + 1}-{last} of {total})*", [board_line(r) for r in rows], block_id=f"status_{urgency.value}")
+    blocks = chunk_sections(
+        f"*{title} ({offset + 1}-{last} of {total})*", [board_line(r) for r in rows], block_id=f"status_{urgency.value}"
+    )
     blocks.append(_context(f"As of {slack_date(now)}."))
     if last < total:
         blocks.append(next_page_button(urgency, last))
@@ -336,9 +338,12 @@ def report_message(report: Report, plans: Mapping[str, Plan], attachments_note: 
     title = f"SLA report {report.period.label}"
     blocks: list[Block] = [_header(title), _context(report_scope(report))]
     if not report.tickets:
-        text = f"No tickets were opened in {report.period.label}" + (f" for {report.customer}" if report.customer else "") + (
-            f" on plan {report.plan_id}" if report.plan_id else ""
-        ) + "."
+        text = (
+            f"No tickets were opened in {report.period.label}"
+            + (f" for {report.customer}" if report.customer else "")
+            + (f" on plan {report.plan_id}" if report.plan_id else "")
+            + "."
+        )
         blocks.append(_section(escape(text), "report_empty"))
     else:
         t = report.total

@@ -97,9 +97,21 @@ def announcement_blocks(ticket: Any, plan: Plan, status: SlaStatus, customer_nam
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": escape(ticket.description)[:2900]}})
     blocks.append({"type": "section", "block_id": "deadlines", "text": {"type": "mrkdwn", "text": "\n".join(deadline_lines(status, plan))}})
     if ticket.plan_note:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": ":warning: Outside the plan: " + escape(ticket.plan_note)}]})
-    state_line = {"open": "Open", "paused": ":double_vertical_bar: Paused, waiting on the customer", "resolved": ":white_check_mark: Resolved"}
-    blocks.append({"type": "context", "block_id": "state", "elements": [{"type": "mrkdwn", "text": f"*State:* {state_line.get(ticket.state, ticket.state)}"}]})
+        blocks.append(
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": ":warning: Outside the plan: " + escape(ticket.plan_note)}]}
+        )
+    state_line = {
+        "open": "Open",
+        "paused": ":double_vertical_bar: Paused, waiting on the customer",
+        "resolved": ":white_check_mark: Resolved",
+    }
+    blocks.append(
+        {
+            "type": "context",
+            "block_id": "state",
+            "elements": [{"type": "mrkdwn", "text": f"*State:* {state_line.get(ticket.state, ticket.state)}"}],
+        }
+    )
     blocks.append(
         {
             "type": "actions",
@@ -141,7 +153,10 @@ def update_modal(ticket_key: str, default_minutes: int | None) -> dict[str, Any]
         [
             _input("text", "Update", _text_input(None, True, 3000, "What we know, what we are doing")),
             _input(
-                "next", "Next update", element, optional=True,
+                "next",
+                "Next update",
+                element,
+                optional=True,
                 hint="Leave empty to follow the plan's interval" if default_minutes else "Optional: when customers hear from us next",
             ),
         ],
@@ -156,7 +171,11 @@ def reclassify_modal(ticket_key: str, plan: Plan, severity: str, priority: str |
         "options": [_option(s.id, s.name, s.definition) for s in plan.severities],
         "initial_option": _option(sev.id, sev.name, sev.definition),
     }
-    pri_el: dict[str, Any] = {"type": "static_select", "action_id": "value", "options": [_option(p.id, p.name, p.definition) for p in plan.priorities]}
+    pri_el: dict[str, Any] = {
+        "type": "static_select",
+        "action_id": "value",
+        "options": [_option(p.id, p.name, p.definition) for p in plan.priorities],
+    }
     if priority:
         p = plan.priority(priority)
         pri_el["initial_option"] = _option(p.id, p.name, p.definition)
@@ -269,8 +288,14 @@ def _mention(row: SlaTimer, ticket: Ticket, plan: Any, oncall: dict[str, OnCallS
 
 
 def render_notification(
-    ticket: Ticket, plan: Any, status: SlaStatus, row: SlaTimer, now: datetime,
-    oncall: dict[str, OnCallSetting], late: bool, folded: int,
+    ticket: Ticket,
+    plan: Any,
+    status: SlaStatus,
+    row: SlaTimer,
+    now: datetime,
+    oncall: dict[str, OnCallSetting],
+    late: bool,
+    folded: int,
 ) -> tuple[str, list[dict[str, Any]]]:
     clock = status.clocks[row.clock]
     label = CLOCK_LABELS[row.clock]

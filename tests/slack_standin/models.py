@@ -222,9 +222,7 @@ class Message:
         if self.edited_ts is not None:
             data["edited"] = {"user": self.user, "ts": self.edited_ts}
         if self.reactions:
-            data["reactions"] = [
-                {"name": name, "users": list(users), "count": len(users)} for name, users in self.reactions.items()
-            ]
+            data["reactions"] = [{"name": name, "users": list(users), "count": len(users)} for name, users in self.reactions.items()]
         return data
 
 

@@ -299,9 +299,7 @@ class SlackSender:
         ``action`` overrides the generated action element entirely.
         """
         action_ts = f"{time.time():.6f}"
-        element: JSONDict = (
-            dict(action) if action else {"action_id": action_id, "block_id": block_id, "type": action_type}
-        )
+        element: JSONDict = dict(action) if action else {"action_id": action_id, "block_id": block_id, "type": action_type}
         element.setdefault("action_ts", action_ts)
         if action is None:
             if value is not None:
@@ -356,8 +354,7 @@ class SlackSender:
         state: dict[str, dict[str, Any]] = {}
         for block_id, actions in (values or {}).items():
             state[block_id] = {
-                action_id: ({"type": "plain_text_input", "value": v} if isinstance(v, str) else dict(v))
-                for action_id, v in actions.items()
+                action_id: ({"type": "plain_text_input", "value": v} if isinstance(v, str) else dict(v)) for action_id, v in actions.items()
             }
         submitted = json.loads(json.dumps(view))  # detached copy
         submitted.setdefault("id", new_id("V"))

@@ -49,8 +49,22 @@ from .models import (
 
 # The bot scopes of an app installed from app-manifest.yml (what the stand-in's bot token is granted by default).
 MANIFEST_BOT_SCOPES = (
-    "app_mentions:read", "channels:history", "groups:history", "im:history", "mpim:history", "channels:join",
-    "channels:read", "groups:read", "im:read", "mpim:read", "chat:write", "chat:write.public", "commands", "usergroups:read", "files:write", "im:write",
+    "app_mentions:read",
+    "channels:history",
+    "groups:history",
+    "im:history",
+    "mpim:history",
+    "channels:join",
+    "channels:read",
+    "groups:read",
+    "im:read",
+    "mpim:read",
+    "chat:write",
+    "chat:write.public",
+    "commands",
+    "usergroups:read",
+    "files:write",
+    "im:write",
 )
 
 Handler = Callable[[JSONDict], JSONDict | Awaitable[JSONDict]]
@@ -95,7 +109,6 @@ def _split_ids(value: Any) -> list[str]:
     if isinstance(value, (list, tuple)):
         return [str(v) for v in value if str(v)]
     return [part.strip() for part in str(value).split(",") if part.strip()]
-
 
 
 # Files sent to an upload_url (files.getUploadURLExternal): Slack takes files up to 1 GB. The API methods and
@@ -351,9 +364,7 @@ class SlackStandIn:
     ) -> Channel:
         """Register a public (``C…``) or private (``G…`` by default) channel; ``bot_member=False``: the bot has not joined."""
         cid = channel_id or new_id("G" if is_private else "C")
-        channel = Channel(
-            id=cid, name=name or cid.lower(), is_private=is_private, members=list(members or []), bot_member=bot_member
-        )
+        channel = Channel(id=cid, name=name or cid.lower(), is_private=is_private, members=list(members or []), bot_member=bot_member)
         self.channels[cid] = channel
         return channel
 
@@ -458,8 +469,13 @@ class SlackStandIn:
         if resolved_status == 429 and retry_after is None:
             retry_after = 1
         fault = Fault(
-            status=resolved_status, error=error, retry_after=retry_after, times=times,
-            plain_text=plain_text, accept=accept, stall=stall,
+            status=resolved_status,
+            error=error,
+            retry_after=retry_after,
+            times=times,
+            plain_text=plain_text,
+            accept=accept,
+            stall=stall,
         )
         self._faults.setdefault(method, []).append(fault)
 
@@ -565,7 +581,9 @@ class SlackStandIn:
                 self._check_view(response.get("view"), expected_type="modal")
             except SlackError as e:
                 # Slack shows the user an error and keeps the view; the bot's answer is recorded as refused.
-                self.calls.append(Call(method=f"view_submission:{action}", params=response, response={"ok": False, "error": e.error, **e.extra}))
+                self.calls.append(
+                    Call(method=f"view_submission:{action}", params=response, response={"ok": False, "error": e.error, **e.extra})
+                )
                 return
         if action == "errors":
             current = self.views.get(view_id) or {}
@@ -589,9 +607,7 @@ class SlackStandIn:
             root = self._root_of(view_id)
             if root is not None:
                 stack = self._stacks[root]
-                new_view = self._store_view(
-                    response["view"], view_id=new_id("V"), root_view_id=root, previous_view_id=stack[-1]
-                )
+                new_view = self._store_view(response["view"], view_id=new_id("V"), root_view_id=root, previous_view_id=stack[-1])
                 stack.append(new_view["id"])
             return
         self.close_view(view_id, clear=action == "clear")
@@ -764,9 +780,7 @@ class SlackStandIn:
         except BlockKitError as e:
             self.refusals.append(e.messages)
             return web.Response(status=400, text="invalid_blocks", content_type="text/plain")
-        self.response_posts.append(
-            ResponseUrlPost(url_id=url_id, body=body, channel_id=meta["channel_id"], user_id=meta["user_id"])
-        )
+        self.response_posts.append(ResponseUrlPost(url_id=url_id, body=body, channel_id=meta["channel_id"], user_id=meta["user_id"]))
         self._apply_response_url_body(meta, body)
         return web.Response(text="ok", content_type="text/plain")
 
@@ -1275,8 +1289,7 @@ class SlackStandIn:
         if channel.is_archived:
             raise SlackError("is_archived")
         if self.bot_user_id in channel.members:
-            return {"channel": channel.to_api(), "warning": "already_in_channel",
-                    "response_metadata": {"warnings": ["already_in_channel"]}}
+            return {"channel": channel.to_api(), "warning": "already_in_channel", "response_metadata": {"warnings": ["already_in_channel"]}}
         channel.members.append(self.bot_user_id)
         return {"channel": channel.to_api()}
 

@@ -6,6 +6,7 @@ were measured by until now), their records from a fresh evaluation.
 Revision ID: 0003_sla_clock_records
 Revises: 0002
 """
+
 from __future__ import annotations
 
 import os
@@ -139,9 +140,16 @@ def _backfill() -> None:
         existing = {r.clock: r.id for r in conn.execute(sa.select(_clocks.c.id, _clocks.c.clock).where(_clocks.c.ticket_id == t.id))}
         for rec in clock_records(status):
             values = dict(
-                status=rec.status, target_minutes=rec.target_minutes, started_at=rec.started_at, due_at=rec.due_at,
-                at_risk_at=rec.at_risk_at, breached_at=rec.breached_at, stopped_at=rec.stopped_at,
-                verdict=rec.verdict, periods=rec.periods_json() or None, updated_at=now,
+                status=rec.status,
+                target_minutes=rec.target_minutes,
+                started_at=rec.started_at,
+                due_at=rec.due_at,
+                at_risk_at=rec.at_risk_at,
+                breached_at=rec.breached_at,
+                stopped_at=rec.stopped_at,
+                verdict=rec.verdict,
+                periods=rec.periods_json() or None,
+                updated_at=now,
             )
             if rec.clock in existing:
                 conn.execute(_clocks.update().where(_clocks.c.id == existing[rec.clock]).values(**values))

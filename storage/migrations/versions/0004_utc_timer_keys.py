@@ -5,6 +5,7 @@ so an already sent reminder would be planned a second time.
 Revision ID: 0004_utc_timer_keys
 Revises: 0003_sla_clock_records
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timezone

@@ -3,8 +3,8 @@
 Revision ID: 0005_tickets_by_customer
 Revises: 0004_utc_timer_keys
 """
-from alembic import op
 
+from alembic import op
 
 revision = "0005_tickets_by_customer"
 down_revision = "0004_utc_timer_keys"

@@ -5,6 +5,7 @@ passed are runnable again (before, `run_at` was overwritten with the lease's end
 Revision ID: 0008_timer_lease_index
 Revises: 0007_report_drafts
 """
+
 from __future__ import annotations
 
 from alembic import op

@@ -3,6 +3,7 @@
 Revision ID: 0009_customer_thread
 Revises: 0008_timer_lease_index
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa

@@ -3,8 +3,8 @@
 Revision ID: 0010_tickets_state_index
 Revises: 0009_customer_thread
 """
-from alembic import op
 
+from alembic import op
 
 revision = "0010_tickets_state_index"
 down_revision = "0009_customer_thread"

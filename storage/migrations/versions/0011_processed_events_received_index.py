@@ -3,8 +3,8 @@
 Revision ID: 0011_processed_received_index
 Revises: 0010_tickets_state_index
 """
-from alembic import op
 
+from alembic import op
 
 revision = "0011_processed_received_index"
 down_revision = "0010_tickets_state_index"
