@@ -50,6 +50,7 @@ from storage.tickets import evaluate_ticket
 log = logging.getLogger(__name__)
 
 METADATA_EVENT = "triage_outbox_post"
+# Slack errors a retry cannot mend (timers and owed posts alike): the post is marked failed and someone is told.
 PERMANENT_ERRORS = frozenset(
     {
         "channel_not_found",

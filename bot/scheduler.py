@@ -48,7 +48,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.delivery import Delivery, LeaseKeeper, delivery_client, slack_error_code
+from bot.delivery import PERMANENT_ERRORS, Delivery, LeaseKeeper, delivery_client, slack_error_code
 from bot.logs import bind
 from bot.services import Services
 from bot.views import render_notification
@@ -64,17 +64,6 @@ from storage.timers import Release, TimerStore, notice
 log = logging.getLogger(__name__)
 
 METADATA_EVENT = "triage_sla_notification"
-PERMANENT_ERRORS = {
-    "channel_not_found",
-    "not_in_channel",
-    "is_archived",
-    "invalid_auth",
-    "account_inactive",
-    "token_revoked",
-    "msg_too_long",
-    "no_text",
-    "restricted_action",
-}
 
 
 def default_replica_id() -> str:
