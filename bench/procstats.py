@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
 from pathlib import Path
 from typing import Any, Callable, Coroutine
@@ -13,6 +12,8 @@ from typing import Any, Callable, Coroutine
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:  # the benchmarks import bot, rules, storage and tests from it
     sys.path.insert(0, str(REPO_ROOT))
+
+from tests.helpers import free_port as free_port  # noqa: E402 - the repository root is on sys.path from here on
 
 HZ = os.sysconf("SC_CLK_TCK")
 
@@ -33,12 +34,6 @@ def proc_mem(pid: int) -> dict[str, float]:
                 key, value = line.split(":", 1)
                 out[key] = int(value.split()[0]) / 1024
     return out
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Processes:

@@ -3,10 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
-from typing import Any, Callable
+import socket
+from typing import Any, Callable, Iterator
 
 REPORTER, CHANNEL = "U0REPORTER", "C0INCIDENT"
+
+
+def free_port() -> int:
+    """A local TCP port nothing listens on (for a bot, a cluster or a benchmark's app to take)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def busy_port() -> Iterator[int]:
+    """A port something listens on for the duration (a start that needs it must refuse with one line)."""
+    with socket.socket() as busy:
+        busy.bind(("0.0.0.0", 0))
+        busy.listen()
+        yield int(busy.getsockname()[1])
 
 
 async def stop_process(proc: asyncio.subprocess.Process, timeout: float = 20) -> None:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
+
+from tests.helpers import free_port
 
 
 def _bindir() -> Path | None:
@@ -23,12 +24,6 @@ def _bindir() -> Path | None:
     return versions[0].parent if versions else None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class OwnPostgres:
     """`initdb` into a temporary folder, then `start()`/`stop()` at will; `url` names its `test` database."""
 
@@ -37,7 +32,7 @@ class OwnPostgres:
         if bindir is None:
             raise FileNotFoundError("initdb (PostgreSQL's server binaries) is not installed")
         self.bindir = bindir
-        self.port = _free_port()
+        self.port = free_port()
         self.root = Path(tempfile.mkdtemp(prefix="triage-pg-"))
         self.data = self.root / "data"
         self.url = f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/test"

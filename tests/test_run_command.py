@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
 from pathlib import Path
 
 from tests.conftest import SIGNING_SECRET
+from tests.helpers import free_port
 from tests.slack_standin import SlackSender, SlackStandIn
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def start(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
 import tempfile
 from collections import Counter
@@ -28,18 +27,12 @@ from rules.clock import ManualClock
 from storage.db import upgrade
 from storage.models import OutboxPost, SlaTimer
 from tests.conftest import SIGNING_SECRET
-from tests.helpers import stop_process
+from tests.helpers import free_port, stop_process
 from tests.shifted_clock_run import FileClock
 from tests.slack_standin import SlackStandIn
 
 CHANNEL = "C0INCIDENT"
 REPO = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def start_bot(slack: SlackStandIn, database_url: str, clock: FileClock, **extra: str) -> asyncio.subprocess.Process:

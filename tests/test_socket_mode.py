@@ -10,10 +10,9 @@ import aiohttp
 
 from bot.runner import serve
 from bot.settings import Settings
-from tests.helpers import eventually
+from tests.helpers import busy_port, eventually, free_port
 from tests.slack_standin import SlackStandIn
 from tests.test_operations import eventually_scrape, value
-from tests.test_scheduler_processes import free_port
 
 
 async def test_socket_mode_slash_command_opens_the_modal(tmp_path: Path) -> None:
@@ -101,14 +100,9 @@ async def test_refused_app_token_stops_the_start_with_one_line(tmp_path: Path, c
 
 
 async def test_socket_mode_metrics_port_in_use_is_one_line_before_anything_starts(tmp_path: Path) -> None:
-    import socket
-
     from bot.runner import StartupError
 
-    with socket.socket() as busy:
-        busy.bind(("0.0.0.0", 0))
-        busy.listen()
-        port = busy.getsockname()[1]
+    with busy_port() as port:
         async with SlackStandIn() as slack:
             settings = Settings(
                 _env_file=None,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
 from pathlib import Path
 
@@ -11,8 +10,9 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.conftest import SIGNING_SECRET, TEST_POSTGRES_URL
+from tests.helpers import busy_port, free_port
 from tests.slack_standin import SlackStandIn
-from tests.test_run_command import free_port, start
+from tests.test_run_command import start
 
 
 async def run_error(slack: SlackStandIn, tmp_path: Path, **env: str) -> str:
@@ -51,10 +51,7 @@ async def test_sqlite_file_in_a_missing_folder(tmp_path: Path) -> None:
 
 
 async def test_port_in_use(tmp_path: Path) -> None:
-    with socket.socket() as busy:
-        busy.bind(("0.0.0.0", 0))
-        busy.listen()
-        port = busy.getsockname()[1]
+    with busy_port() as port:
         async with SlackStandIn() as slack:
             text = await run_error(slack, tmp_path, PORT=str(port))
     assert f"PORT {port} cannot be used" in text and "set PORT to a free port" in text
