@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
-from typing import Callable, Iterable, Protocol
+from typing import Any, Callable, Iterable, Protocol
 from zoneinfo import ZoneInfo
 
 from rules.errors import CalendarError
@@ -117,6 +117,10 @@ class BusinessCalendar:
             raise ValueError("a business calendar needs at least one open interval per week")
         self._by_day = {d: tuple(s) for d, s in by_day.items()}
         self._intervals = lru_cache(maxsize=4096)(self._build_intervals)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its definition, its caches built again (a big report's child process gets the policies)."""
+        return (type(self), (self.timezone, self.hours, self.is_holiday, self.name))
 
     # -- intervals ---------------------------------------------------------
     def _build_intervals(self, day: date) -> tuple[tuple[datetime, datetime, timedelta], ...]:

@@ -160,21 +160,25 @@ class Policy:
         return per_day
 
 
+@dataclass(frozen=True)
+class Holidays:
+    """A calendar's days off: its own dates, and a country's public holidays. A class, not a closure, so
+    the loaded policies pickle (a big `/sla report` hands them to a child process)."""
+
+    extra: frozenset[date]
+    public: holidays_lib.HolidayBase | None = None
+
+    def __call__(self, d: date) -> bool:
+        return d in self.extra or (self.public is not None and d in self.public)
+
+
 def build_calendar(cal_id: str, spec: CalendarSpec) -> Calendar:
     if spec.always_open:
         return AlwaysOpenCalendar(name=cal_id)
-    extra = frozenset(spec.holidays.extra)
+    public = None
     if spec.holidays.country:
         public = holidays_lib.country_holidays(spec.holidays.country, subdiv=spec.holidays.subdivision)
-
-        def is_holiday(d: date) -> bool:
-            return d in extra or d in public
-
-    else:
-
-        def is_holiday(d: date) -> bool:
-            return d in extra
-
+    is_holiday = Holidays(frozenset(spec.holidays.extra), public)
     assert spec.timezone is not None
     return BusinessCalendar(
         timezone=spec.timezone,

@@ -184,3 +184,17 @@ def test_hand_worked_deadlines(policies, plan_id, severity, opened, first_due, r
     if first_due:
         # The engine returns UTC instants; the plan's zone is for display (`sla timeline` shows its offset).
         assert status.clocks["first_response"].due.utcoffset() == timedelta(0)
+
+
+def test_policies_pickle_with_their_calendars_built(policies: PolicySet) -> None:
+    """A big `/sla report` hands the loaded policies to a child process (bot.report_process)."""
+    import pickle
+    from datetime import date
+
+    helsinki = policies.plan("blancco-sp2").policy.calendar("business-hours")  # built, with Finland's public holidays
+    assert helsinki.is_holiday(date(2026, 12, 6)) and not helsinki.is_holiday(date(2026, 12, 7))  # Independence Day
+    copy = pickle.loads(pickle.dumps(policies))
+    again = copy.plan("blancco-sp2").policy.calendar("business-hours")
+    assert again.is_holiday(date(2026, 12, 6)) and not again.is_holiday(date(2026, 12, 7))
+    opened = datetime(2026, 12, 4, 15, 0, tzinfo=helsinki.tz)  # a Friday afternoon before the holiday weekend
+    assert again.add(opened, timedelta(hours=4)) == helsinki.add(opened, timedelta(hours=4))
