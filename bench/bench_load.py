@@ -315,10 +315,19 @@ class Processes(procstats.Processes):
 
 
 class RssSampler:
-    """The bot's VmRSS every 100 ms; `peak()` since the last `reset()`."""
+    """The bot's VmRSS every 100 ms, and its child processes' (a big `/sla report` runs in one); `max` and
+    `child_max` since the last `reset()`."""
 
     def __init__(self, pid: int) -> None:
-        self.pid, self.max, self.task = pid, 0.0, asyncio.create_task(self._run())
+        self.pid, self.max, self.child_max = pid, 0.0, 0.0
+        self.task = asyncio.create_task(self._run())
+
+    def _children(self) -> list[int]:
+        try:
+            with open(f"/proc/{self.pid}/task/{self.pid}/children") as f:
+                return [int(p) for p in f.read().split()]
+        except OSError:
+            return []
 
     async def _run(self) -> None:
         while True:
@@ -326,10 +335,15 @@ class RssSampler:
                 self.max = max(self.max, proc_mem(self.pid)["VmRSS"])
             except (OSError, KeyError):  # the process has ended
                 return
+            for child in self._children():
+                try:
+                    self.child_max = max(self.child_max, proc_mem(child)["VmRSS"])
+                except (OSError, KeyError):  # it ended meanwhile
+                    pass
             await asyncio.sleep(0.1)
 
     def reset(self) -> None:
-        self.max = proc_mem(self.pid)["VmRSS"]
+        self.max, self.child_max = proc_mem(self.pid)["VmRSS"], 0.0
 
 
 # ----------------------------------------------------------------------------- data
@@ -681,10 +695,11 @@ async def run(args: argparse.Namespace) -> int:
                         if took is None:
                             await asyncio.sleep(args.op_timeout)  # let the bot finish before the next measurement
                             break
-                    out["ops"][(size, op)] = {"time": statistics.median(times), "acks": acks, "rss": rss.max}
+                    out["ops"][(size, op)] = {"time": statistics.median(times), "acks": acks, "rss": rss.max, "child_rss": rss.child_max}
                     say(
                         f"ours at {size:,} open tickets: {op} {ms(statistics.median(times))} (median of {len(times)}); "
                         f"others' ack p99 meanwhile {ms(pct(acks, 0.99))}; RSS max {rss.max:.0f} MB"
+                        + (f", its report process {rss.child_max:.0f} MB" if rss.child_max else "")
                     )
             out["bare_op"] = {}
             for op in args.ops:
@@ -746,6 +761,8 @@ def print_report(args: argparse.Namespace, sizes: list[int], out: dict[str, Any]
             print(row(f"{label} at {size:,} open: time", r["time"], b["time"]))
             print(row("  others' ack p99 meanwhile (vs bare alone)", pct(r["acks"], 0.99), bare_ack))
             print(f"  {'  bot RSS max during it':<46} {r['rss']:>9.0f} MB")
+            if r["child_rss"]:
+                print(f"  {'  its report process, RSS max (sampled)':<46} {r['child_rss']:>9.0f} MB")
     cli = out["cli"]
     print(
         f"triage-bot report --json at {sizes[-1]:,} tickets: {cli['seconds']:.1f} s, peak RSS {cli['peak_mb']:.0f} MB, "

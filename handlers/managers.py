@@ -8,34 +8,32 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Awaitable, Callable, Sequence
+from typing import Sequence
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import views
-from bot.chart import compliance_chart_png
+from bot import logs, views
 from bot.delivery import slack_error_code
-from bot.exports import report_csv
+from bot.report_process import ReportJob, ReportReply, build_reply, reply_in_child
 from bot.roles import Role, Roles
 from bot.services import Services
-from bot.services.reporting import board_page, build_period_report
+from bot.services.reporting import board_page, period_size
 from bot.views.blocks import escape
 from handlers.middleware import require
 from handlers.sla_command import SlaCommand, SlaRequest
 from rules.board import Urgency
 from rules.calendar import AlwaysOpenCalendar
-from rules.compliance import Report, Totals, deadline_verdicts
+from rules.compliance import Totals, deadline_verdicts
 from rules.errors import ConfigError, InvalidInput, PeriodError, UnknownIdError
 from rules.inputs import parse_whole
 from rules.periods import Period, parse_period
 from storage.customers import _customer_name
-from storage.reporting import gc_paused, period_totals, status_from_rows
+from storage.reporting import period_totals, status_from_rows
 
 log = logging.getLogger(__name__)
 
@@ -108,31 +106,20 @@ def parse_report_args(words: Sequence[str], now: datetime) -> ReportArgs:
 # -- files -------------------------------------------------------------------------------
 
 
-def report_files(report: Report, png: bytes) -> list[dict]:
-    label = report.period.label
-    suffix = re.sub(r"[^A-Za-z0-9_.-]+", "_", "".join(f"-{x}" for x in (report.customer, report.plan_id) if x))
-    return [
-        {"file": png, "filename": f"sla-report-{label}{suffix}.png", "title": f"SLA compliance {label}"},
-        {"content": report_csv(report), "filename": f"sla-report-{label}{suffix}.csv", "title": f"SLA report {label} (CSV)"},
-    ]
-
-
-async def upload_report_files(client: AsyncWebClient, channel_id: str, user_id: str, report: Report) -> str | None:
+async def upload_report_files(client: AsyncWebClient, channel_id: str, user_id: str, reply: ReportReply) -> str | None:
     """Post the chart and the CSV where the command was run; if that fails, in a DM.
 
     Returns None when they went to the channel, else the reason they went to the DM.
     """
-    # The chart and the CSV grow with the period's tickets: drawn and written off the event loop.
-    files = await asyncio.to_thread(lambda: report_files(report, compliance_chart_png(report)))
-    comment = f"SLA report {report.period.label}: compliance chart and CSV (one row per ticket)."
+    comment = f"SLA report {reply.label}: compliance chart and CSV (one row per ticket)."
     try:
-        await client.files_upload_v2(file_uploads=files, channel=channel_id, initial_comment=comment)
+        await client.files_upload_v2(file_uploads=reply.files, channel=channel_id, initial_comment=comment)
         return None
     except (SlackApiError, SlackRequestError) as e:
         reason = slack_error_code(e) if isinstance(e, SlackApiError) else str(e)
         log.warning("could not post the report files in %s (%s): sending them to %s directly", channel_id, reason, user_id)
     dm = (await client.conversations_open(users=user_id))["channel"]["id"]
-    await client.files_upload_v2(file_uploads=files, channel=dm, initial_comment=comment)
+    await client.files_upload_v2(file_uploads=reply.files, channel=dm, initial_comment=comment)
     return str(reason)
 
 
@@ -141,6 +128,7 @@ async def upload_report_files(client: AsyncWebClient, channel_id: str, user_id: 
 
 MONTH_FIGURES_TTL = 60.0  # seconds the App Home reuses this month's compliance figures before refreshing them
 LONG_REPORT = 5_000  # tickets from which `/sla report` first says it is working on it
+CHILD_REPORT = 2_000  # tickets from which `/sla report` is built in a child process (bot.report_process)
 HOME_MINE, HOME_URGENT = 15, 20  # rows the App Home lists (views.home_view caps them the same)
 STATUS_OFFSET_MAX = 10_000_000  # a "next 20" button's offset: more open tickets than any board has
 
@@ -174,33 +162,37 @@ def register(app: AsyncApp, sla: SlaCommand, services: Services, roles: Roles) -
     async def report(req: SlaRequest) -> None:
         now = services.clock.now()
         args = parse_report_args(req.args, now)
-
-        async def working(tickets: int) -> None:
-            if tickets >= LONG_REPORT:
-                await req.reply(
-                    f":hourglass_flowing_sand: Working on the {args.period.label} report ({tickets:,} tickets): it follows here in a moment."
-                )
-
-        # The whole report (some 10^6 objects at 50,000 tickets) is built and sent with the cyclic collector paused:
-        # a collection walks every live object in one step, holding the interpreter for most of a second (no
-        # acks meanwhile). Its objects are gone (reference counting) once `send` returns, before it runs again.
-        with gc_paused():
-            await send(args, now, working, req)
-
-    async def send(args: ReportArgs, now: datetime, working: Callable[[int], Awaitable[None]], req: SlaRequest) -> None:
-        rep, _loaded = await build_period_report(services, args.period, now, args.customer, args.plan, off_loop=True, progress=working)
-        note = "The chart (PNG) and the CSV follow in this conversation." if rep.tickets else None
-        text, blocks = views.report_message(rep, services.policies.plans, note)
-        await req.reply(text, blocks)
-        if not rep.tickets:
+        size = await period_size(services, args.period, args.customer, args.plan)
+        if size >= LONG_REPORT:
+            await req.reply(
+                f":hourglass_flowing_sand: Working on the {args.period.label} report ({size:,} tickets): it follows here in a moment."
+            )
+        job = ReportJob(
+            services.settings.database_url,
+            services.policies,
+            args.period,
+            now,
+            args.customer,
+            args.plan,
+            services.settings.log_level,
+            services.settings.log_format,
+            logs.current(),
+        )
+        if size >= CHILD_REPORT:
+            async with services.report_slots:  # one big report at a time per process: its memory is bounded
+                reply = await reply_in_child(job)
+        else:
+            reply = await build_reply(services, job, off_loop=True)
+        await req.reply(reply.text, reply.blocks)
+        if not reply.files:
             return
         try:
-            fallback = await upload_report_files(req.client, req.channel_id, req.user_id, rep)
+            fallback = await upload_report_files(req.client, req.channel_id, req.user_id, reply)
         except Exception as e:  # noqa: BLE001 - the report itself was delivered; say what is missing
             log.exception("could not upload the report files for %s", req.user_id)
             await req.reply(
                 f":warning: The chart and CSV could not be attached ({escape(type(e).__name__)}). "
-                f"`triage-bot report --period {rep.period.label} --csv FILE --chart FILE` gives the same files."
+                f"`triage-bot report --period {reply.label} --csv FILE --chart FILE` gives the same files."
             )
             return
         if fallback is not None:

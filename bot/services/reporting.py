@@ -9,13 +9,14 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import partial
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from rules.board import BoardRow, Urgency, board_row
 from rules.compliance import Report, build_report
 from rules.periods import Period
 from storage.board import board_ids, mine
 from storage.customers import find_customer
+from storage.db import StoreContext
 from storage.models import Customer
 from storage.reporting import Loaded, count_tickets, customer_cases, gc_paused, load_tickets, opened_between, with_ids
 
@@ -24,23 +25,20 @@ if TYPE_CHECKING:
 
 
 async def build_period_report(
-    services: Services,
+    services: StoreContext,
     period: Period,
     now: datetime,
     customer: str | None = None,
     plan_id: str | None = None,
     off_loop: bool = False,
-    progress: Callable[[int], Awaitable[None]] | None = None,
 ) -> tuple[Report, Loaded]:
     """The report for tickets opened in `period`, optionally for one customer and/or plan.
 
-    `off_loop` (the bot): tickets are evaluated and the figures computed in worker threads, so the
-    event loop keeps serving other users while a big report runs. `progress` is told how many
-    tickets the period has before they are read (to say "working on it" for long ones).
+    `off_loop` (a small report in the bot): tickets are evaluated and the figures computed in worker
+    threads, so the event loop keeps serving other users. A big one runs in a child process
+    (`bot.report_process`).
     """
     customer_row, conditions = await _period_conditions(services, period, customer, plan_id)
-    if progress is not None:
-        await progress(await count_tickets(services, *conditions))
     loaded = await load_tickets(services, now, *conditions, off_loop=off_loop)
     cases = await customer_cases(services, period, now, customer_row, plan_id)
     work = partial(
@@ -58,8 +56,16 @@ async def build_period_report(
     return report, loaded
 
 
+async def period_size(services: StoreContext, period: Period, customer: str | None = None, plan_id: str | None = None) -> int:
+    """About how many tickets the period's report reads (one COUNT; a day either side of the period, see below).
+
+    An unknown customer or plan is the user's error here, before any report work starts."""
+    _customer, conditions = await _period_conditions(services, period, customer, plan_id)
+    return await count_tickets(services, *conditions)
+
+
 async def _period_conditions(
-    services: Services, period: Period, customer: str | None, plan_id: str | None
+    services: StoreContext, period: Period, customer: str | None, plan_id: str | None
 ) -> tuple[Customer | None, list[Any]]:
     customer_row = await find_customer(services, customer) if customer else None
     if plan_id:

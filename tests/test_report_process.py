@@ -1,0 +1,114 @@
+"""A big `/sla report` is built in a child process (bot.report_process); what the manager gets is the same.
+
+Through signed HTTP on both databases: the same report is made in the bot and in a child, and the
+message, the CSV and the chart must be equal. Then the child's failures: a database it cannot open
+is "try again", any other error is the one error reply, and neither leaves a process behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timezone
+
+import pytest
+
+import handlers.managers
+from bot.report_process import REPORT_DATABASE_DOWN, ReportJob, reply_in_child
+from rules.errors import Unavailable
+from rules.periods import parse_period
+from tests.helpers import CHANNEL, eventually
+from tests.test_managers_e2e import MANAGER, completed_files, seed_report, team
+
+UTC = timezone.utc
+
+
+CHILD_START = 60.0  # seconds a child may take to start and answer: an upper bound that fails loudly, not a margin
+
+
+async def _report(bot, text: str) -> tuple[dict, dict[str, bytes]]:
+    """`/sla report …` as a manager: the reply and its uploaded files by name."""
+    before = {id(f) for f in completed_files(bot)}
+    n = len(bot.slack.response_posts)
+    r = await bot.sender.slash_command("/sla", text, MANAGER, CHANNEL)
+    assert r.status == 200 and not r.text
+    body = (await eventually(lambda: bot.slack.response_posts[n:], CHILD_START))[0].body
+    new = await eventually(lambda: len(fresh := [f for f in completed_files(bot) if id(f) not in before]) == 2 and fresh, CHILD_START)
+    return body, {f.filename: f.content for f in new}
+
+
+async def test_a_report_built_in_a_child_equals_the_one_built_in_the_bot(bot, monkeypatch) -> None:
+    team(bot)
+    await seed_report(bot)
+    spawned: list[ReportJob] = []
+
+    async def counted(job: ReportJob):  # type: ignore[no-untyped-def]
+        spawned.append(job)
+        return await reply_in_child(job)
+
+    monkeypatch.setattr(handlers.managers, "reply_in_child", counted)
+    monkeypatch.setattr(handlers.managers, "CHILD_REPORT", 10**9)
+    in_bot, in_bot_files = await _report(bot, "report --period this-month")
+    assert not spawned
+    monkeypatch.setattr(handlers.managers, "CHILD_REPORT", 5)  # the period has 5 tickets
+    in_child, in_child_files = await _report(bot, "report --period this-month")
+    assert len(spawned) == 1 and spawned[0].database_url == bot.services.settings.database_url
+    assert in_child == in_bot
+    assert sorted(in_child_files) == ["sla-report-2026-11.csv", "sla-report-2026-11.png"]
+    assert in_child_files["sla-report-2026-11.csv"] == in_bot_files["sla-report-2026-11.csv"]
+    assert in_child_files["sla-report-2026-11.png"].startswith(b"\x89PNG\r\n\x1a\n")
+    assert in_child_files["sla-report-2026-11.png"][16:24] == in_bot_files["sla-report-2026-11.png"][16:24]  # same size
+
+    # a filtered one, in the child too
+    monkeypatch.setattr(handlers.managers, "CHILD_REPORT", 2)  # ACME has 2
+    in_child, _ = await _report(bot, "report --customer acme")
+    assert "customer ACME" in in_child["blocks"][1]["elements"][0]["text"] and len(spawned) == 2
+
+
+def _job(database_url: str, policies, plan_id: str | None = None) -> ReportJob:
+    now = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    return ReportJob(database_url, policies, parse_period("2026-11", now), now, None, plan_id)
+
+
+async def test_a_child_that_cannot_open_the_database_says_try_again(bot, tmp_path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'no-such-folder' / 'triage.db'}"
+    with pytest.raises(Unavailable, match="^Could not make the report just now: the database is not answering"):
+        await reply_in_child(_job(url, bot.services.policies))
+
+
+async def test_a_child_that_fails_is_an_error_with_its_traceback_logged(bot, capfd) -> None:
+    # A plan the bot would have refused before starting a child: here the child meets it, and fails.
+    with pytest.raises(RuntimeError, match="the report process exited with 1"):
+        await reply_in_child(_job(bot.services.settings.database_url, bot.services.policies, plan_id="no-such-plan"))
+    assert "report 2026-11 failed" in capfd.readouterr().err
+
+
+async def test_a_child_failing_through_the_bot_gets_the_one_error_reply(bot, monkeypatch, caplog) -> None:
+    team(bot)
+    await seed_report(bot)
+    monkeypatch.setattr(handlers.managers, "CHILD_REPORT", 1)
+    monkeypatch.setattr(bot.services.settings, "database_url", "sqlite+aiosqlite:////no-such-folder/triage.db")
+    with caplog.at_level(logging.WARNING):
+        n = len(bot.slack.response_posts)
+        await bot.sender.slash_command("/sla", "report", MANAGER, CHANNEL)
+        body = (await eventually(lambda: bot.slack.response_posts[n:], CHILD_START))[0].body
+    assert body["text"] == ":hourglass_flowing_sand: " + REPORT_DATABASE_DOWN
+    assert not completed_files(bot)
+
+
+async def test_a_report_whose_wait_is_cancelled_leaves_no_child(bot, monkeypatch) -> None:
+    started: list[asyncio.subprocess.Process] = []
+    spawn = asyncio.create_subprocess_exec
+
+    async def recorded(*args, **kwargs):  # type: ignore[no-untyped-def]
+        started.append(await spawn(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(asyncio, "create_subprocess_exec", recorded)
+    task = asyncio.create_task(reply_in_child(_job(bot.services.settings.database_url, bot.services.policies)))
+    while not started:
+        await asyncio.sleep(0.01)
+    task.cancel()  # as when the bot stops mid-report
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert started[0].returncode is not None  # killed and reaped, not left running
