@@ -4,8 +4,9 @@ A report of tens of thousands of tickets is some 10^6 Python objects and seconds
 threads of the bot, it still holds the interpreter between bytecodes (other users' acks wait behind
 it) and the bot keeps the memory after it is freed. In a child (`python -m bot.report_process`) the
 bot only waits on a pipe: the child reads a pickled `ReportJob` on stdin, builds the report with its
-own database engine, renders the reply, the chart and the CSV, and writes a pickled `ReportReply`
-on stdout. Only what goes to Slack comes back. The child's log lines go to the bot's stderr.
+own database engine, and writes on stdout (length-prefixed pickles) the reply as soon as the figures
+are ready, then the chart and the CSV. Only what goes to Slack comes back. The child's log lines go
+to the bot's stderr.
 
 A small report is not worth a new interpreter (about a second of start-up): `build_reply` runs in
 the bot, its figures and files in worker threads.
@@ -18,9 +19,10 @@ import logging
 import pickle
 import re
 import sys
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from rules.compliance import Report
 from rules.errors import Unavailable
@@ -34,18 +36,18 @@ EXIT_DATABASE_UNAVAILABLE = 75  # EX_TEMPFAIL: the child could not use the datab
 REPORT_DATABASE_DOWN = "Could not make the report just now: the database is not answering. Try again in a minute."
 
 
-@dataclass(frozen=True, repr=False)
-class ReportReply:
-    """What `/sla report` sends: the message, then (for a period with tickets) the chart and the CSV."""
+@dataclass(frozen=True)
+class ReportMessage:
+    """`/sla report`'s answer: sent as soon as the figures are ready; the chart and the CSV follow."""
 
     label: str
     tickets: int
     text: str
     blocks: list[dict[str, Any]]
-    files: list[dict[str, Any]] = field(default_factory=list)  # files_upload_v2's file_uploads
 
-    def __repr__(self) -> str:  # the CSV of a big report is megabytes
-        return f"ReportReply({self.label}, {self.tickets} tickets, {len(self.files)} files)"
+
+Files = list[dict[str, Any]]  # files_upload_v2's file_uploads: the chart (PNG) and the CSV
+Send = Callable[[ReportMessage], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -83,40 +85,76 @@ def reply_message(report: Report, policies: PolicySet) -> tuple[str, list[dict[s
     return views.report_message(report, policies.plans, note)
 
 
-async def build_reply(services: StoreContext, job: ReportJob, off_loop: bool) -> ReportReply:
-    """The report's message and files. `off_loop` (in the bot): figures, chart and CSV in worker threads."""
+async def build_reply(services: StoreContext, job: ReportJob, send: Send, off_loop: bool) -> Files:
+    """`send` the report's message, then make its files (none for an empty period). `off_loop` (in the bot):
+    figures, chart and CSV in worker threads."""
     from bot.services.reporting import build_period_report
     from storage.reporting import gc_paused
 
+    started = time.monotonic()
     # Some 10^6 objects at 50,000 tickets: the cyclic collector would walk them all, again and again, while
-    # they live; reference counting frees them once the reply is made.
+    # they live; reference counting frees them once the files are made.
     with gc_paused():
         report, _loaded = await build_period_report(services, job.period, job.now, job.customer, job.plan_id, off_loop=off_loop)
         text, blocks = reply_message(report, job.policies)
-        files: list[dict[str, Any]] = []
+        figures = time.monotonic()
+        await send(ReportMessage(report.period.label, len(report.tickets), text, blocks))
+        files: Files = []
         if report.tickets:
             files = await asyncio.to_thread(report_files, report) if off_loop else report_files(report)
-    return ReportReply(report.period.label, len(report.tickets), text, blocks, files)
+    log.info(
+        "report %s: %d tickets, figures in %.1f s, chart and CSV in %.1f s",
+        report.period.label,
+        len(report.tickets),
+        figures - started,
+        time.monotonic() - figures,
+    )
+    return files
 
 
-async def reply_in_child(job: ReportJob) -> ReportReply:
-    """Run `build_reply` in `python -m bot.report_process`; a cancelled wait (the bot stopping) kills the child."""
+async def files_in_child(job: ReportJob, send: Send) -> Files:
+    """`build_reply` in `python -m bot.report_process`: its message is sent as soon as the child has it, its
+    files are returned. A cancelled wait (the bot stopping) kills the child."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot.report_process", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
     )
+    assert proc.stdin is not None and proc.stdout is not None
+    message = files = None
     try:
-        out, _ = await proc.communicate(pickle.dumps(job))
+        proc.stdin.write(pickle.dumps(job))
+        await proc.stdin.drain()
+        proc.stdin.close()
+        message = await _frame(proc.stdout)
+        if message is not None:
+            assert isinstance(message, ReportMessage)
+            await send(message)
+            files = await _frame(proc.stdout)
+        await proc.wait()
     finally:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
     if proc.returncode == EXIT_DATABASE_UNAVAILABLE:
         raise Unavailable(REPORT_DATABASE_DOWN)
-    if proc.returncode != 0:
+    if proc.returncode != 0 or message is None or files is None:
         raise RuntimeError(f"the report process exited with {proc.returncode} (its error is logged above)")
-    reply = pickle.loads(out)
-    assert isinstance(reply, ReportReply)
-    return reply
+    assert isinstance(files, list)
+    return files
+
+
+async def _frame(stream: asyncio.StreamReader) -> Any:
+    """One length-prefixed pickle from the child; None when it ended before writing one."""
+    try:
+        size = int.from_bytes(await stream.readexactly(8), "big")
+        return pickle.loads(await stream.readexactly(size))
+    except asyncio.IncompleteReadError:
+        return None
+
+
+def _write_frame(value: Any) -> None:
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    sys.stdout.buffer.write(len(data).to_bytes(8, "big") + data)
+    sys.stdout.buffer.flush()
 
 
 @dataclass
@@ -125,18 +163,22 @@ class _ChildStore:
     policies: PolicySet
 
 
-async def _child(job: ReportJob) -> ReportReply:
+async def _child(job: ReportJob) -> None:
     from storage.db import create_engine, session_factory
+
+    async def send(message: ReportMessage) -> None:
+        _write_frame(message)
 
     engine = create_engine(job.database_url)
     try:
-        return await build_reply(_ChildStore(session_factory(engine), job.policies), job, off_loop=False)
+        files = await build_reply(_ChildStore(session_factory(engine), job.policies), job, send, off_loop=False)
     finally:
         await engine.dispose()
+    _write_frame(files)
 
 
 def main() -> int:
-    """The child: a `ReportJob` on stdin, a `ReportReply` on stdout; errors are logged to stderr."""
+    """The child: a `ReportJob` on stdin; its `ReportMessage`, then its files, on stdout; errors logged to stderr."""
     from bot.logs import bind, configure_logging
     from storage.db import database_unavailable
 
@@ -145,7 +187,7 @@ def main() -> int:
     configure_logging(job.log_level, job.log_format, [])
     bind(**job.log_context)
     try:
-        reply = asyncio.run(_child(job))
+        asyncio.run(_child(job))
     except Exception as e:
         reason = database_unavailable(e)
         if reason is not None:
@@ -153,8 +195,6 @@ def main() -> int:
             return EXIT_DATABASE_UNAVAILABLE
         log.exception("report %s failed", job.period.label)
         return 1
-    sys.stdout.buffer.write(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
-    sys.stdout.buffer.flush()
     return 0
 
 

@@ -19,7 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import logs, views
 from bot.delivery import slack_error_code
-from bot.report_process import ReportJob, ReportReply, build_reply, reply_in_child
+from bot.report_process import Files, ReportJob, ReportMessage, build_reply, files_in_child
 from bot.roles import Role, Roles
 from bot.services import Services
 from bot.services.reporting import board_page, period_size
@@ -106,20 +106,20 @@ def parse_report_args(words: Sequence[str], now: datetime) -> ReportArgs:
 # -- files -------------------------------------------------------------------------------
 
 
-async def upload_report_files(client: AsyncWebClient, channel_id: str, user_id: str, reply: ReportReply) -> str | None:
+async def upload_report_files(client: AsyncWebClient, channel_id: str, user_id: str, label: str, files: Files) -> str | None:
     """Post the chart and the CSV where the command was run; if that fails, in a DM.
 
     Returns None when they went to the channel, else the reason they went to the DM.
     """
-    comment = f"SLA report {reply.label}: compliance chart and CSV (one row per ticket)."
+    comment = f"SLA report {label}: compliance chart and CSV (one row per ticket)."
     try:
-        await client.files_upload_v2(file_uploads=reply.files, channel=channel_id, initial_comment=comment)
+        await client.files_upload_v2(file_uploads=files, channel=channel_id, initial_comment=comment)
         return None
     except (SlackApiError, SlackRequestError) as e:
         reason = slack_error_code(e) if isinstance(e, SlackApiError) else str(e)
         log.warning("could not post the report files in %s (%s): sending them to %s directly", channel_id, reason, user_id)
     dm = (await client.conversations_open(users=user_id))["channel"]["id"]
-    await client.files_upload_v2(file_uploads=reply.files, channel=dm, initial_comment=comment)
+    await client.files_upload_v2(file_uploads=files, channel=dm, initial_comment=comment)
     return str(reason)
 
 
@@ -178,21 +178,26 @@ def register(app: AsyncApp, sla: SlaCommand, services: Services, roles: Roles) -
             services.settings.log_format,
             logs.current(),
         )
-        if size >= CHILD_REPORT:
-            async with services.report_slots:  # one big report at a time per process: its memory is bounded
-                reply = await reply_in_child(job)
-        else:
-            reply = await build_reply(services, job, off_loop=True)
-        await req.reply(reply.text, reply.blocks)
-        if not reply.files:
-            return
+        sent: list[ReportMessage] = []
+
+        async def send(message: ReportMessage) -> None:
+            await req.reply(message.text, message.blocks)
+            sent.append(message)
+
         try:
-            fallback = await upload_report_files(req.client, req.channel_id, req.user_id, reply)
-        except Exception as e:  # noqa: BLE001 - the report itself was delivered; say what is missing
-            log.exception("could not upload the report files for %s", req.user_id)
+            if size >= CHILD_REPORT:
+                async with services.report_slots:  # one big report at a time per process: its memory is bounded
+                    files = await files_in_child(job, send)
+            else:
+                files = await build_reply(services, job, send, off_loop=True)
+            fallback = await upload_report_files(req.client, req.channel_id, req.user_id, sent[0].label, files) if files else None
+        except Exception as e:
+            if not sent:
+                raise  # nothing delivered: the one error handler answers
+            log.exception("could not make or upload the report files for %s", req.user_id)
             await req.reply(
                 f":warning: The chart and CSV could not be attached ({escape(type(e).__name__)}). "
-                f"`triage-bot report --period {reply.label} --csv FILE --chart FILE` gives the same files."
+                f"`triage-bot report --period {sent[0].label} --csv FILE --chart FILE` gives the same files."
             )
             return
         if fallback is not None:

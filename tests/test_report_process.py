@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 import pytest
 
 import handlers.managers
-from bot.report_process import REPORT_DATABASE_DOWN, ReportJob, reply_in_child
+from bot.report_process import REPORT_DATABASE_DOWN, ReportJob, ReportMessage, files_in_child
 from rules.errors import Unavailable
 from rules.periods import parse_period
 from tests.helpers import CHANNEL, eventually
@@ -42,11 +42,11 @@ async def test_a_report_built_in_a_child_equals_the_one_built_in_the_bot(bot, mo
     await seed_report(bot)
     spawned: list[ReportJob] = []
 
-    async def counted(job: ReportJob):  # type: ignore[no-untyped-def]
+    async def counted(job: ReportJob, send):  # type: ignore[no-untyped-def]
         spawned.append(job)
-        return await reply_in_child(job)
+        return await files_in_child(job, send)
 
-    monkeypatch.setattr(handlers.managers, "reply_in_child", counted)
+    monkeypatch.setattr(handlers.managers, "files_in_child", counted)
     monkeypatch.setattr(handlers.managers, "CHILD_REPORT", 10**9)
     in_bot, in_bot_files = await _report(bot, "report --period this-month")
     assert not spawned
@@ -70,16 +70,20 @@ def _job(database_url: str, policies, plan_id: str | None = None) -> ReportJob:
     return ReportJob(database_url, policies, parse_period("2026-11", now), now, None, plan_id)
 
 
+async def _unexpected(message: ReportMessage) -> None:
+    raise AssertionError(f"no report message was expected, got {message}")
+
+
 async def test_a_child_that_cannot_open_the_database_says_try_again(bot, tmp_path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'no-such-folder' / 'triage.db'}"
     with pytest.raises(Unavailable, match="^Could not make the report just now: the database is not answering"):
-        await reply_in_child(_job(url, bot.services.policies))
+        await files_in_child(_job(url, bot.services.policies), _unexpected)
 
 
 async def test_a_child_that_fails_is_an_error_with_its_traceback_logged(bot, capfd) -> None:
     # A plan the bot would have refused before starting a child: here the child meets it, and fails.
     with pytest.raises(RuntimeError, match="the report process exited with 1"):
-        await reply_in_child(_job(bot.services.settings.database_url, bot.services.policies, plan_id="no-such-plan"))
+        await files_in_child(_job(bot.services.settings.database_url, bot.services.policies, plan_id="no-such-plan"), _unexpected)
     assert "report 2026-11 failed" in capfd.readouterr().err
 
 
@@ -105,10 +109,34 @@ async def test_a_report_whose_wait_is_cancelled_leaves_no_child(bot, monkeypatch
         return started[-1]
 
     monkeypatch.setattr(asyncio, "create_subprocess_exec", recorded)
-    task = asyncio.create_task(reply_in_child(_job(bot.services.settings.database_url, bot.services.policies)))
+    task = asyncio.create_task(files_in_child(_job(bot.services.settings.database_url, bot.services.policies), _unexpected))
     while not started:
         await asyncio.sleep(0.01)
     task.cancel()  # as when the bot stops mid-report
     with pytest.raises(asyncio.CancelledError):
         await task
     assert started[0].returncode is not None  # killed and reaped, not left running
+
+
+async def test_files_that_fail_after_the_answer_say_what_is_missing(bot, monkeypatch, caplog) -> None:
+    import bot.report_process as report_process
+
+    team(bot)
+    await seed_report(bot)
+
+    def broken(report):  # type: ignore[no-untyped-def]
+        raise MemoryError("chart")
+
+    monkeypatch.setattr(report_process, "report_files", broken)
+    n = len(bot.slack.response_posts)
+    with caplog.at_level(logging.ERROR):
+        await bot.sender.slash_command("/sla", "report", MANAGER, CHANNEL)
+        answer, missing = [
+            p.body["text"] for p in await eventually(lambda: len(bot.slack.response_posts) >= n + 2 and bot.slack.response_posts[n:])
+        ]
+    assert answer.startswith("SLA report 2026-11")
+    assert missing == (
+        ":warning: The chart and CSV could not be attached (MemoryError). "
+        "`triage-bot report --period 2026-11 --csv FILE --chart FILE` gives the same files."
+    )
+    assert "could not make or upload the report files" in caplog.text and not completed_files(bot)
