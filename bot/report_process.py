@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import pickle
 import re
+import resource
 import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Awaitable, Callable
 
+from rules.chart_data import ChartData, chart_data
 from rules.compliance import Report
 from rules.errors import Unavailable
 from rules.periods import Period
@@ -65,16 +68,32 @@ class ReportJob:
     log_context: dict[str, Any] = field(default_factory=dict)  # the request's ids, for the child's log lines
 
 
-def report_files(report: Report) -> list[dict[str, Any]]:
-    """The chart (PNG) and the CSV, named after the period and the scope."""
-    from bot.chart import compliance_chart_png
+@dataclass(frozen=True, repr=False)
+class FileParts:
+    """What the files need of a report: small once made (the chart's figures, the CSV text), so the
+    report's objects can go before matplotlib draws."""
+
+    label: str
+    stem: str
+    chart: ChartData
+    csv: str
+
+
+def report_files(report: Report) -> FileParts:
+    """The chart's figures and the CSV, named after the period and the scope."""
     from bot.exports import report_csv
 
     label = report.period.label
     suffix = re.sub(r"[^A-Za-z0-9_.-]+", "_", "".join(f"-{x}" for x in (report.customer, report.plan_id) if x))
+    return FileParts(label, f"sla-report-{label}{suffix}", chart_data(report), report_csv(report))
+
+
+def drawn(parts: FileParts) -> Files:
+    from bot.chart import draw
+
     return [
-        {"file": compliance_chart_png(report), "filename": f"sla-report-{label}{suffix}.png", "title": f"SLA compliance {label}"},
-        {"content": report_csv(report), "filename": f"sla-report-{label}{suffix}.csv", "title": f"SLA report {label} (CSV)"},
+        {"file": draw(parts.chart), "filename": f"{parts.stem}.png", "title": f"SLA compliance {parts.label}"},
+        {"content": parts.csv, "filename": f"{parts.stem}.csv", "title": f"SLA report {parts.label} (CSV)"},
     ]
 
 
@@ -93,21 +112,27 @@ async def build_reply(services: StoreContext, job: ReportJob, send: Send, off_lo
 
     started = time.monotonic()
     # Some 10^6 objects at 50,000 tickets: the cyclic collector would walk them all, again and again, while
-    # they live; reference counting frees them once the files are made.
+    # they live; reference counting frees them (no cycles) once the report is dropped, before the chart is drawn.
     with gc_paused():
         report, _loaded = await build_period_report(services, job.period, job.now, job.customer, job.plan_id, off_loop=off_loop)
         text, blocks = reply_message(report, job.policies)
         figures = time.monotonic()
-        await send(ReportMessage(report.period.label, len(report.tickets), text, blocks))
-        files: Files = []
-        if report.tickets:
-            files = await asyncio.to_thread(report_files, report) if off_loop else report_files(report)
+        tickets = len(report.tickets)
+        await send(ReportMessage(report.period.label, tickets, text, blocks))
+        parts = None
+        if tickets:
+            parts = await asyncio.to_thread(report_files, report) if off_loop else report_files(report)
+        del report, _loaded
+    files: Files = []
+    if parts is not None:
+        files = await asyncio.to_thread(drawn, parts) if off_loop else drawn(parts)
     log.info(
-        "report %s: %d tickets, figures in %.1f s, chart and CSV in %.1f s",
-        report.period.label,
-        len(report.tickets),
+        "report %s: %d tickets, figures in %.1f s, chart and CSV in %.1f s, peak RSS %.0f MB",
+        job.period.label,
+        tickets,
         figures - started,
         time.monotonic() - figures,
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # the bot's own, for a small report
     )
     return files
 
@@ -116,7 +141,12 @@ async def files_in_child(job: ReportJob, send: Send) -> Files:
     """`build_reply` in `python -m bot.report_process`: its message is sent as soon as the child has it, its
     files are returned. A cancelled wait (the bot stopping) kills the child."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.report_process", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+        sys.executable,
+        "-m",
+        "bot.report_process",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        env={k: v for k, v in os.environ.items() if not k.startswith("SLACK_")},  # it never talks to Slack
     )
     assert proc.stdin is not None and proc.stdout is not None
     message = files = None
