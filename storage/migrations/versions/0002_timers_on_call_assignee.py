@@ -1,17 +1,10 @@
-"""timers, on-call, assignee
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-29 06:16:47.493522
-"""
+"""timers, on-call, assignee"""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0002"
 down_revision = "0001"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -2,9 +2,6 @@
 each clock's record (status, due, at-risk, breached, stop, verdict), indexed for "breached now" and
 "at risk now". Existing tickets are backfilled: their terms from the plans as loaded now (what they
 were measured by until now), their records from a fresh evaluation.
-
-Revision ID: 0003_sla_clock_records
-Revises: 0002
 """
 
 from __future__ import annotations
@@ -18,8 +15,6 @@ from alembic import context, op
 
 revision = "0003_sla_clock_records"
 down_revision = "0002"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,9 +1,6 @@
 """Timer keys name their deadline in UTC: the engine now works in UTC instants, and a key written with the
 plan's offset (`...T10:00:00+01:00`) would not match the same notice planned again (`...T09:00:00+00:00`),
 so an already sent reminder would be planned a second time.
-
-Revision ID: 0004_utc_timer_keys
-Revises: 0003_sla_clock_records
 """
 
 from __future__ import annotations
@@ -15,8 +12,6 @@ from alembic import op
 
 revision = "0004_utc_timer_keys"
 down_revision = "0003_sla_clock_records"
-branch_labels = None
-depends_on = None
 
 _timers = sa.table(
     "sla_timers",

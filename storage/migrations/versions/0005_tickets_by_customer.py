@@ -1,15 +1,9 @@
-"""tickets by customer: an index on (customer_id, opened_at) for the quota COUNT and per-customer reports
-
-Revision ID: 0005_tickets_by_customer
-Revises: 0004_utc_timer_keys
-"""
+"""tickets by customer: an index on (customer_id, opened_at) for the quota COUNT and per-customer reports"""
 
 from alembic import op
 
 revision = "0005_tickets_by_customer"
 down_revision = "0004_utc_timer_keys"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,16 +1,10 @@
-"""outbox: posts the bot owes Slack, delivered like timers
-
-Revision ID: 0006_outbox
-Revises: 0005_tickets_by_customer
-"""
+"""outbox: posts the bot owes Slack, delivered like timers"""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_outbox"
 down_revision = "0005_tickets_by_customer"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,17 +1,10 @@
-"""report drafts: the two-step report modal's draft, kept server-side by view id
-
-Revision ID: 0007_report_drafts
-Revises: 0006_outbox
-Create Date: 2026-11-29 17:40:00
-"""
+"""report drafts: the two-step report modal's draft, kept server-side by view id"""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_report_drafts"
 down_revision = "0006_outbox"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,9 +1,6 @@
 """The scheduler's claim reads the lease from its own column: claimed timers whose `lease_until` has
 passed are runnable again (before, `run_at` was overwritten with the lease's end). An index on
 (state, lease_until) keeps that half of the claim, and the next-due look-up, one index probe.
-
-Revision ID: 0008_timer_lease_index
-Revises: 0007_report_drafts
 """
 
 from __future__ import annotations
@@ -12,8 +9,6 @@ from alembic import op
 
 revision = "0008_timer_lease_index"
 down_revision = "0007_report_drafts"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

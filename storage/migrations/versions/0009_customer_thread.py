@@ -1,8 +1,4 @@
-"""Tickets worked in a triage channel keep a thread in the customer's channel: what the customer sees.
-
-Revision ID: 0009_customer_thread
-Revises: 0008_timer_lease_index
-"""
+"""Tickets worked in a triage channel keep a thread in the customer's channel: what the customer sees."""
 
 from __future__ import annotations
 
@@ -11,8 +7,6 @@ from alembic import op
 
 revision = "0009_customer_thread"
 down_revision = "0008_timer_lease_index"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

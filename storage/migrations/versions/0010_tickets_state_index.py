@@ -1,15 +1,9 @@
-"""tickets: index (state, plan_id) for the open-tickets-per-plan count at each /metrics scrape
-
-Revision ID: 0010_tickets_state_index
-Revises: 0009_customer_thread
-"""
+"""tickets: index (state, plan_id) for the open-tickets-per-plan count at each /metrics scrape"""
 
 from alembic import op
 
 revision = "0010_tickets_state_index"
 down_revision = "0009_customer_thread"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

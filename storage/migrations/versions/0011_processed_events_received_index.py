@@ -1,15 +1,9 @@
-"""processed_slack_events: index on received_at, so expired event ids and request keys are found without a scan
-
-Revision ID: 0011_processed_received_index
-Revises: 0010_tickets_state_index
-"""
+"""processed_slack_events: index on received_at, so expired event ids and request keys are found without a scan"""
 
 from alembic import op
 
 revision = "0011_processed_received_index"
 down_revision = "0010_tickets_state_index"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
