@@ -69,6 +69,11 @@ def ticket(key, plan, severity, opened, events=(), customer=None, now=NOW, state
     return TicketFacts(key, plan.id, status, customer=customer, summary=f"summary of {key}", state=state, assignee_id=assignee)
 
 
+def answered(key: str, severity: str, opened: datetime, responded: datetime, resolved: datetime, now: datetime) -> TicketFacts:
+    """An ACME ticket on gold with one response and then the resolve."""
+    return ticket(key, GOLD, severity, opened, [ev("responded", responded), ev("resolved", resolved)], customer="ACME", now=now)
+
+
 def hand_built(now: datetime = NOW) -> list[TicketFacts]:
     return [
         # INC-1 gold/high, ACME. Responded after 30m (first response met, 30m early).
@@ -92,26 +97,10 @@ def hand_built(now: datetime = NOW) -> list[TicketFacts]:
         # INC-2 gold/high, ACME. First response due 10:00, responded 10:30: missed by 30m (acknowledge 1h30m).
         # Update period 10:30->due 12:30, closed by the resolve at 18:00: missed by 5h30m.
         # Resolution due 17:00, resolved 18:00: missed by 1h (resolve 9h).
-        ticket(
-            "INC-2",
-            GOLD,
-            "high",
-            utc(11, 3, 9),
-            [ev("responded", utc(11, 3, 10, 30)), ev("resolved", utc(11, 3, 18))],
-            customer="ACME",
-            now=now,
-        ),
+        answered("INC-2", "high", utc(11, 3, 9), utc(11, 3, 10, 30), utc(11, 3, 18), now),
         # INC-3 gold/low, ACME. First response 4h: due 14:00, responded 12:00: met (acknowledge 2h).
         # No update target. Resolution 2d = 48h: resolved after 24h: met.
-        ticket(
-            "INC-3",
-            GOLD,
-            "low",
-            utc(11, 10, 10),
-            [ev("responded", utc(11, 10, 12)), ev("resolved", utc(11, 11, 10))],
-            customer="ACME",
-            now=now,
-        ),
+        answered("INC-3", "low", utc(11, 10, 10), utc(11, 10, 12), utc(11, 11, 10), now),
         # INC-4 gold/high, internal. Opened 20 min before now: every clock still running, nothing counted.
         ticket("INC-4", GOLD, "high", utc(11, 20, 11, 40), now=now),
         # INC-5 gold/high, internal. No response: first response due 11-19 09:00, breached, 27h late at now;
@@ -120,25 +109,9 @@ def hand_built(now: datetime = NOW) -> list[TicketFacts]:
         # INC-6 gold/high, ACME. Opened 10-31 23:30 UTC = 11-01 00:30 Berlin: November in the plan's zone.
         # Responded after 10m (met), update period 23:40->due 01:40 closed by the resolve at 01:00 (met),
         # resolution met. Acknowledge 10m, resolve 1h30m.
-        ticket(
-            "INC-6",
-            GOLD,
-            "high",
-            utc(10, 31, 23, 30),
-            [ev("responded", utc(10, 31, 23, 40)), ev("resolved", utc(11, 1, 1))],
-            customer="ACME",
-            now=now,
-        ),
+        answered("INC-6", "high", utc(10, 31, 23, 30), utc(10, 31, 23, 40), utc(11, 1, 1), now),
         # INC-7 gold/high, ACME. Opened 10-31 22:30 UTC = 23:30 Berlin: October, not in the November report.
-        ticket(
-            "INC-7",
-            GOLD,
-            "high",
-            utc(10, 31, 22, 30),
-            [ev("responded", utc(10, 31, 22, 35)), ev("resolved", utc(10, 31, 23))],
-            customer="ACME",
-            now=now,
-        ),
+        answered("INC-7", "high", utc(10, 31, 22, 30), utc(10, 31, 22, 35), utc(10, 31, 23), now),
         # INC-8 silver/high, Initech, office hours. Opened Fri 11-13 16:00 Berlin (15:00 UTC): 4 business hours
         # = 1h on Friday + 3h on Monday -> due Mon 11-16 12:00 Berlin (11:00 UTC). Responded 10:00 UTC: met.
         # Acknowledge (elapsed) Fri 15:00 -> Mon 10:00 UTC = 67h. No update or resolution target.
