@@ -78,6 +78,19 @@ async def counted(bot):
     return fr, ticket
 
 
+async def reply_in_thread(bot, channel: str, thread_ts: str, text: str, ts: str, event_id: str, until):
+    """The responder's reply in a thread, as Slack sends it; returns INC-1 once `until` holds for its event kinds
+    (the event is handled after Slack's request is acknowledged)."""
+    reply = {"type": "message", "user": RESPONDER, "channel": channel, "text": text, "ts": ts, "thread_ts": thread_ts}
+    await bot.sender.event(reply, event_id=event_id)
+    for _ in range(250):
+        ticket = await bot.services.get_ticket("INC-1")
+        if until([e.kind for e in ticket.events]):
+            break
+        await asyncio.sleep(0.02)
+    return ticket
+
+
 async def first_response(bot):
     ticket = await bot.services.get_ticket("INC-1")
     return {c.clock: c for c in ticket.clocks}["first_response"], ticket
@@ -86,20 +99,7 @@ async def first_response(bot):
 async def test_a_reply_in_the_triage_thread_is_an_internal_note(bot) -> None:
     msg = await triaged_ticket(bot)
     bot.clock.advance(5 * M)
-    reply = {
-        "type": "message",
-        "user": RESPONDER,
-        "channel": TRIAGE,
-        "text": "looks like the DB",
-        "ts": "1764490200.000300",
-        "thread_ts": msg.ts,
-    }
-    await bot.sender.event(reply, event_id="Ev-note-1")
-    for _ in range(250):  # the event is handled after Slack's request is acknowledged
-        ticket = await bot.services.get_ticket("INC-1")
-        if any(e.kind == "noted" for e in ticket.events):
-            break
-        await asyncio.sleep(0.02)
+    await reply_in_thread(bot, TRIAGE, msg.ts, "looks like the DB", "1764490200.000300", "Ev-note-1", lambda kinds: "noted" in kinds)
     fr, ticket = await first_response(bot)
     assert [e.kind for e in ticket.events][-1] == "noted"
     assert (fr.status, ticket.first_response_at) == ("running", None)
@@ -123,20 +123,9 @@ async def test_acknowledge_tells_the_customer_in_their_thread_and_counts_then(bo
     )
     assert threaded
     bot.clock.advance(10 * M)
-    reply = {
-        "type": "message",
-        "user": RESPONDER,
-        "channel": CHANNEL,
-        "text": "monitoring",
-        "ts": "1764490900.000900",
-        "thread_ts": told[0].ts,
-    }
-    await bot.sender.event(reply, event_id="Ev-cust-1")
-    for _ in range(250):
-        ticket = await bot.services.get_ticket("INC-1")
-        if len([e for e in ticket.events if e.kind == "updated"]) == 2:
-            break
-        await asyncio.sleep(0.02)
+    ticket = await reply_in_thread(
+        bot, CHANNEL, told[0].ts, "monitoring", "1764490900.000900", "Ev-cust-1", lambda kinds: kinds.count("updated") == 2
+    )
     assert [e.kind for e in ticket.events if e.kind == "updated"] == ["updated", "updated"]
 
 
