@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -15,19 +16,23 @@ from tests.slack_standin import SlackStandIn
 from tests.test_operations import eventually_scrape, value
 
 
+def socket_settings(slack: SlackStandIn, tmp_path: Path, app_token: str = "xapp-test-token", **extra: Any) -> Settings:
+    """A Socket Mode bot on the stand-in, with its database in `tmp_path`."""
+    return Settings(
+        _env_file=None,
+        slack_bot_token=slack.bot_token,
+        slack_app_token=app_token,
+        slack_api_url=slack.api_url,
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/t.db",
+        **extra,
+    )
+
+
 async def test_socket_mode_slash_command_opens_the_modal(tmp_path: Path) -> None:
     async with SlackStandIn() as slack:
         slack.add_channel("C0INCIDENT", "incidents")
         slack.add_user("U0REPORTER", "rita")
-        settings = Settings(
-            _env_file=None,
-            slack_bot_token=slack.bot_token,
-            slack_app_token="xapp-test-token",
-            slack_api_url=slack.api_url,
-            database_url=f"sqlite+aiosqlite:///{tmp_path}/t.db",
-            scheduler_tick_seconds=0.2,
-            metrics_port=free_port(),
-        )
+        settings = socket_settings(slack, tmp_path, scheduler_tick_seconds=0.2, metrics_port=free_port())
         stop = asyncio.Event()
         bot = asyncio.create_task(serve(settings, stop))
         try:
@@ -82,13 +87,7 @@ async def test_refused_app_token_stops_the_start_with_one_line(tmp_path: Path, c
 
     caplog.set_level(logging.INFO, logger="bot.runner")
     async with SlackStandIn() as slack:
-        settings = Settings(
-            _env_file=None,
-            slack_bot_token=slack.bot_token,
-            slack_app_token="xapp-revoked",
-            slack_api_url=slack.api_url,
-            database_url=f"sqlite+aiosqlite:///{tmp_path}/t.db",
-        )
+        settings = socket_settings(slack, tmp_path, app_token="xapp-revoked")
         try:
             await asyncio.wait_for(serve(settings), 30)
         except StartupError as e:
@@ -104,14 +103,7 @@ async def test_socket_mode_metrics_port_in_use_is_one_line_before_anything_start
 
     with busy_port() as port:
         async with SlackStandIn() as slack:
-            settings = Settings(
-                _env_file=None,
-                slack_bot_token=slack.bot_token,
-                slack_app_token="xapp-test-token",
-                metrics_port=port,
-                slack_api_url=slack.api_url,
-                database_url=f"sqlite+aiosqlite:///{tmp_path}/t.db",
-            )
+            settings = socket_settings(slack, tmp_path, metrics_port=port)
             try:
                 await asyncio.wait_for(serve(settings), 30)
             except StartupError as e:
