@@ -55,6 +55,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -881,20 +882,12 @@ def report(args: argparse.Namespace, ours: Result, aps: Result | None) -> None:
         )
     add("burst lateness max (s)", ob.last if ob else None, ab.last if ab else None, "", ".3f")
     add("burst first post after T (s)", ob.first if ob else None, ab.first if ab else None, "", ".3f")
-    add(
-        "burst: process CPU per due post (ms)",
-        1000 * ob.cpu / max(ob.delivered, 1) if ob else None,
-        1000 * ab.cpu / max(ab.delivered, 1) if ab else None,
-        "",
-        ".2f",
-    )
-    add(
-        "burst: DB backend CPU per due post (ms)",
-        1000 * ob.db_cpu / max(ob.delivered, 1) if ob else None,
-        1000 * ab.db_cpu / max(ab.delivered, 1) if ab else None,
-        "",
-        ".2f",
-    )
+
+    def per_post_ms(burst: Burst | None, cpu: Callable[[Burst], float]) -> float | None:
+        return 1000 * cpu(burst) / max(burst.delivered, 1) if burst else None
+
+    for who, cpu in (("process", lambda b: b.cpu), ("DB backend", lambda b: b.db_cpu)):
+        add(f"burst: {who} CPU per due post (ms)", per_post_ms(ob, cpu), per_post_ms(ab, cpu), "", ".2f")
     rows.append(
         (
             f"due posts delivered (of {args.due})",
