@@ -26,123 +26,30 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.services import record_action
-from rules.actions import BY_COMMAND
+from tests.fuzz_strategies import (
+    ACTION_IDS,
+    ADMIN,
+    BLOCKS,
+    CALLBACKS,
+    COMMAND_GROUPS,
+    MANAGER,
+    RESPONDER,
+    button_values,
+    event_kinds,
+    free_text,
+    home_tabs,
+    json_values,
+    mutated,
+    paths,
+    private_metadata,
+    sla_text,
+    staff,
+    users,
+    view_states,
+)
 from tests.helpers import CHANNEL, REPORTER, announced_ticket, mrkdwn_texts, open_step1, report, setup_workspace
 
-RESPONDER, MANAGER, ADMIN = "U0RESPONDER", "U0MANAGER", "UADMIN"
-USERS = [REPORTER, RESPONDER, MANAGER, ADMIN]
 RAW_MENTION = re.compile(r"<!(?:channel|here|everyone)\b|<@U0TYPED|<!subteam\^S0TYPED")
-BROADCASTS = ["<!channel>", "<!here>", "<!everyone>", "<!channel|@channel>", "<!here|here>", "@channel", "@here", "@everyone"]
-TYPED_TARGETS = ["<@U0TYPED>", "<@U0TYPED|bob>", "<!subteam^S0TYPED|@team>"]
-ODD = [
-    "",
-    " ",
-    "²",
-    "¹²³",
-    "٣",
-    "1_000",
-    "-1",
-    "0",
-    "99999999999999999999",
-    "9" * 400,
-    "1e400",
-    "NaN",
-    "\u202e",
-    "\x7f",
-    "payload",
-    "payload=",
-    "&lt;!channel&gt;",
-    "<https://evil.example|click>",
-    "<#C0INCIDENT|incidents>",
-    '"',
-    "'",
-    "\\",
-    "*bold*",
-    "`x`",
-]
-KEYS = ["INC-1", "inc-1", "1", "INC-2", "INC-²", "INC-٣", "INC-0", "INC--1", "INC-99999999999999999999", "INC-2147483648"]
-OPTIONS = [
-    "next=30m",
-    "next=99999999999d",
-    "next=0m",
-    "next=²h",
-    "every=7",
-    "every=99999999999",
-    "every=0",
-    "start=2026-12-07T09:00",
-    "start=9999-12-31T23:59",
-    "start=0001-01-01T00:00+05:00",
-    "severity=business-critical",
-    "severity=<!channel>",
-    "priority=p1",
-    "--period",
-    "9999-12",
-    "2026-11",
-    "2026-Q4",
-    "--customer",
-    "--plan",
-    "rotation",
-    "primary",
-    "triage=none",
-    "plan=x",
-    "channel=<#C0INCIDENT>",
-    "<@U0LEGIT>",
-    "<!subteam^S0LEGIT|@leads>",
-    "on-call",
-    "list",
-    "add",
-]
-SUBCOMMANDS = [
-    "customers",
-    "contacts",
-    "status",
-    "ticket",
-    "report",
-    "oncall",
-    "oncall set",
-    "oncall clear",
-    "help",
-    "",
-    "nope",
-    *BY_COMMAND,
-]
-TARGET_TAKERS = ("assign", "oncall", "contacts", "customers")  # a typed user or group there is the target: it is named back
-ACTION_IDS = [
-    "open_report",
-    "status_more",
-    "ticket_acknowledge",
-    "ticket_update",
-    "ticket_assign",
-    "ticket_reclassify",
-    "ticket_pause",
-    "ticket_resume",
-    "ticket_resolve",
-    "ticket_reopen",
-    "escalation_ack",
-]
-CALLBACKS = [
-    "incident_step1",
-    "incident_step2",
-    "ticket_assign_modal",
-    "ticket_update_modal",
-    "ticket_reclassify_modal",
-    "ticket_resolve_modal",
-    "ticket_pause_modal",
-]
-BLOCKS = [
-    "summary",
-    "description",
-    "service",
-    "q:business_stopped",
-    "q:question_only",
-    "severity",
-    "priority",
-    "reason",
-    "text",
-    "next",
-    "note",
-    "assignee",
-]
 
 INPUTS = [
     {
@@ -154,18 +61,6 @@ INPUTS = [
     for b in BLOCKS
 ]  # every input a modal has (errors name one)
 FUZZ = settings(deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
-
-numbers = st.integers(min_value=-(10**25), max_value=10**25).map(str)
-scraps = st.text(st.characters(blacklist_characters="\x00"), max_size=12)  # Slack never sends NUL (handlers/payloads.py)
-free_word = st.one_of(st.sampled_from(BROADCASTS + TYPED_TARGETS + ODD + KEYS), numbers, scraps)
-target_word = st.one_of(st.sampled_from(BROADCASTS + ODD + KEYS + OPTIONS), numbers, scraps)
-mention = st.sampled_from(BROADCASTS + TYPED_TARGETS)
-free_text = st.one_of(  # half of them carry a mention somewhere
-    st.lists(free_word, max_size=6).map(" ".join),
-    st.tuples(st.lists(free_word, max_size=2), mention, st.lists(free_word, max_size=2)).map(lambda t: " ".join([*t[0], t[1], *t[2]])),
-)
-target_text = st.lists(target_word, max_size=4).map(" ".join)
-users = st.sampled_from(USERS)
 
 
 # -- the world every example meets ---------------------------------------------------------------
@@ -255,23 +150,6 @@ async def fuzz(bot, run_example: Callable[..., Awaitable[None]], examples: int =
 # -- the listener groups ---------------------------------------------------------------------------
 
 
-def sla_text(sub: str) -> st.SearchStrategy[str]:
-    """`/sla SUB …`: a ticket command mostly on INC-1 (so it does its work), then an option and text."""
-    rest = target_text if sub.startswith(TARGET_TAKERS) else free_text
-    if sub in BY_COMMAND:
-        key = st.one_of(st.just("INC-1"), st.sampled_from(KEYS))
-        option = st.lists(st.sampled_from(OPTIONS), max_size=1)
-        return st.tuples(key, option, rest).map(lambda t: " ".join([sub, t[0], *t[1], t[2]]).strip())
-    words = st.lists(st.one_of(st.sampled_from(OPTIONS + KEYS), target_word), max_size=3)
-    return st.tuples(words, rest).map(lambda t: " ".join([sub, *t[0], t[1]]).strip())
-
-
-COMMAND_GROUPS = {
-    "ticket actions": [c for c in SUBCOMMANDS if c in BY_COMMAND],
-    "other /sla": [c for c in SUBCOMMANDS if c not in BY_COMMAND],
-}
-
-
 @pytest.mark.parametrize("group", list(COMMAND_GROUPS))
 async def test_fuzz_sla_commands(bot, group: str) -> None:
     await world(bot)
@@ -281,7 +159,6 @@ async def test_fuzz_sla_commands(bot, group: str) -> None:
             await record_action(bot.services, "INC-1", "reopened", RESPONDER)
         await answered(bot, log, lambda: bot.sender.slash_command("/sla", text, user, CHANNEL))
 
-    staff = st.sampled_from([RESPONDER, RESPONDER, MANAGER, ADMIN, REPORTER])
     await fuzz(bot, run, examples=80, text=st.sampled_from(COMMAND_GROUPS[group]).flatmap(sla_text), user=staff)
 
 
@@ -296,40 +173,16 @@ async def test_fuzz_incident_command(bot) -> None:
 
 async def test_fuzz_buttons(bot) -> None:
     w = await world(bot)
-    values = st.one_of(
-        st.sampled_from(KEYS),
-        free_text,
-        st.sampled_from(
-            ["breached:0", "at_risk:20", "breached:99999999999999999999", "breached:²", "bogus:1", "INC-1|resolution", "INC-1|nope"]
-        ),
-    )
 
     async def run(log: Recorder, action_id: str, value: str, user: str, in_thread: bool) -> None:
         where = {"channel_id": CHANNEL, "message_ts": w["ticket"].thread_ts} if in_thread else {}
         await answered(bot, log, lambda: bot.sender.block_action(action_id, user, value=value, **where))
 
-    await fuzz(bot, run, action_id=st.sampled_from(ACTION_IDS), value=values, user=users, in_thread=st.booleans())
-
-
-def input_state(block: str) -> st.SearchStrategy[dict]:
-    option = st.one_of(st.sampled_from(["business-critical", "p1", "yes", "no", "15", "30", "1440", "99999999999"]), free_text)
-    return st.one_of(
-        free_text.map(lambda v: {"type": "plain_text_input", "value": v}),
-        option.map(lambda v: {"type": "static_select", "selected_option": {"value": v}}),
-        st.sampled_from([REPORTER, RESPONDER, "U0TYPED"]).map(lambda u: {"type": "users_select", "selected_user": u}),
-    ).map(lambda state: {block: {"value": state}})
+    await fuzz(bot, run, action_id=st.sampled_from(ACTION_IDS), value=button_values, user=users, in_thread=st.booleans())
 
 
 async def test_fuzz_modal_submissions(bot) -> None:
     w = await world(bot)
-    metadata = st.one_of(
-        st.sampled_from(KEYS).map(lambda k: json.dumps({"ticket": k})),
-        free_text,
-        st.sampled_from(["", "{}", "[]", "null", '{"ticket": 5}', '{"ticket": null}', '{"channel_id": "C0OTHER"}']),
-    )
-    states = st.lists(st.sampled_from(BLOCKS).flatmap(input_state), max_size=6).map(
-        lambda parts: {k: v for p in parts for k, v in p.items()}
-    )
 
     async def run(log: Recorder, callback_id: str, values: dict, private_metadata: str, user: str, real_view: bool) -> None:
         view = {**w["step1"], "callback_id": callback_id, "private_metadata": private_metadata, "blocks": INPUTS}
@@ -338,13 +191,18 @@ async def test_fuzz_modal_submissions(bot) -> None:
         await answered(bot, log, lambda: bot.sender.view_submission(view, user, values))
 
     await fuzz(
-        bot, run, callback_id=st.sampled_from(CALLBACKS), values=states, private_metadata=metadata, user=users, real_view=st.booleans()
+        bot,
+        run,
+        callback_id=st.sampled_from(CALLBACKS),
+        values=view_states,
+        private_metadata=private_metadata,
+        user=users,
+        real_view=st.booleans(),
     )
 
 
 async def test_fuzz_shortcut_and_events(bot) -> None:
     w = await world(bot)
-    kinds = st.sampled_from(["message_action", "shortcut", "app_mention", "thread_reply", "app_home_opened"])
 
     async def run(log: Recorder, kind: str, text: str, user: str, tab: str) -> None:
         ticket = w["ticket"]
@@ -363,44 +221,7 @@ async def test_fuzz_shortcut_and_events(bot) -> None:
             send = lambda: bot.sender.event({"type": "app_home_opened", "user": user, "channel": "D0HOME", "tab": tab})  # noqa: E731
         await answered(bot, log, send)
 
-    await fuzz(bot, run, kind=kinds, text=free_text, user=users, tab=st.sampled_from(["home", "messages", "", "about"]))
-
-
-# -- malformed shapes ---------------------------------------------------------------------------------
-
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(10**30), max_value=10**30)
-    | st.floats()
-    | st.text(max_size=12)
-    | st.sampled_from(BROADCASTS + TYPED_TARGETS),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(scraps, inner, max_size=3),
-    max_leaves=6,
-)
-
-
-def paths(node: Any, prefix: tuple = ()) -> list[tuple]:
-    found = [prefix] if prefix else []
-    if isinstance(node, dict):
-        for k, v in node.items():
-            found += paths(v, prefix + (k,))
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            found += paths(v, prefix + (i,))
-    return found
-
-
-def mutated(base: Any, path: tuple, value: Any, delete: bool) -> Any:
-    copy = json.loads(json.dumps(base))
-    parent = copy
-    for step in path[:-1]:
-        parent = parent[step]
-    if delete:
-        del parent[path[-1]]
-    else:
-        parent[path[-1]] = value
-    return copy
+    await fuzz(bot, run, kind=event_kinds, text=free_text, user=users, tab=home_tabs)
 
 
 async def test_fuzz_malformed_shapes(bot) -> None:
