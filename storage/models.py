@@ -76,6 +76,7 @@ class Ticket(Base):
         Index("ix_tickets_customer_opened", "customer_id", "opened_at"),
         Index("ix_tickets_customer_thread", "channel_id", "customer_thread_ts"),
         Index("ix_tickets_state_plan", "state", "plan_id"),  # open tickets per plan, at each /metrics scrape
+        Index("ix_tickets_opened_at", "opened_at"),  # a period's report of every customer (storage.reporting)
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
