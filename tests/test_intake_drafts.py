@@ -7,9 +7,11 @@ limits (`private_metadata` 3,000 characters and the rest, tests/slack_standin/bl
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from sqlalchemy import update
 
+from storage.drafts import DRAFT_KEPT, PURGE_EVERY
 from storage.models import Customer
 from tests.helpers import (
     CHANNEL,
@@ -158,3 +160,15 @@ async def test_forged_button_value_is_not_echoed_raw(bot) -> None:
     reply = await eventually(lambda: bot.slack.calls_to("chat.postEphemeral")[n:])
     assert "<!channel>" not in reply[0].params["text"] and "&lt;!channel&gt;" in reply[0].params["text"]
     assert not [t for c in reply for t in mrkdwn_texts(c.params.get("blocks") or []) if "<!channel>" in t]
+
+
+async def test_a_draft_older_than_a_week_is_forgotten_when_later_modals_open(bot) -> None:
+    setup_workspace(bot)
+    old = await open_step1(bot, "Checkout is down")
+    bot.clock.advance(DRAFT_KEPT - timedelta(minutes=30))
+    await open_step1(bot, "Search is slow")
+    assert await bot.services.get_draft(old["id"], REPORTER) is not None  # not a week old yet
+    bot.clock.advance(PURGE_EVERY)
+    new = await open_step1(bot, "Mail bounces")
+    assert await bot.services.get_draft(old["id"], REPORTER) is None
+    assert await bot.services.get_draft(new["id"], REPORTER) is not None
