@@ -40,6 +40,9 @@ async def stop_process(proc: asyncio.subprocess.Process, timeout: float = 20) ->
                 await proc.wait()
 
 
+REPORT_WAIT = 60.0  # seconds for a `/sla report` (a child process starts for it): a bound that fails loudly, not a margin
+
+
 async def eventually(check: Callable[[], Any], timeout: float = 5.0) -> Any:
     """Wait for work the bot does after its ack."""
     deadline = asyncio.get_running_loop().time() + timeout

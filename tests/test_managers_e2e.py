@@ -16,7 +16,7 @@ from pathlib import Path
 from bot.services import ReportDraft, record_action
 from storage.models import Ticket
 from storage.reporting import open_tickets
-from tests.helpers import CHANNEL, REPORTER, eventually, mrkdwn_texts, setup_workspace
+from tests.helpers import CHANNEL, REPORT_WAIT, REPORTER, eventually, mrkdwn_texts, setup_workspace
 
 MANAGER, RESPONDER, STRANGER = "U0MANAGER", "U0RESPONDER", "U0STRANGER"
 ACME_CHANNEL, GLOBEX_CHANNEL = "C0ACME", "C0GLOBEX"
@@ -48,7 +48,7 @@ async def sla(bot, text: str, user: str, channel: str = CHANNEL) -> dict:
     n = len(bot.slack.response_posts)
     r = await bot.sender.slash_command("/sla", text, user, channel)
     assert r.status == 200 and not r.text  # acked at once, answered through the response_url
-    await eventually(lambda: len(bot.slack.response_posts) > n)
+    await eventually(lambda: len(bot.slack.response_posts) > n, REPORT_WAIT)
     body = bot.slack.response_posts[n].body
     assert body.get("response_type") == "ephemeral"
     return body
@@ -211,7 +211,7 @@ async def test_report_for_a_manager_with_chart_and_csv(bot) -> None:
     assert "ACME: 2 cases in 2026-11 (no case limit)" in quota
     assert "Globex: 3 of 2 in 2026-11 (over, so far) :warning:" in quota
 
-    files = await eventually(lambda: len(completed_files(bot)) == 2 and completed_files(bot))
+    files = await eventually(lambda: len(completed_files(bot)) == 2 and completed_files(bot), REPORT_WAIT)
     png, csv_file = sorted(files, key=lambda f: f.filename, reverse=True)
     assert png.filename == "sla-report-2026-11.png" and png.content.startswith(b"\x89PNG\r\n\x1a\n") and len(png.content) > 5000
     assert png.channels == [CHANNEL] and csv_file.channels == [CHANNEL]
@@ -231,7 +231,7 @@ async def test_report_for_a_manager_with_chart_and_csv(bot) -> None:
     body = await sla(bot, "report --plan=business-support-enterprise --period 2026-Q4", MANAGER)
     assert body["blocks"][0]["text"]["text"] == "SLA report 2026-Q4"
     assert "*All tickets*: 3 tickets" in block_text(body, "report_total")
-    await eventually(lambda: len(completed_files(bot)) == 6)
+    await eventually(lambda: len(completed_files(bot)) == 6, REPORT_WAIT)
 
 
 async def test_report_refused_for_non_managers_admins_allowed(bot, caplog) -> None:
@@ -271,10 +271,10 @@ async def test_report_files_go_to_a_dm_when_the_channel_refuses(bot) -> None:
     await seed_report(bot)
     n = len(bot.slack.response_posts)
     await bot.sender.slash_command("/sla", "report", MANAGER, "C0NOTJOINED")  # a channel the bot cannot post in
-    await eventually(lambda: len(bot.slack.response_posts) == n + 2)
+    await eventually(lambda: len(bot.slack.response_posts) == n + 2, REPORT_WAIT)
     note = bot.slack.response_posts[n + 1].body["text"]
     assert note == "I could not post the chart and CSV here (invalid_channel), so I sent them to you in a direct message."
-    files = await eventually(lambda: len(completed_files(bot)) == 2 and completed_files(bot))
+    files = await eventually(lambda: len(completed_files(bot)) == 2 and completed_files(bot), REPORT_WAIT)
     assert all(f.channels == ["D0MANAGER"] for f in files)
 
 

@@ -17,13 +17,10 @@ import handlers.managers
 from bot.report_process import REPORT_DATABASE_DOWN, ReportJob, ReportMessage, files_in_child
 from rules.errors import Unavailable
 from rules.periods import parse_period
-from tests.helpers import CHANNEL, eventually
+from tests.helpers import CHANNEL, REPORT_WAIT, eventually
 from tests.test_managers_e2e import MANAGER, completed_files, seed_report, team
 
 UTC = timezone.utc
-
-
-CHILD_START = 60.0  # seconds a child may take to start and answer: an upper bound that fails loudly, not a margin
 
 
 async def _report(bot, text: str) -> tuple[dict, dict[str, bytes]]:
@@ -32,8 +29,8 @@ async def _report(bot, text: str) -> tuple[dict, dict[str, bytes]]:
     n = len(bot.slack.response_posts)
     r = await bot.sender.slash_command("/sla", text, MANAGER, CHANNEL)
     assert r.status == 200 and not r.text
-    body = (await eventually(lambda: bot.slack.response_posts[n:], CHILD_START))[0].body
-    new = await eventually(lambda: len(fresh := [f for f in completed_files(bot) if id(f) not in before]) == 2 and fresh, CHILD_START)
+    body = (await eventually(lambda: bot.slack.response_posts[n:], REPORT_WAIT))[0].body
+    new = await eventually(lambda: len(fresh := [f for f in completed_files(bot) if id(f) not in before]) == 2 and fresh, REPORT_WAIT)
     return body, {f.filename: f.content for f in new}
 
 
@@ -95,7 +92,7 @@ async def test_a_child_failing_through_the_bot_gets_the_one_error_reply(bot, mon
     with caplog.at_level(logging.WARNING):
         n = len(bot.slack.response_posts)
         await bot.sender.slash_command("/sla", "report", MANAGER, CHANNEL)
-        body = (await eventually(lambda: bot.slack.response_posts[n:], CHILD_START))[0].body
+        body = (await eventually(lambda: bot.slack.response_posts[n:], REPORT_WAIT))[0].body
     assert body["text"] == ":hourglass_flowing_sand: " + REPORT_DATABASE_DOWN
     assert not completed_files(bot)
 
@@ -128,6 +125,7 @@ async def test_files_that_fail_after_the_answer_say_what_is_missing(bot, monkeyp
         raise MemoryError("chart")
 
     monkeypatch.setattr(report_process, "report_files", broken)
+    monkeypatch.setattr(handlers.managers, "CHILD_REPORT", 10**9)  # in the bot, where the patch applies
     n = len(bot.slack.response_posts)
     with caplog.at_level(logging.ERROR):
         await bot.sender.slash_command("/sla", "report", MANAGER, CHANNEL)

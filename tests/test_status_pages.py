@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import storage.reporting
-from tests.helpers import CHANNEL, eventually
+from tests.helpers import CHANNEL, REPORT_WAIT, eventually
 from tests.test_managers_e2e import MANAGER, RESPONDER, STRANGER, block_ids, block_text, open_ticket, sla, team
 
 
@@ -95,7 +95,7 @@ async def test_long_report_says_it_is_working_first(bot, monkeypatch) -> None:
     n = len(bot.slack.response_posts)
     first = await sla(bot, "report", MANAGER)
     assert first["text"] == ":hourglass_flowing_sand: Working on the 2026-11 report (4 tickets): it follows here in a moment."
-    report = (await eventually(lambda: bot.slack.response_posts[n + 1 :]))[0].body
+    report = (await eventually(lambda: bot.slack.response_posts[n + 1 :], REPORT_WAIT))[0].body
     assert "2026-11" in report["text"] and "Working on" not in report["text"]
     monkeypatch.setattr(handlers.managers, "LONG_REPORT", 5)
     n = len(bot.slack.response_posts)
