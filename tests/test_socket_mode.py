@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ async def test_socket_mode_slash_command_opens_the_modal(tmp_path: Path) -> None
         bot = asyncio.create_task(serve(settings, stop))
         try:
             await eventually(lambda: slack.sockets, timeout=15)
+            assert gc.get_freeze_count() > 10_000  # what start-up built is out of the collector's full passes
             payload = {
                 "token": "x",
                 "team_id": slack.team_id,
@@ -68,6 +70,7 @@ async def test_socket_mode_slash_command_opens_the_modal(tmp_path: Path) -> None
         finally:
             stop.set()
             await asyncio.wait_for(bot, 30)
+        assert gc.get_freeze_count() == 0  # handed back at stop
 
 
 async def test_wrong_app_token_is_refused_clearly(tmp_path: Path) -> None:
