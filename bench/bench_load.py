@@ -315,7 +315,7 @@ class Processes(procstats.Processes):
 
 
 class RssSampler:
-    """The bot's VmRSS every 100 ms, and its child processes' (a big `/sla report` runs in one); `max` and
+    """The bot's VmRSS every 100 ms, and its child processes' (a `/sla report` runs in one); `max` and
     `child_max` since the last `reset()`."""
 
     def __init__(self, pid: int) -> None:

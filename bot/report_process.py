@@ -1,4 +1,4 @@
-"""`/sla report`'s answer, chart and CSV; a big report is built in a child process.
+"""`/sla report`'s answer, chart and CSV, built in a child process.
 
 A report of tens of thousands of tickets is some 10^6 Python objects and seconds of CPU. Built in
 threads of the bot, it still holds the interpreter between bytecodes (other users' acks wait behind
@@ -8,8 +8,8 @@ own database engine, and writes on stdout (length-prefixed pickles) the reply as
 are ready, then the chart and the CSV. Only what goes to Slack comes back. The child's log lines go
 to the bot's stderr.
 
-A small report is not worth a new interpreter (about a second of start-up): `build_reply` runs in
-the bot, its figures and files in worker threads.
+The handler sends every report with tickets there (about a second of start-up is the price);
+`build_reply` also runs in the bot, its figures and files in worker threads, for a period with none.
 """
 
 from __future__ import annotations
@@ -43,8 +43,6 @@ REPORT_DATABASE_DOWN = "Could not make the report just now: the database is not 
 class ReportMessage:
     """`/sla report`'s answer: sent as soon as the figures are ready; the chart and the CSV follow."""
 
-    label: str
-    tickets: int
     text: str
     blocks: list[dict[str, Any]]
 
@@ -118,7 +116,7 @@ async def build_reply(services: StoreContext, job: ReportJob, send: Send, off_lo
         text, blocks = reply_message(report, job.policies)
         figures = time.monotonic()
         tickets = len(report.tickets)
-        await send(ReportMessage(report.period.label, tickets, text, blocks))
+        await send(ReportMessage(text, blocks))
         parts = None
         if tickets:
             parts = await asyncio.to_thread(report_files, report) if off_loop else report_files(report)
@@ -132,7 +130,7 @@ async def build_reply(services: StoreContext, job: ReportJob, send: Send, off_lo
         tickets,
         figures - started,
         time.monotonic() - figures,
-        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # the bot's own, for a small report
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # the child's (in the bot: the bot's own)
     )
     return files
 

@@ -127,7 +127,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         check_default_plan(settings, services.policies)
         await migrate(settings, services)
         await services.load_channel_plans()  # report modals open from memory, never after a query
-        # Work in threads (aiosqlite's connection threads; a report of a period with no tickets): hand the GIL
+        # Work in threads (aiosqlite runs each SQLite connection in one, making its rows there): hand the GIL
         # back to the event loop every 1 ms (default 5 ms), so acks are not held up behind it.
         sys.setswitchinterval(0.001)
         identity = await verify_token(settings)

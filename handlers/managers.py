@@ -181,26 +181,27 @@ def register(app: AsyncApp, sla: SlaCommand, services: Services, roles: Roles) -
             services.settings.log_format,
             logs.current(),
         )
-        sent: list[ReportMessage] = []
+        label, answered = args.period.label, False
 
         async def send(message: ReportMessage) -> None:
+            nonlocal answered
             await req.reply(message.text, message.blocks)
-            sent.append(message)
+            answered = True
 
         try:
             if size >= CHILD_REPORT:
-                async with services.report_slots:  # one big report at a time per process: its memory is bounded
+                async with services.report_slots:  # one report process at a time per bot: its memory is bounded
                     files = await files_in_child(job, send)
             else:
                 files = await build_reply(services, job, send, off_loop=True)
-            fallback = await upload_report_files(req.client, req.channel_id, req.user_id, sent[0].label, files) if files else None
+            fallback = await upload_report_files(req.client, req.channel_id, req.user_id, label, files) if files else None
         except Exception as e:
-            if not sent:
+            if not answered:
                 raise  # nothing delivered: the one error handler answers
             log.exception("could not make or upload the report files for %s", req.user_id)
             await req.reply(
                 f":warning: The chart and CSV could not be attached ({escape(type(e).__name__)}). "
-                f"`triage-bot report --period {sent[0].label} --csv FILE --chart FILE` gives the same files."
+                f"`triage-bot report --period {label} --csv FILE --chart FILE` gives the same files."
             )
             return
         if fallback is not None:

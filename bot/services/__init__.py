@@ -45,8 +45,8 @@ class Services(IntakeServices, DraftStore):
     metrics: Metrics = field(default_factory=Metrics, repr=False)  # this app's own registry
     # One customer's tickets are opened one at a time in this process (SQLite has no row locks; PostgreSQL adds one).
     customer_locks: KeyedLocks = field(default_factory=KeyedLocks, repr=False)
-    # Big `/sla report`s run in a child process (bot.report_process), one at a time: a 50,000-ticket one peaks
-    # at about 250 MB, and a second at once would only split the same two cores.
+    # `/sla report`s run in a child process (bot.report_process), one at a time: a 50,000-ticket one peaks
+    # at about 230 MB, and a second at once would only split the same cores.
     report_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1), repr=False)
     # Channel -> plan id of every customer, so a report modal opens before any database work (bot.services.customers).
     _channel_plans: dict[str, str] | None = field(default=None, repr=False)

@@ -34,9 +34,9 @@ async def build_period_report(
 ) -> tuple[Report, Loaded]:
     """The report for tickets opened in `period`, optionally for one customer and/or plan.
 
-    `off_loop` (a small report in the bot): tickets are evaluated and the figures computed in worker
-    threads, so the event loop keeps serving other users. A big one runs in a child process
-    (`bot.report_process`).
+    `off_loop` (in the bot): tickets are evaluated and the figures computed in worker threads, so the
+    event loop keeps serving other users. `/sla report` runs it in a child process (`bot.report_process`)
+    whenever the period has tickets.
     """
     customer_row, conditions = await _period_conditions(services, period, customer, plan_id)
     loaded = await load_tickets(services, now, *conditions, off_loop=off_loop)
