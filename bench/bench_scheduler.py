@@ -173,9 +173,9 @@ class Template:
 
 TABLES = ("tickets", "ticket_events", "sla_clocks", "sla_timers")
 SHIFTED = {
-    "tickets": ("opened_at",),
+    "tickets": ("opened_at", "earliest_due_at", "earliest_at_risk_at"),
     "ticket_events": ("at",),
-    "sla_clocks": ("due_at",),
+    "sla_clocks": ("due_at", "at_risk_at"),
     "sla_timers": ("deadline", "due_at", "run_at", "lease_until"),
 }
 

@@ -1,4 +1,4 @@
-"""The status board read from stored clock state (`sla_clocks`), in SQL: counts per urgency and one page of rows.
+"""The status board read from stored clock state, in SQL: counts per urgency and one page of rows.
 
 Each open ticket's place on the board comes from its running clocks' stored
 records (`rules.clock_record`): breached when `due_at < now`, at risk when
@@ -11,16 +11,20 @@ The whole board (no conditions) is read clock by clock: each urgency's page is
 an index range scan of `ix_sla_clocks_status_due` in deadline order, keeping
 the clock that puts its ticket there (its "headline": no more urgent or
 earlier running clock of the same ticket, looked up by `(ticket_id, clock)`),
-stopped at the page's last row; the counts are index-only COUNTs. Nothing
-ranks or sorts every running clock. A narrowed board ("mine") ranks just the
-matching tickets' clocks, grouped per ticket.
+stopped at the page's last row. Nothing ranks or sorts every running clock.
+The counts come from each ticket's earliest running deadline and at-risk
+instant, written with its clock records (`place_on_board`): a ticket is
+breached when its earliest deadline has passed, at risk when its earliest
+at-risk instant has, so counting is one index-only pass over the open tickets
+(`ix_tickets_state_earliest`), not a pass over every clock grouped by ticket.
+A narrowed board ("mine") ranks just the matching tickets' clocks, grouped per ticket.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Iterable
 
 from sqlalchemy import and_, case, exists, func, literal, or_, select
 from sqlalchemy.orm import aliased
@@ -40,6 +44,15 @@ class BoardIds:
 
     ids: list[int]
     counts: dict[Urgency, int]
+
+
+def place_on_board(ticket: Ticket, clocks: Iterable[SlaClockRow]) -> None:
+    """Store the earliest deadline and at-risk instant of the ticket's running clocks, which decide its urgency:
+    some running clock is breached iff the earliest deadline has passed, and (none breached) some is at risk
+    iff the earliest at-risk instant has."""
+    running = [c for c in clocks if c.status == "running" and c.due_at is not None]
+    ticket.earliest_due_at = min((c.due_at for c in running if c.due_at is not None), default=None)
+    ticket.earliest_at_risk_at = min((c.at_risk_at for c in running if c.at_risk_at is not None), default=None)
 
 
 def mine(user_id: str) -> Any:
@@ -86,51 +99,35 @@ def _headline(u: Urgency, c: Any, now: datetime) -> Any:
     return and_(_deadline(c), mine_, ~other)
 
 
-def _has_deadline(ticket_id: Any) -> Any:
-    o = aliased(SlaClockRow)
-    return exists().where(o.ticket_id == ticket_id, _deadline(o))
-
-
 # -- the whole board ---------------------------------------------------------------------
 
 
 async def _counts(s: Any, now: datetime) -> dict[Urgency, int]:
-    """One pass over the running clocks (an index range of `ix_sla_clocks_status_due`) grouped per ticket,
-    and an index COUNT of the open tickets: no sort, no per-clock ranking."""
-    c = aliased(SlaClockRow)
-    per_ticket = (
-        select(
-            func.max(case((_breached(c, now), 1), else_=0)).label("b"),
-            func.max(case((c.at_risk_at <= now, 1), else_=0)).label("a"),
-        )
-        .join(Ticket, Ticket.id == c.ticket_id)  # a resolved ticket's clock runs on until the customer saw it
-        .where(Ticket.state.in_(OPEN_STATES), _deadline(c))
-        .group_by(c.ticket_id)
-        .subquery()
-    )
-    one = literal(1)
-    breached, at_risk, with_deadline = (
+    """One index-only pass over the open tickets' stored earliest deadline and at-risk instant."""
+    due, at_risk = Ticket.earliest_due_at, Ticket.earliest_at_risk_at
+    breached, at_risk_now, with_deadline, opened = (
         await s.execute(
             select(
-                func.coalesce(func.sum(case((per_ticket.c.b == one, 1), else_=0)), 0),
-                func.coalesce(func.sum(case((and_(per_ticket.c.b == 0, per_ticket.c.a == one), 1), else_=0)), 0),
+                func.coalesce(func.sum(case((due < now, 1), else_=0)), 0),
+                func.coalesce(func.sum(case((and_(due >= now, at_risk <= now), 1), else_=0)), 0),
+                func.count(due),
                 func.count(),
-            )
+            ).where(Ticket.state.in_(OPEN_STATES))
         )
     ).one()
-    opened = (await s.execute(select(func.count()).select_from(Ticket).where(Ticket.state.in_(OPEN_STATES)))).scalar_one()
     return {
         Urgency.BREACHED: int(breached),
-        Urgency.AT_RISK: int(at_risk),
-        Urgency.ON_TRACK: int(with_deadline) - int(breached) - int(at_risk),
-        Urgency.NO_DEADLINE: max(0, int(opened) - int(with_deadline)),
+        Urgency.AT_RISK: int(at_risk_now),
+        Urgency.ON_TRACK: int(with_deadline) - int(breached) - int(at_risk_now),
+        Urgency.NO_DEADLINE: int(opened) - int(with_deadline),
     }
 
 
 async def _page(s: Any, now: datetime, u: Urgency, offset: int, limit: int) -> list[int]:
     """Ticket ids of urgency `u` in board order, `limit` from `offset`."""
     if u is Urgency.NO_DEADLINE:
-        query = select(Ticket.id).where(Ticket.state.in_(OPEN_STATES), ~_has_deadline(Ticket.id)).order_by(Ticket.opened_at, Ticket.id)
+        no_deadline = and_(Ticket.state.in_(OPEN_STATES), Ticket.earliest_due_at.is_(None))
+        query = select(Ticket.id).where(no_deadline).order_by(Ticket.opened_at, Ticket.id)
     else:
         c = aliased(SlaClockRow)
         query = (

@@ -77,6 +77,8 @@ class Ticket(Base):
         Index("ix_tickets_customer_thread", "channel_id", "customer_thread_ts"),
         Index("ix_tickets_state_plan", "state", "plan_id"),  # open tickets per plan, at each /metrics scrape
         Index("ix_tickets_opened_at", "opened_at"),  # a period's report of every customer (storage.reporting)
+        # The status board's counts: one index-only pass over the open tickets (storage.board).
+        Index("ix_tickets_state_earliest", "state", "earliest_due_at", "earliest_at_risk_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -109,6 +111,10 @@ class Ticket(Base):
     # The targets and calendar in force: at opening, then from each reclassification (rules.terms snapshots).
     # A policy or holiday edit applies to new tickets only. Null: evaluated with the current policy.
     sla_terms: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # The ticket's place on the status board, written with its clock records (storage.tickets.store_clocks):
+    # the earliest deadline and at-risk instant of its running clocks, so the board counts tickets, not clocks.
+    earliest_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    earliest_at_risk_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     events: Mapped[list["TicketEventRow"]] = relationship(
         back_populates="ticket", order_by="TicketEventRow.id", cascade="all, delete-orphan"

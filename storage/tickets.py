@@ -24,6 +24,7 @@ from rules.inputs import parse_ticket_key
 from rules.policy import Plan, PolicySet
 from rules.sla import SlaStatus, TicketEvent, evaluate
 from rules.terms import Terms, restore_all, snapshot, terms_from_plan
+from storage.board import place_on_board
 from storage.db import is_postgres, rowcount
 from storage.models import OutboxPost, ProcessedSlackEvent, SlaClockRow, Ticket, TicketEventRow
 from storage.timers import sync_timers
@@ -142,11 +143,12 @@ class TicketStore:
         return evaluate_ticket(plan, ticket, rows, now or self.clock.now(), stored)
 
     def _store_clocks(self, s: AsyncSession, ticket: Ticket, status: SlaStatus, existing: list[SlaClockRow]) -> None:
-        store_clocks(s, ticket.id, status, existing, self.clock.now())
+        store_clocks(s, ticket, status, existing, self.clock.now())
 
 
-def store_clocks(s: AsyncSession, ticket_id: int, status: SlaStatus, existing: Sequence[SlaClockRow], now: datetime) -> None:
-    """Write each clock's record (`rules.clock_record`), in the transaction that changed the ticket.
+def store_clocks(s: AsyncSession, ticket: Ticket, status: SlaStatus, existing: Sequence[SlaClockRow], now: datetime) -> None:
+    """Write each clock's record (`rules.clock_record`), and the ticket's place on the board that follows
+    from them, in the transaction that changed the ticket.
 
     `status` must already carry the stored verdicts (`evaluate_ticket(..., stored)`),
     so a stopped clock is written back as it was judged.
@@ -155,7 +157,7 @@ def store_clocks(s: AsyncSession, ticket_id: int, status: SlaStatus, existing: S
     for rec in clock_records(status):
         row = by_name.get(rec.clock)
         if row is None:
-            row = SlaClockRow(ticket_id=ticket_id, clock=rec.clock)
+            row = by_name[rec.clock] = SlaClockRow(ticket_id=ticket.id, clock=rec.clock)
             s.add(row)
         row.status = rec.status
         row.target_minutes = rec.target_minutes
@@ -167,6 +169,7 @@ def store_clocks(s: AsyncSession, ticket_id: int, status: SlaStatus, existing: S
         row.verdict = rec.verdict
         row.periods = rec.periods_json() or None
         row.updated_at = now
+    place_on_board(ticket, by_name.values())
 
 
 def frozen_of(row: SlaClockRow) -> FrozenVerdict:
@@ -264,7 +267,7 @@ async def mark_shown(s: AsyncSession, policies: PolicySet, ticket_id: int, event
         ticket.first_response_at = at
     plan = policies.plan(ticket.plan_id)
     status = evaluate_ticket(plan, ticket, ticket.events, at, ticket.clocks)
-    store_clocks(s, ticket.id, status, list(ticket.clocks), at)
+    store_clocks(s, ticket, status, list(ticket.clocks), at)
     await sync_timers(s, ticket.id, status, plan)
     return True
 

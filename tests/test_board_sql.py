@@ -12,12 +12,12 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import true
+from sqlalchemy import insert, true
 
 from bot.services import build_services
 from bot.settings import Settings
 from rules.board import Urgency
-from storage.board import board_ids
+from storage.board import board_ids, place_on_board
 from storage.db import upgrade
 from storage.models import SlaClockRow, Ticket
 
@@ -56,6 +56,13 @@ def varied(rng: random.Random, n: int) -> tuple[list[Ticket], list[SlaClockRow]]
     return tickets, clocks
 
 
+def placed(tickets: list[Ticket], clocks: list[SlaClockRow]) -> list[Ticket]:
+    """The tickets with their place on the board, as `storage.tickets.store_clocks` writes it."""
+    for t in tickets:
+        place_on_board(t, [c for c in clocks if c.ticket_id == t.id])
+    return tickets
+
+
 def definition(tickets: list[Ticket], clocks: list[SlaClockRow], now: datetime) -> tuple[list[int], dict[Urgency, int]]:
     far = datetime.max.replace(tzinfo=UTC)
     rows = []
@@ -80,34 +87,57 @@ async def test_board_in_sql_is_the_definition(database_url) -> None:
         await upgrade(services.engine)
         tickets, clocks = varied(random.Random(10), 120)
         async with services.sessions() as s, s.begin():
-            s.add_all(tickets)
+            s.add_all(placed(tickets, clocks))
             await s.flush()
             s.add_all(clocks)
-        for minutes in (0, 10, 25, 45, 59, 60, 61, 100, 200, 300):
-            now = T0 + minutes * M
-            order, counts = definition(tickets, clocks, now)
-            whole = await board_ids(services, now, limit=1000)
-            narrowed = await board_ids(services, now, true(), limit=1000)  # any condition: the grouped query
-            assert whole.counts == counts == narrowed.counts, minutes
-            assert whole.ids == order == narrowed.ids, minutes
-            for offset, limit in ((0, 7), (7, 7), (counts[Urgency.BREACHED] - 2, 5), (len(order) - 3, 10)):
-                page = await board_ids(services, now, offset=max(0, offset), limit=limit)
-                assert page.ids == order[max(0, offset) : max(0, offset) + limit]
-            urgent = (Urgency.BREACHED, Urgency.AT_RISK)
-            in_order = [i for i, u in zip(order, _urgencies(counts)) if u in urgent]
-            assert (await board_ids(services, now, urgencies=urgent, offset=3, limit=8)).ids == in_order[3:11]
-            for u in Urgency:
-                of_u = [i for i, v in zip(order, _urgencies(counts)) if v is u]
-                assert (await board_ids(services, now, urgencies=(u,), offset=2, limit=4)).ids == of_u[2:6]
-            firsts = await board_ids(services, now, per_urgency={Urgency.BREACHED: 3, Urgency.ON_TRACK: 2, Urgency.NO_DEADLINE: 4})
-            expected = [
-                i
-                for u, n in ((Urgency.BREACHED, 3), (Urgency.ON_TRACK, 2), (Urgency.NO_DEADLINE, 4))
-                for i in [i for i, v in zip(order, _urgencies(counts)) if v is u][:n]
-            ]
-            assert firsts.ids == expected
+        await _assert_board(services, tickets, clocks)
     finally:
         await services.close()
+
+
+async def test_migration_0013_places_existing_tickets_on_the_board(database_url) -> None:
+    """Tickets stored before the board read their place from the tickets table get it from their clock records."""
+    services = build_services(Settings(_env_file=None, database_url=database_url))
+    try:
+        await upgrade(services.engine, "0012_tickets_opened_index")
+        tickets, clocks = varied(random.Random(11), 120)
+        before = ("id", "plan_id", "reporter_id", "channel_id", "summary", "description", "severity", "state", "opened_at")
+        async with services.sessions() as s, s.begin():
+            await s.execute(insert(Ticket.__table__), [{k: getattr(t, k) for k in before} for t in tickets])
+            await s.execute(
+                insert(SlaClockRow.__table__),
+                [{k: getattr(c, k) for k in ("ticket_id", "clock", "status", "due_at", "at_risk_at")} for c in clocks],
+            )
+        await upgrade(services.engine)
+        await _assert_board(services, tickets, clocks)
+    finally:
+        await services.close()
+
+
+async def _assert_board(services, tickets: list[Ticket], clocks: list[SlaClockRow]) -> None:
+    for minutes in (0, 10, 25, 45, 59, 60, 61, 100, 200, 300):
+        now = T0 + minutes * M
+        order, counts = definition(tickets, clocks, now)
+        whole = await board_ids(services, now, limit=1000)
+        narrowed = await board_ids(services, now, true(), limit=1000)  # any condition: the grouped query
+        assert whole.counts == counts == narrowed.counts, minutes
+        assert whole.ids == order == narrowed.ids, minutes
+        for offset, limit in ((0, 7), (7, 7), (counts[Urgency.BREACHED] - 2, 5), (len(order) - 3, 10)):
+            page = await board_ids(services, now, offset=max(0, offset), limit=limit)
+            assert page.ids == order[max(0, offset) : max(0, offset) + limit]
+        urgent = (Urgency.BREACHED, Urgency.AT_RISK)
+        in_order = [i for i, u in zip(order, _urgencies(counts)) if u in urgent]
+        assert (await board_ids(services, now, urgencies=urgent, offset=3, limit=8)).ids == in_order[3:11]
+        for u in Urgency:
+            of_u = [i for i, v in zip(order, _urgencies(counts)) if v is u]
+            assert (await board_ids(services, now, urgencies=(u,), offset=2, limit=4)).ids == of_u[2:6]
+        firsts = await board_ids(services, now, per_urgency={Urgency.BREACHED: 3, Urgency.ON_TRACK: 2, Urgency.NO_DEADLINE: 4})
+        expected = [
+            i
+            for u, n in ((Urgency.BREACHED, 3), (Urgency.ON_TRACK, 2), (Urgency.NO_DEADLINE, 4))
+            for i in [i for i, v in zip(order, _urgencies(counts)) if v is u][:n]
+        ]
+        assert firsts.ids == expected
 
 
 def _urgencies(counts: dict[Urgency, int]) -> list[Urgency]:

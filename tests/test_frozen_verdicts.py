@@ -28,7 +28,7 @@ from rules.policy_load import load_policies, parse_policy
 from rules.sla import ClockStatus, TicketEvent, evaluate
 from rules.terms import Terms, restore, snapshot, terms_from_plan
 from storage.db import upgrade
-from storage.models import SlaClockRow
+from storage.models import SlaClockRow, Ticket
 
 UTC = timezone.utc
 H, M = timedelta(hours=1), timedelta(minutes=1)
@@ -160,6 +160,9 @@ async def test_clock_records_answer_breached_and_at_risk_by_range_query(database
         tick = timedelta(microseconds=1)
         assert (fr.status, fr.due_at, fr.at_risk_at) == ("running", clock.now() + H, clock.now() + 30 * M + tick)
         assert rows["update"].status == "none" and rows["resolution"].at_risk_at == clock.now() + 6 * H + tick  # 25% of 8h
+        async with services.sessions() as s:  # the ticket's place on the board: its earliest running deadline and at-risk instant
+            placed = (await s.execute(select(Ticket.earliest_due_at, Ticket.earliest_at_risk_at).where(Ticket.id == t.id))).one()
+        assert placed == (fr.due_at, fr.at_risk_at)
 
         async def query(now: datetime) -> tuple[set[str], set[str]]:
             async with services.sessions() as s:
@@ -184,6 +187,9 @@ async def test_clock_records_answer_breached_and_at_risk_by_range_query(database
         await record_action(services, t.id, "acknowledged", RESPONDER)
         assert await query(start + 61 * M) == (set(), set())
         async with services.sessions() as s:
+            # the ticket's place on the board follows its running clocks: now the update clock's (2h from the acknowledgement)
+            placed = select(Ticket.earliest_due_at, Ticket.earliest_at_risk_at).where(Ticket.id == t.id)
+            assert (await s.execute(placed)).one() == (start + 20 * M + 2 * H, start + 20 * M + H + 30 * M + tick)
             plan_sql = select(SlaClockRow.status, SlaClockRow.verdict).where(
                 SlaClockRow.ticket_id == t.id, SlaClockRow.clock == "first_response"
             )
