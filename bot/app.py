@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any, Awaitable, Callable
 from urllib.parse import parse_qsl
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -36,17 +37,33 @@ from handlers.sla_command import SlaCommand
 log = logging.getLogger(__name__)
 
 
-def build_slack_client(settings: Settings, metrics: Metrics | None = None) -> AsyncWebClient:
-    """The Web API client: our base URL, with rate-limit (429) and 5xx retries switched on; counted in `metrics`."""
+def build_slack_client(settings: Settings, metrics: Metrics | None = None, session: aiohttp.ClientSession | None = None) -> AsyncWebClient:
+    """The Web API client: our base URL, with rate-limit (429) and 5xx retries switched on; counted in `metrics`.
+
+    Without `session`, each call opens (and closes) a connection of its own."""
     args: dict[str, Any] = {
         "token": settings.slack_bot_token,
         "base_url": settings.slack_api_url,
         "timeout": settings.slack_timeout_seconds,
+        "session": session,
     }
     client = InstrumentedWebClient(**args, metrics=metrics) if metrics is not None else AsyncWebClient(**args)
     client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=3))
     client.retry_handlers.append(AsyncServerErrorRetryHandler(max_retry_count=2))
     return client
+
+
+def build_slack_session(settings: Settings) -> aiohttp.ClientSession:
+    """One pool of kept-alive connections for the app client, built in the running loop and closed at stop.
+
+    slack_sdk opens a new session, so a new connection (on slack.com a TLS handshake), for every call made
+    without one: the modal a reporter waits for paid it on each `views.open`. The client's default retry of a
+    dropped connection covers a kept-alive one that Slack closed meanwhile. Given a session, slack_sdk sets no
+    timeout of its own per call: the session's is the client's. No cap on connections, as before.
+    """
+    return aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=settings.slack_timeout_seconds), connector=aiohttp.TCPConnector(limit=0)
+    )
 
 
 def build_delivery(settings: Settings, services: Services) -> Delivery:

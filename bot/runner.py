@@ -13,7 +13,7 @@ from typing import Any, Awaitable
 from aiohttp import web
 from slack_sdk.errors import SlackApiError
 
-from bot.app import InFlight, TimedSocketModeHandler, build_app, build_delivery, build_slack_client, build_web_app
+from bot.app import InFlight, TimedSocketModeHandler, build_app, build_delivery, build_slack_client, build_slack_session, build_web_app
 from bot.delivery import slack_error_code
 from bot.health import Readiness, build_ops_app
 from bot.scheduler import SlaScheduler, build_apscheduler
@@ -122,6 +122,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     services = build_services(settings)
     cleanups: list = []
     scheduler = sla = None
+    http = None
     frozen = False
     try:
         check_default_plan(settings, services.policies)
@@ -136,7 +137,8 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
             if plan.has_placeholders:
                 log.warning("plan %s has placeholder targets: its tickets get no deadlines until you set them", plan.id)
         delivery = build_delivery(settings, services)
-        app = build_app(settings, services, delivery=delivery)
+        http = build_slack_session(settings)
+        app = build_app(settings, services, build_slack_client(settings, services.metrics, session=http), delivery)
         in_flight = InFlight()
         stop = stop or asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -202,6 +204,8 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
             scheduler.shutdown(wait=False)
         for cleanup in cleanups:
             cleanup()
+        if http is not None:  # after the requests, listeners and posts that used it
+            await http.close()
         await services.close()
         if frozen:
             gc.unfreeze()  # a process that goes on (the tests) collects it again

@@ -71,12 +71,17 @@ async def test_run_serves_slack_events_and_migrates(tmp_path: Path) -> None:
                 except OSError:
                     await asyncio.sleep(0.1)
             assert r.status == 200
+            assert (await sender.slash_command("/incident", "API down again", "U0REPORTER", "C0INCIDENT")).status == 200
             for _ in range(100):
-                if slack.calls_to("views.open"):
+                if len(slack.calls_to("views.open")) == 2:
                     break
                 await asyncio.sleep(0.05)
             assert slack.last_view()["callback_id"] == "incident_step1"
             assert (tmp_path / "t.db").exists()
+            # one kept-alive connection to Slack: no new connection (on slack.com a TLS handshake) per modal
+            opened = slack.calls_to("views.open")
+            assert len(opened) == 2 and opened[0].connection is not None
+            assert opened[0].connection == opened[1].connection
         finally:
             proc.terminate()
             await asyncio.wait_for(proc.wait(), 30)

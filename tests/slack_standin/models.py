@@ -239,6 +239,7 @@ class Call:
     response: JSONDict
     status: int = 200
     at: float = field(default_factory=time.time)
+    connection: int | None = None  # which TCP connection it came over (the stand-in's count), to see keep-alive
 
     def _triple(self) -> tuple[str, JSONDict, JSONDict]:
         return (self.method, self.params, self.response)

@@ -27,6 +27,7 @@ import socket
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from types import TracebackType
 from typing import Any, cast
 
@@ -74,6 +75,7 @@ _JSON_ARGS = frozenset({"blocks", "attachments", "view", "files", "metadata", "u
 _TRIGGER_RE = re.compile(r"^\d+\.\d+\.[0-9a-f]+$")
 _MAX_VIEW_STACK = 3  # a modal plus two pushed views (views.push docs)
 _MAX_TEXT = 40_000
+_connection: ContextVar[int | None] = ContextVar("standin_connection", default=None)  # of the API request being answered
 FOREVER = 10**9  # fail_next(times=FOREVER): Slack stays down until clear_faults()
 
 
@@ -198,6 +200,7 @@ class SlackStandIn:
 
         # Observability and fault injection.
         self.calls: list[Call] = []
+        self._connections: dict[tuple, int] = {}  # a client's (host, port) -> its connection's number, by first use
         # Every payload refused for breaking Block Kit's limits (the `[ERROR] ... [json-pointer:...]` lines):
         # a test that makes one has found something real Slack would refuse.
         self.refusals: list[list[str]] = []
@@ -652,6 +655,9 @@ class SlackStandIn:
 
     async def _handle_api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
+        peer = request.transport.get_extra_info("peername") if request.transport is not None else None
+        if peer is not None:
+            _connection.set(self._connections.setdefault(tuple(peer), len(self._connections) + 1))
         try:
             params, token = await self._read_params(request)
         except SlackError as exc:
@@ -714,7 +720,7 @@ class SlackStandIn:
         return self._reply(method, params, body)
 
     def _reply(self, method: str, params: JSONDict, body: JSONDict, status: int = 200) -> web.Response:
-        self.calls.append(Call(method=method, params=params, response=body, status=status))
+        self.calls.append(Call(method=method, params=params, response=body, status=status, connection=_connection.get()))
         return web.json_response(body, status=status)
 
     def set_post_rate(self, rate: float | None, burst: int) -> None:
@@ -754,7 +760,7 @@ class SlackStandIn:
             body = {"ok": False, "error": fault.error or "internal_error"}
         else:
             body = {"ok": False, "error": fault.error or "fatal_error"}
-        self.calls.append(Call(method=method, params=params, response=body, status=fault.status))
+        self.calls.append(Call(method=method, params=params, response=body, status=fault.status, connection=_connection.get()))
         headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else None
         if fault.plain_text is not None:
             return web.Response(text=fault.plain_text, status=fault.status, headers=headers, content_type="text/plain")
