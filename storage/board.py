@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any, Iterable, Protocol
 
 from sqlalchemy import and_, case, exists, func, literal, or_, select
 from sqlalchemy.orm import aliased
@@ -46,7 +46,18 @@ class BoardIds:
     counts: dict[Urgency, int]
 
 
-def place_on_board(ticket: Ticket, clocks: Iterable[SlaClockRow]) -> None:
+class ClockState(Protocol):
+    """A clock's stored state: a row of `sla_clocks`, or the record about to be written (`rules.clock_record`)."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def due_at(self) -> datetime | None: ...
+    @property
+    def at_risk_at(self) -> datetime | None: ...
+
+
+def place_on_board(ticket: Ticket, clocks: Iterable[ClockState]) -> None:
     """Store the earliest deadline and at-risk instant of the ticket's running clocks, which decide its urgency:
     some running clock is breached iff the earliest deadline has passed, and (none breached) some is at risk
     iff the earliest at-risk instant has."""

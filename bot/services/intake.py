@@ -16,11 +16,13 @@ from bot.metrics import Metrics
 from bot.services.customers import CustomerServices
 from rules.classification import suggest_severity
 from rules.clock import Clock
+from rules.clock_record import clock_records
 from rules.notifications import planned_notifications
 from rules.policy import Plan
 from rules.quota import ContactCheck, QuotaCheck, case_counting_period, check_case_count, check_contact
 from rules.sla import SlaStatus, evaluate
 from rules.terms import Terms, snapshot
+from storage.board import place_on_board
 from storage.customers import contact_ids, lock_customer
 from storage.models import Customer, Ticket, TicketEventRow
 from storage.outbox import owe
@@ -141,6 +143,7 @@ class IntakeServices(CustomerServices, TicketStore):
                 notes.append(quota.describe())
             targets = plan.targets_for(draft.severity)
             terms = Terms(now, targets)  # frozen with the ticket: later policy edits apply to new tickets
+            status = evaluate(plan, draft.severity, now, [], now=now, priority=draft.priority, terms=[terms])
             ticket = Ticket(
                 idempotency_key=draft.idempotency_key,
                 customer_id=customer.id if customer else None,
@@ -163,6 +166,7 @@ class IntakeServices(CustomerServices, TicketStore):
                 answers=draft.answers,
                 sla_terms=[snapshot(terms)],
             )
+            place_on_board(ticket, clock_records(status))  # in the INSERT, not an UPDATE after it
             s.add(ticket)
             try:
                 await s.flush()
@@ -186,7 +190,6 @@ class IntakeServices(CustomerServices, TicketStore):
                     ),
                 ]
             )
-            status = evaluate(plan, ticket.severity, now, [], now=now, priority=ticket.priority, terms=[terms])
             self._store_clocks(s, ticket, status, [])
             # A new ticket has no timer rows yet: add what its clocks plan (no look-up, as sync_timers would do).
             s.add_all(timer_row(ticket.id, n) for n in planned_notifications(status, plan.notifications))
