@@ -174,6 +174,10 @@ class SlaClockRow(Base):
     stopped_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     verdict: Mapped[str | None] = mapped_column(String(10))  # met, missed: once stopped
     periods: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)  # the update clock's closed periods
+    # How many of those periods closed, and how many closed by their deadline: the App Home's month line sums
+    # them in SQL instead of decoding every ticket's periods on the event loop.
+    periods_closed: Mapped[int | None] = mapped_column(Integer)
+    periods_met: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     ticket: Mapped[Ticket] = relationship(back_populates="clocks")

@@ -168,6 +168,8 @@ def store_clocks(s: AsyncSession, ticket: Ticket, status: SlaStatus, existing: S
         row.stopped_at = rec.stopped_at
         row.verdict = rec.verdict
         row.periods = rec.periods_json() or None
+        row.periods_closed = len(rec.periods)
+        row.periods_met = sum(1 for period in rec.periods if period.met)
         row.updated_at = now
     place_on_board(ticket, by_name.values())
 
