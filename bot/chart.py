@@ -10,20 +10,26 @@ drawn in a worker thread while the bot keeps serving.
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rules.chart_data import SERIES, SERIES_TITLE, ChartData, chart_data
 from rules.compliance import Rate, Report
 
 if TYPE_CHECKING:
     from matplotlib.artist import Artist
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.text import Text
 
 COLORS = {"first_response": "#1f77b4", "update": "#ff7f0e", "resolution": "#2ca02c"}
+MAX_WIDTH_IN = 30.0  # the widest the chart gets so its captions fit side by side
 ZERO_STUB = 2.5  # a 0% bar is drawn this tall (in %) with a red edge: visible, unlike "no verdict yet"
 
 
-def _bars(ax, xs: list[float], rates: list[Rate], width: float, color: str, horizontal: bool = False) -> None:
-    """One series: a bar per rate with a verdict (0% as a visible stub), none where nothing was judged."""
+def _bars(ax, xs: list[float], rates: list[Rate], width: float, color: str, horizontal: bool = False) -> list[Text]:
+    """One series: a bar per rate with a verdict (0% as a visible stub), none where nothing was judged;
+    returns the "met/total" labels (laid out by `_fit_labels` once the figure's size is known)."""
+    labels = []
     for x, rate in zip(xs, rates):
         if not rate.total:
             continue
@@ -33,22 +39,56 @@ def _bars(ax, xs: list[float], rates: list[Rate], width: float, color: str, hori
         text = f"{rate.met}/{rate.total}"
         if horizontal:
             ax.barh(x, size, width, color=color, edgecolor=edge, linewidth=1.2)
-            ax.annotate(text, (size, x), xytext=(3, 0), textcoords="offset points", va="center", fontsize=7)
+            labels.append(ax.annotate(text, (size, x), xytext=(3, 0), textcoords="offset points", va="center", fontsize=7))
         else:
             ax.bar(x, size, width, color=color, edgecolor=edge, linewidth=1.2)
-            ax.annotate(
-                text,
-                (x, size),
-                xytext=(0, 2),
-                textcoords="offset points",
-                ha="center",
-                va="bottom",
-                fontsize=7,
-                rotation=90 if width < 0.2 else 0,
-            )
+            labels.append(ax.annotate(text, (x, size), xytext=(0, 2), textcoords="offset points", ha="center", va="bottom", fontsize=7))
+    return labels
+
+
+def _overlap(texts: list[Text], renderer: Any) -> bool:
+    """Whether any two texts touch (2 px of air around each)."""
+    boxes = [t.get_window_extent(renderer).padded(2) for t in texts]
+    return any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
+
+
+def _fit_labels(fig: Figure, ax: Axes, labels: list[Text]) -> None:
+    """Lay out the top chart's labels on the drawn figure (measured, not guessed): the buckets' captions side by
+    side (the figure widens until they fit), the bars' "met/total" side by side when they fit, else upright (a
+    5-digit count is wider than its bar), the axis growing upward until the highest is inside it."""
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    for _ in range(3):
+        fig.draw_without_rendering()
+        captions = [c for c in ax.get_xticklabels() if c.get_text()]
+        boxes = [c.get_window_extent(renderer) for c in captions]
+        if len(boxes) < 2 or not _overlap(captions, renderer):
+            break
+        pitch = boxes[1].x0 - boxes[0].x0 + boxes[1].width / 2 - boxes[0].width / 2  # centre to centre
+        need = max(b.width for b in boxes) * 1.1
+        width, height = fig.get_size_inches()
+        fig.set_size_inches(min(MAX_WIDTH_IN, width * (1 + (need - pitch) / max(pitch, 1.0) + 0.05)), height)
+    fig.draw_without_rendering()
+    if _overlap(labels, renderer):
+        for label in labels:
+            label.set_rotation(90)
+    for _ in range(3):
+        fig.draw_without_rendering()
+        top = ax.get_window_extent(renderer).y1
+        highest = max((label.get_window_extent(renderer).y1 for label in labels), default=top)
+        if highest <= top:
+            return
+        low, high = ax.get_ylim()
+        ax.set_ylim(low, high * (1 + (highest - top) / ax.get_window_extent(renderer).height) + 2)
 
 
 def draw(data: ChartData) -> bytes:
+    out = io.BytesIO()
+    figure(data).savefig(out, format="png")
+    return out.getvalue()
+
+
+def figure(data: ChartData) -> Figure:
+    """The chart as a matplotlib figure, its labels laid out (tests read their positions)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
@@ -62,9 +102,10 @@ def draw(data: ChartData) -> bytes:
     top, bottom = fig.subplots(2, 1, height_ratios=[3, max(1.2, 0.45 * rows)])
 
     bar = 0.8 / len(SERIES)
+    bar_labels: list[Text] = []
     for i, series in enumerate(SERIES):
         xs = [j + (i - 1) * bar for j in range(len(data.buckets))]
-        _bars(top, xs, [b.rates[series] for b in data.buckets], bar, COLORS[series])
+        bar_labels += _bars(top, xs, [b.rates[series] for b in data.buckets], bar, COLORS[series])
     top.axhline(data.target, color="#d62728", linestyle="--", linewidth=1)
     top.set_ylim(0, 118)
     top.set_xlim(-0.6, max(0.6, len(data.buckets) - 0.4))
@@ -106,9 +147,8 @@ def draw(data: ChartData) -> bytes:
     bottom.set_xlim(0, 118)
     bottom.set_xlabel("deadlines met over the period, per severity (%)", fontsize=8)
     bottom.grid(axis="x", alpha=0.3)
-    out = io.BytesIO()
-    fig.savefig(out, format="png")
-    return out.getvalue()
+    _fit_labels(fig, top, bar_labels)
+    return fig
 
 
 def compliance_chart_png(report: Report) -> bytes:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
-from bot.chart import compliance_chart_png
-from rules.chart_data import chart_data, ticket_rates
+from bot.chart import compliance_chart_png, figure
+from rules.chart_data import Bucket, ChartData, SeverityRow, chart_data, ticket_rates
 from rules.compliance import Rate, build_report
 from rules.periods import Period
 from tests.test_reports import PLANS, customers, hand_built, nov_report
@@ -59,3 +59,42 @@ def test_quarter_png_is_drawn() -> None:
     assert [b.label for b in data.buckets][0] == "W40 Oct 1-4" and data.buckets[-1].label == "W51 Dec 14-20"
     assert "W49 Nov 30-Dec 6" in [b.label for b in data.buckets]
     assert compliance_chart_png(report).startswith(b"\x89PNG")
+
+
+def _crowded(buckets: int, big: int, met: float) -> ChartData:
+    """Every bucket with large counts and the three series at the same height: the widest labels, side by side."""
+    rates = {
+        "first_response": Rate(int(big * met), big),
+        "update": Rate(int((big - 1) * met), big - 1),
+        "resolution": Rate(int(big * met), big),
+    }
+    start = date(2026, 10, 1)
+    return ChartData(
+        title="SLA compliance 2026-Q4",
+        unit="week",
+        buckets=tuple(Bucket(start, start, f"W{40 + i} Oct {i + 1}-{i + 7}", big, rates, big * 2 + i) for i in range(buckets)),
+        severities=(SeverityRow("Business-critical system shutdown", big, rates, big),),
+    )
+
+
+def test_no_label_overlaps_another_or_leaves_the_chart() -> None:
+    """Five- and six-digit counts: the bars' "met/total" stand upright when side by side would collide, the
+    captions under the buckets get room, and nothing is drawn past the axes or the figure (measured)."""
+    for buckets, big, met in ((6, 36_848, 0.0), (6, 36_848, 1.0), (14, 123_456, 0.5), (2, 9, 1.0)):
+        fig = figure(_crowded(buckets, big, met))
+        fig.draw_without_rendering()
+        renderer = fig.canvas.get_renderer()
+        top = fig.axes[0]
+        bar_labels = [t for t in top.texts if "/" in t.get_text()]
+        captions = [t for t in top.get_xticklabels() if t.get_text()]
+        assert len(bar_labels) == 3 * buckets and len(captions) == buckets
+        texts = bar_labels + captions
+        boxes = [t.get_window_extent(renderer) for t in texts]
+        for i, a in enumerate(boxes):
+            for j in range(i + 1, len(boxes)):
+                assert not a.overlaps(boxes[j]), (buckets, texts[i].get_text(), texts[j].get_text())
+        axes_box, figure_box = top.get_window_extent(renderer), fig.bbox
+        for t, box in zip(texts, boxes):
+            assert figure_box.x0 <= box.x0 and box.x1 <= figure_box.x1, t.get_text()
+        for t in bar_labels:
+            assert t.get_window_extent(renderer).y1 <= axes_box.y1, t.get_text()
