@@ -46,7 +46,7 @@ class BoardIds:
     counts: dict[Urgency, int]
 
 
-class ClockState(Protocol):
+class StoredClock(Protocol):
     """A clock's stored state: a row of `sla_clocks`, or the record about to be written (`rules.clock_record`)."""
 
     @property
@@ -57,7 +57,7 @@ class ClockState(Protocol):
     def at_risk_at(self) -> datetime | None: ...
 
 
-def place_on_board(ticket: Ticket, clocks: Iterable[ClockState]) -> None:
+def place_on_board(ticket: Ticket, clocks: Iterable[StoredClock]) -> None:
     """Store the earliest deadline and at-risk instant of the ticket's running clocks, which decide its urgency:
     some running clock is breached iff the earliest deadline has passed, and (none breached) some is at risk
     iff the earliest at-risk instant has."""
