@@ -157,7 +157,7 @@ def store_clocks(s: AsyncSession, ticket: Ticket, status: SlaStatus, existing: S
     for rec in clock_records(status):
         row = by_name.get(rec.clock)
         if row is None:
-            row = by_name[rec.clock] = SlaClockRow(ticket_id=ticket.id, clock=rec.clock)
+            row = by_name[rec.clock] = SlaClockRow(ticket=ticket, clock=rec.clock)  # a new ticket has no id yet
             s.add(row)
         row.status = rec.status
         row.target_minutes = rec.target_minutes

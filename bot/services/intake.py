@@ -16,13 +16,11 @@ from bot.metrics import Metrics
 from bot.services.customers import CustomerServices
 from rules.classification import suggest_severity
 from rules.clock import Clock
-from rules.clock_record import clock_records
 from rules.notifications import planned_notifications
 from rules.policy import Plan
 from rules.quota import ContactCheck, QuotaCheck, case_counting_period, check_case_count, check_contact
 from rules.sla import SlaStatus, evaluate
 from rules.terms import Terms, snapshot
-from storage.board import place_on_board
 from storage.customers import contact_ids, lock_customer
 from storage.models import Customer, Ticket, TicketEventRow
 from storage.outbox import owe
@@ -166,8 +164,8 @@ class IntakeServices(CustomerServices, TicketStore):
                 answers=draft.answers,
                 sla_terms=[snapshot(terms)],
             )
-            place_on_board(ticket, clock_records(status))  # in the INSERT, not an UPDATE after it
             s.add(ticket)
+            self._store_clocks(s, ticket, status, [])  # before the INSERT, so the ticket's place on the board is in it
             try:
                 await s.flush()
             except IntegrityError:
@@ -190,7 +188,6 @@ class IntakeServices(CustomerServices, TicketStore):
                     ),
                 ]
             )
-            self._store_clocks(s, ticket, status, [])
             # A new ticket has no timer rows yet: add what its clocks plan (no look-up, as sync_timers would do).
             s.add_all(timer_row(ticket.id, n) for n in planned_notifications(status, plan.notifications))
             announcement = owe(s, ticket.id, "announcement", now, channel_id=ticket.announce_channel_id)
