@@ -10,7 +10,7 @@ drawn in a worker thread while the bot keeps serving.
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rules.chart_data import SERIES, SERIES_TITLE, ChartData, chart_data
 from rules.compliance import Rate, Report
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
     from matplotlib.text import Text
+    from matplotlib.transforms import Bbox
 
 COLORS = {"first_response": "#1f77b4", "update": "#ff7f0e", "resolution": "#2ca02c"}
 MAX_WIDTH_IN = 30.0  # the widest the chart gets so its captions fit side by side
@@ -46,10 +47,10 @@ def _bars(ax, xs: list[float], rates: list[Rate], width: float, color: str, hori
     return labels
 
 
-def _overlap(texts: list[Text], renderer: Any) -> bool:
-    """Whether any two texts touch (2 px of air around each)."""
-    boxes = [t.get_window_extent(renderer).padded(2) for t in texts]
-    return any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
+def _touching(boxes: list[Bbox]) -> bool:
+    """Whether any two of the texts' boxes touch (2 px of air around each)."""
+    padded = [b.padded(2) for b in boxes]
+    return any(a.overlaps(b) for i, a in enumerate(padded) for b in padded[i + 1 :])
 
 
 def _fit_labels(fig: Figure, ax: Axes, labels: list[Text]) -> None:
@@ -61,14 +62,14 @@ def _fit_labels(fig: Figure, ax: Axes, labels: list[Text]) -> None:
         fig.draw_without_rendering()
         captions = [c for c in ax.get_xticklabels() if c.get_text()]
         boxes = [c.get_window_extent(renderer) for c in captions]
-        if len(boxes) < 2 or not _overlap(captions, renderer):
+        if len(boxes) < 2 or not _touching(boxes):
             break
         pitch = boxes[1].x0 - boxes[0].x0 + boxes[1].width / 2 - boxes[0].width / 2  # centre to centre
         need = max(b.width for b in boxes) * 1.1
         width, height = fig.get_size_inches()
         fig.set_size_inches(min(MAX_WIDTH_IN, width * (1 + (need - pitch) / max(pitch, 1.0) + 0.05)), height)
     fig.draw_without_rendering()
-    if _overlap(labels, renderer):
+    if _touching([label.get_window_extent(renderer) for label in labels]):
         for label in labels:
             label.set_rotation(90)
     for _ in range(3):
