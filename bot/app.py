@@ -147,11 +147,19 @@ class InFlight:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def wait(self, timeout: float) -> None:
-        if self.tasks:
-            _done, pending = await asyncio.wait(set(self.tasks), timeout=timeout)
-            if pending:
-                log.warning("%d listener tasks still running after %ss at shutdown", len(pending), timeout)
+    async def wait(self, timeout: float, cancel_grace: float = 0.0) -> None:
+        """Let the tasks finish for `timeout`; then cancel the rest and give them `cancel_grace` to say so to
+        their user (a report cut off) while the database and Slack clients are still open."""
+        if not self.tasks:
+            return
+        _done, pending = await asyncio.wait(set(self.tasks), timeout=timeout)
+        if not pending:
+            return
+        log.warning("%d listener tasks still running after %ss at shutdown: cancelling them", len(pending), timeout)
+        for task in pending:
+            task.cancel()
+        if cancel_grace > 0:
+            await asyncio.wait(pending, timeout=cancel_grace)
 
 
 _request_of_task: ContextVar[InFlight | None] = ContextVar("triage_in_flight", default=None)

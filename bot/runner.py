@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 # SIGTERM to exit within 10 s: requests and the scheduler's running batch finish in parallel.
 HTTP_GRACE_SECONDS = 5.0
 LISTENER_GRACE_SECONDS = 3.0
+LISTENER_CANCEL_SECONDS = 1.5  # then cancelled: time to tell their user (`/sla report`) before the clients close
 DRAIN_SECONDS = 7.0
 
 
@@ -195,7 +196,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
             await stop.wait()
             drained = _begin_shutdown(readiness, scheduler, sla)
         await runner.cleanup()  # stops accepting, then waits for requests in progress
-        await in_flight.wait(LISTENER_GRACE_SECONDS)  # listener work a request started after its ack
+        await in_flight.wait(LISTENER_GRACE_SECONDS, LISTENER_CANCEL_SECONDS)  # listener work a request started after its ack
         await drained
         log.info("stopped")
     finally:

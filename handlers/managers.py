@@ -123,6 +123,14 @@ async def upload_report_files(client: AsyncWebClient, channel_id: str, user_id: 
     return str(reason)
 
 
+def files_missing(label: str, reason: str) -> str:
+    """The answer when the figures went out but their chart and CSV did not."""
+    return (
+        f":warning: The chart and CSV could not be attached ({escape(reason)}). "
+        f"`triage-bot report --period {label} --csv FILE --chart FILE` gives the same files."
+    )
+
+
 # -- registration ------------------------------------------------------------------------
 
 
@@ -195,14 +203,21 @@ def register(app: AsyncApp, sla: SlaCommand, services: Services, roles: Roles) -
             else:
                 files = await build_reply(services, job, send, off_loop=True)
             fallback = await upload_report_files(req.client, req.channel_id, req.user_id, label, files) if files else None
+        except asyncio.CancelledError:  # the bot is stopping and its grace for listeners has run out
+            log.warning("the %s report for %s was cut off by the bot stopping", label, req.user_id)
+            if answered:
+                await req.reply(files_missing(label, "triage-bot is restarting"))
+            else:
+                await req.reply(
+                    f":warning: triage-bot is restarting and stopped making the {label} report before it was ready. "
+                    f"Run `/sla {escape(req.text)}` again in a minute."
+                )
+            raise
         except Exception as e:
             if not answered:
                 raise  # nothing delivered: the one error handler answers
             log.exception("could not make or upload the report files for %s", req.user_id)
-            await req.reply(
-                f":warning: The chart and CSV could not be attached ({escape(type(e).__name__)}). "
-                f"`triage-bot report --period {label} --csv FILE --chart FILE` gives the same files."
-            )
+            await req.reply(files_missing(label, type(e).__name__))
             return
         if fallback is not None:
             await req.reply(f"I could not post the chart and CSV here ({escape(fallback)}), so I sent them to you in a direct message.")

@@ -10,14 +10,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
+import bot.runner
 import handlers.managers
 from bot.report_process import REPORT_DATABASE_DOWN, ReportJob, ReportMessage, files_in_child
+from bot.settings import Settings
 from rules.errors import Unavailable
 from rules.periods import parse_period
-from tests.helpers import CHANNEL, REPORT_WAIT, eventually
+from tests.conftest import SIGNING_SECRET
+from tests.helpers import CHANNEL, REPORT_WAIT, eventually, free_port
+from tests.slack_standin import SlackSender, SlackStandIn
 from tests.test_managers_e2e import MANAGER, completed_files, seed_report, team
 
 UTC = timezone.utc
@@ -138,3 +143,68 @@ async def test_files_that_fail_after_the_answer_say_what_is_missing(bot, monkeyp
         "`triage-bot report --period 2026-11 --csv FILE --chart FILE` gives the same files."
     )
     assert "could not make or upload the report files" in caplog.text and not completed_files(bot)
+
+
+@pytest.mark.parametrize("figures_sent", [False, True], ids=["before-the-figures", "after-the-figures"])
+async def test_a_report_cut_off_by_a_stop_tells_the_manager(tmp_path: Path, monkeypatch, caplog, figures_sent: bool) -> None:
+    """`triage-bot run` stopping while a report is being made: once the listeners' grace is over the report is
+    cancelled (its child killed, above), and the manager is told so instead of waiting for an answer that never comes."""
+    started = asyncio.Event()
+
+    async def endless(job: ReportJob, send):  # type: ignore[no-untyped-def]
+        if figures_sent:
+            await send(ReportMessage("SLA report 2026-11: 80% met", []))
+        started.set()
+        await asyncio.Event().wait()  # a child still working when the stop comes
+
+    async def one_ticket(*_args) -> int:  # type: ignore[no-untyped-def]
+        return 1  # so the report is made in a child process
+
+    monkeypatch.setattr(handlers.managers, "files_in_child", endless)
+    monkeypatch.setattr(handlers.managers, "period_size", one_ticket)
+    monkeypatch.setattr(bot.runner, "LISTENER_GRACE_SECONDS", 0.2)
+    async with SlackStandIn() as slack:
+        slack.add_channel(CHANNEL, "incidents")
+        slack.add_user(MANAGER, "maria")
+        port = free_port()
+        settings = Settings(
+            _env_file=None,
+            slack_bot_token=slack.bot_token,
+            slack_signing_secret=SIGNING_SECRET,
+            slack_api_url=slack.api_url,
+            database_url=f"sqlite+aiosqlite:///{tmp_path}/t.db",
+            port=port,
+            manager_user_ids=MANAGER,
+            scheduler_enabled=False,
+        )
+        stop = asyncio.Event()
+        serving = asyncio.create_task(bot.runner.serve(settings, stop))
+        try:
+            sender = SlackSender(f"http://127.0.0.1:{port}/slack/events", SIGNING_SECRET, slack=slack)
+            for _ in range(300):
+                try:
+                    r = await sender.slash_command("/sla", "report --period 2026-11", MANAGER, CHANNEL)
+                    break
+                except OSError:  # not listening yet
+                    await asyncio.sleep(0.05)
+            assert r.status == 200
+            await asyncio.wait_for(started.wait(), REPORT_WAIT)
+            with caplog.at_level(logging.WARNING):
+                stop.set()
+                await asyncio.wait_for(serving, 30)
+        finally:
+            stop.set()
+            await asyncio.wait_for(serving, 30)
+        answers = [p.body["text"] for p in slack.response_posts]
+    if figures_sent:
+        assert answers == [
+            "SLA report 2026-11: 80% met",
+            ":warning: The chart and CSV could not be attached (triage-bot is restarting). "
+            "`triage-bot report --period 2026-11 --csv FILE --chart FILE` gives the same files.",
+        ]
+    else:
+        assert answers == [
+            ":warning: triage-bot is restarting and stopped making the 2026-11 report before it was ready. "
+            "Run `/sla report --period 2026-11` again in a minute."
+        ]
+    assert "the 2026-11 report for U0MANAGER was cut off by the bot stopping" in caplog.text
