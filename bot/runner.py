@@ -21,7 +21,7 @@ from bot.services import Services, build_services
 from bot.settings import Settings
 from rules.errors import ConfigError
 from rules.policy import PolicySet
-from storage.db import explain_connect_error, sqlite_folder_problem, upgrade
+from storage.db import create_engine, explain_connect_error, sqlite_folder_problem, upgrade
 
 log = logging.getLogger(__name__)
 
@@ -74,13 +74,16 @@ async def migrate(settings: Settings, services: Services) -> None:
     """Apply migrations; a database that cannot be opened stops the start with one line saying what to do."""
     if problem := sqlite_folder_problem(settings.database_url):
         raise StartupError(problem)
+    engine = create_engine(settings.database_url)  # no statement bound: a data migration may take minutes
     try:
-        await upgrade(services.engine, policies=services.policies)
+        await upgrade(engine, policies=services.policies)
     except Exception as e:
         hint = explain_connect_error(settings.database_url, e)
         if hint is None:
             raise
         raise StartupError(hint) from None
+    finally:
+        await engine.dispose()
 
 
 async def verify_token(settings: Settings) -> dict:
@@ -120,7 +123,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         check_port(settings.port)
     if problem := sqlite_folder_problem(settings.database_url):
         raise StartupError(problem)
-    services = build_services(settings)
+    services = build_services(settings, statement_timeout=settings.database_statement_timeout_seconds)
     cleanups: list = []
     scheduler = sla = None
     http = None

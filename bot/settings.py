@@ -21,6 +21,13 @@ class Settings(BaseSettings):
         default=30, gt=0, le=300, description="How long a Slack Web API call may take before it counts as no answer"
     )
     database_url: str = Field(default="sqlite+aiosqlite:///triage.db", description="SQLAlchemy async URL")
+    database_statement_timeout_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=300,
+        description="How long one database statement of `run` may take (SQLite: wait for the write lock) before the "
+        "request is answered 'try again'",
+    )
     port: int = Field(default=3000, ge=1, le=65535, description="HTTP port for /slack/events")
     policy_dir: Path | None = Field(default=None, description="Folder with your own policy YAML files")
     default_plan: str = Field(default="comarch-cci-premium", description="Plan for channels with no customer")

@@ -33,10 +33,17 @@ CONNECT_TIMEOUT_SECONDS = 2.0
 answered within Slack's 3 s, with "try again in a minute" when the database does not answer."""
 
 
-def create_engine(database_url: str, connect_timeout: float = CONNECT_TIMEOUT_SECONDS) -> AsyncEngine:
+SQLITE_LOCK_WAIT_SECONDS = 30.0  # how long a write waits for SQLite's lock when no statement bound is given
+
+
+def create_engine(
+    database_url: str, connect_timeout: float = CONNECT_TIMEOUT_SECONDS, statement_timeout: float | None = None
+) -> AsyncEngine:
+    """`statement_timeout`: how long one statement may take (on SQLite: wait for the write lock) before it fails as
+    "the database is not answering"; None for no bound (migrations, the command line, the report process)."""
     database_url = async_url(database_url)
     if database_url.startswith("sqlite"):
-        engine = create_async_engine(database_url, connect_args={"timeout": 30})
+        engine = create_async_engine(database_url, connect_args={"timeout": statement_timeout or SQLITE_LOCK_WAIT_SECONDS})
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -47,7 +54,11 @@ def create_engine(database_url: str, connect_timeout: float = CONNECT_TIMEOUT_SE
 
         return engine
     # pre-ping: after the database restarts, pooled connections are found dead and replaced, no restart needed
-    return create_async_engine(database_url, pool_pre_ping=True, connect_args={"timeout": connect_timeout})
+    # command_timeout: a statement that stalls (a lock held elsewhere, a network that drops packets) is abandoned
+    # client-side, its connection still usable, rather than holding the request and its pooled connection for good.
+    return create_async_engine(
+        database_url, pool_pre_ping=True, connect_args={"timeout": connect_timeout, "command_timeout": statement_timeout}
+    )
 
 
 _SQLITE_UNAVAILABLE = ("database is locked", "unable to open database file", "disk i/o error")
@@ -75,7 +86,7 @@ def database_unavailable(error: BaseException) -> str | None:
         if isinstance(e, (asyncpg.ConnectionDoesNotExistError, asyncpg.exceptions.ConnectionFailureError)):
             return f"the connection was lost ({type(e).__name__})"
         if isinstance(e, TimeoutError) and _raised_by_database_driver(e):
-            return "connecting took too long"
+            return "it did not answer in time"
         if isinstance(e, OSError) and _raised_by_database_driver(e):
             return f"cannot connect ({type(e).__name__}: {e.strerror or e})"
         if isinstance(e, exc.OperationalError) and any(m in str(e.orig).lower() for m in _SQLITE_UNAVAILABLE):

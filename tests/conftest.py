@@ -111,7 +111,8 @@ async def running_bot(database_url: str) -> AsyncIterator[RunningBot]:
             admin_user_ids="UADMIN",
         )
         clock = ManualClock(datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc))
-        services = build_services(settings, clock=clock)
+        # the statement bound as `run` has it
+        services = build_services(settings, clock=clock, statement_timeout=settings.database_statement_timeout_seconds)
         await upgrade(services.engine)
         delivery = build_delivery(settings, services)
         app = build_app(settings, services, delivery=delivery)

@@ -4,13 +4,17 @@ and the bot carries on once the database is back, without a restart. (A cluster 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import sqlite3
 from typing import AsyncIterator
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from handlers.middleware import DATABASE_DOWN, DATABASE_DOWN_IN_MODAL
+from rules.errors import NotFound
 from tests.conftest import RunningBot, running_bot
 from tests.helpers import CHANNEL, REPORTER, announced_ticket, eventually, open_step1, report, select_value, setup_workspace, submit_step1
 from tests.pg_cluster import OwnPostgres
@@ -184,3 +188,68 @@ async def eventually_first_response(bot):
             return await bot.services.get_ticket("INC-1")
         await asyncio.sleep(0.02)
     raise AssertionError("the reply never counted")
+
+
+@contextlib.asynccontextmanager
+async def writes_held(database_url: str) -> AsyncIterator[None]:
+    """Another client holds the write lock on the tickets (a long migration, a stuck transaction, a partition):
+    the database answers, but a write waits for as long as the lock is held. Reads go on."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        held = sqlite3.connect(str(url.database), isolation_level=None)
+        held.execute("BEGIN EXCLUSIVE")
+        try:
+            yield
+        finally:
+            held.execute("ROLLBACK")
+            held.close()
+        return
+    import asyncpg
+
+    conn = await asyncpg.connect(host=url.host, port=url.port or 5432, user=url.username, database=url.database)
+    try:
+        async with conn.transaction():
+            await conn.execute("LOCK TABLE tickets IN EXCLUSIVE MODE")
+            yield
+    finally:
+        await conn.close()
+
+
+async def test_a_write_that_waits_on_a_held_lock_is_answered_try_again_and_nothing_is_half_done(bot, caplog) -> None:
+    """A statement may take DATABASE_STATEMENT_TIMEOUT_SECONDS (2 s): a modal submission whose write would wait
+    on a lock held elsewhere is still answered within Slack's 3 s, with what was typed kept; then it works."""
+    assert bot.services.settings.database_statement_timeout_seconds == 2.0
+    await ticket_with_responder(bot)
+    view = await open_step1(bot, "Payments are slow")
+    r = await submit_step1(bot, view, "Payments are slow", ANSWERS)
+    step2 = {**r.json["view"], "id": view["id"]}
+    step2_values = {"severity": select_value("business-critical"), "priority": select_value("p1"), "reason": {"value": ""}}
+
+    async with writes_held(bot.services.settings.database_url):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            # bounded here only so that a bot that waits out the lock fails this test instead of hanging it
+            r = await asyncio.wait_for(bot.sender.view_submission(step2, REPORTER, step2_values), 20)
+            assert r.status == 200 and r.json == {"response_action": "errors", "errors": {"priority": DATABASE_DOWN_IN_MODAL}}
+            told = len(bot.slack.response_posts)
+            assert (await bot.sender.slash_command("/sla", "ack INC-1", RESPONDER, CHANNEL)).status == 200
+            reply = await eventually(lambda: bot.slack.response_posts[told:], timeout=20)
+            assert [p.body["text"] for p in reply] == [f":hourglass_flowing_sand: {DATABASE_DOWN}"]
+        assert [rec.getMessage() for rec in caplog.records if "the database is not answering" in rec.getMessage()], caplog.text
+        assert not [rec for rec in caplog.records if rec.exc_info or rec.levelname == "ERROR"]
+        assert _acknowledgements(await bot.services.get_ticket("INC-1")) == 0  # reads go on meanwhile
+
+    # The lock is gone: the same submission opens INC-2, once; the acknowledgement is taken.
+    r = await bot.sender.view_submission(step2, REPORTER, step2_values)
+    assert r.json["response_action"] == "update" and "INC-2" in str(r.json["view"]), r.json
+    assert (await bot.services.get_ticket("INC-2")).summary == "Payments are slow"
+    told = len(bot.slack.response_posts)
+    await bot.sender.slash_command("/sla", "ack INC-1", RESPONDER, CHANNEL)
+    await eventually(lambda: bot.slack.response_posts[told:])
+    assert _acknowledgements(await bot.services.get_ticket("INC-1")) == 1
+    with pytest.raises(NotFound):
+        await bot.services.get_ticket("INC-3")
+
+
+def _acknowledgements(ticket) -> int:  # type: ignore[no-untyped-def]
+    return sum(e.kind == "acknowledged" for e in ticket.events)

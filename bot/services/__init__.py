@@ -57,8 +57,11 @@ class Services(IntakeServices, DraftStore):
         await self.engine.dispose()
 
 
-def build_services(settings: Settings, clock: Clock | None = None, policies: PolicySet | None = None) -> Services:
-    engine = create_engine(settings.database_url)
+def build_services(
+    settings: Settings, clock: Clock | None = None, policies: PolicySet | None = None, *, statement_timeout: float | None = None
+) -> Services:
+    """`statement_timeout`: the serving bot's bound on one statement (`run`); the command line waits as long as it takes."""
+    engine = create_engine(settings.database_url, statement_timeout=statement_timeout)
     return Services(
         settings=settings,
         engine=engine,
