@@ -131,7 +131,9 @@ BLOCKS = [
 # -- text and values -------------------------------------------------------------------------------
 
 numbers = st.integers(min_value=-(10**25), max_value=10**25).map(str)
-scraps = st.text(st.characters(blacklist_characters="\x00"), max_size=12)  # Slack never sends NUL (handlers/payloads.py)
+# What Slack sends is UTF-8: never a NUL (handlers/payloads.py) nor a lone surrogate (no UTF-8 encodes one).
+slack_characters = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
+scraps = st.text(slack_characters, max_size=12)
 free_word = st.one_of(st.sampled_from(BROADCASTS + TYPED_TARGETS + ODD + KEYS), numbers, scraps)
 target_word = st.one_of(st.sampled_from(BROADCASTS + ODD + KEYS + OPTIONS), numbers, scraps)
 mention = st.sampled_from(BROADCASTS + TYPED_TARGETS)
@@ -199,7 +201,7 @@ json_values = st.recursive(
     | st.booleans()
     | st.integers(min_value=-(10**30), max_value=10**30)
     | st.floats()
-    | st.text(max_size=12)
+    | st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)  # NUL too: the edge refuses it (handlers/payloads.py)
     | st.sampled_from(BROADCASTS + TYPED_TARGETS),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(scraps, inner, max_size=3),
     max_leaves=6,
