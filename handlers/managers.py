@@ -205,13 +205,16 @@ def register(app: AsyncApp, sla: SlaCommand, services: Services, roles: Roles) -
             fallback = await upload_report_files(req.client, req.channel_id, req.user_id, label, files) if files else None
         except asyncio.CancelledError:  # the bot is stopping and its grace for listeners has run out
             log.warning("the %s report for %s was cut off by the bot stopping", label, req.user_id)
-            if answered:
-                await req.reply(files_missing(label, "triage-bot is restarting"))
-            else:
-                await req.reply(
-                    f":warning: triage-bot is restarting and stopped making the {label} report before it was ready. "
-                    f"Run `/sla {escape(req.text)}` again in a minute."
-                )
+            told = (
+                files_missing(label, "triage-bot is restarting")
+                if answered
+                else f":warning: triage-bot is restarting and stopped making the {label} report before it was ready. "
+                f"Run `/sla {escape(req.text)}` again in a minute."
+            )
+            try:
+                await req.reply(told)
+            except Exception as e:  # stopping: nothing more can be done for this request
+                log.warning("could not tell %s that the report was cut off (%s)", req.user_id, type(e).__name__)
             raise
         except Exception as e:
             if not answered:
