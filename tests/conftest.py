@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import AsyncIterator
+from typing import Any, AsyncIterator
 
 import pytest
 from aiohttp import web
@@ -91,8 +91,8 @@ class RunningBot:
 
 
 @contextlib.asynccontextmanager
-async def running_bot(database_url: str) -> AsyncIterator[RunningBot]:
-    """The real bot over HTTP on an ephemeral port, talking to the Slack stand-in."""
+async def running_bot(database_url: str, **settings: Any) -> AsyncIterator[RunningBot]:
+    """The real bot over HTTP on an ephemeral port, talking to the Slack stand-in; `settings` as the environment would."""
     from bot.app import InFlight, build_app, build_delivery, build_web_app
     from bot.health import Readiness
     from bot.services import build_services
@@ -101,7 +101,7 @@ async def running_bot(database_url: str) -> AsyncIterator[RunningBot]:
     from tests.slack_standin import SlackSender, SlackStandIn
 
     async with SlackStandIn() as slack:
-        settings = Settings(
+        config = Settings(
             _env_file=None,
             slack_bot_token=slack.bot_token,
             slack_signing_secret=SIGNING_SECRET,
@@ -109,13 +109,14 @@ async def running_bot(database_url: str) -> AsyncIterator[RunningBot]:
             database_url=database_url,
             default_plan="comarch-cci-premium",
             admin_user_ids="UADMIN",
+            **settings,
         )
         clock = ManualClock(datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc))
         # the statement bound as `run` has it
-        services = build_services(settings, clock=clock, statement_timeout=settings.database_statement_timeout_seconds)
+        services = build_services(config, clock=clock, statement_timeout=config.database_statement_timeout_seconds)
         await upgrade(services.engine)
-        delivery = build_delivery(settings, services)
-        app = build_app(settings, services, delivery=delivery)
+        delivery = build_delivery(config, services)
+        app = build_app(config, services, delivery=delivery)
         in_flight = InFlight()  # listeners bolt runs on after the ack: finished before the engine closes
         runner = web.AppRunner(build_web_app(app, services, Readiness(slack_auth_ok=True), in_flight))
         await runner.setup()
