@@ -25,7 +25,7 @@ USAGE = {  # per command of rules.actions; resume and reopen are listed with pau
     "ack": ["`/sla ack INC-42` (first response)"],
     "update": ["`/sla update INC-42 [next=30m] what changed`"],
     "assign": ["`/sla assign INC-42 @user`"],
-    "reclassify": ["`/sla reclassify INC-42 severity=ID [priority=ID] reason`"],
+    "reclassify": ["`/sla reclassify INC-42 [severity=ID] [priority=ID] reason` (one or both)"],
     "pause": ["`/sla pause INC-42 what we wait for`", "`/sla resume INC-42`"],
     "resolve": ["`/sla resolve INC-42 resolution note`", "`/sla reopen INC-42`"],
 }

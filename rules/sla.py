@@ -196,11 +196,8 @@ def evaluate(
     shown = (replace(e, at=e.shown_at) if e.shown_at else e for e in events if not e.awaiting_customer)
     seen = sorted((e for e in map(_utc_event, shown) if e.at <= now), key=lambda e: e.at)
     for e in seen:
-        if e.kind == "reclassified":
-            if e.severity is None:
-                raise ValueError("a reclassified event needs the new severity")
-            if not terms:
-                plan.severity(e.severity)
+        if e.kind == "reclassified" and e.severity is not None and not terms:  # None: the priority alone changed
+            plan.severity(e.severity)
     current = _severity_at(severity, seen, now)
 
     def targets_at(at: datetime) -> TargetSet:

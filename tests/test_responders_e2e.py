@@ -248,3 +248,22 @@ async def test_buttons_on_a_resolved_ticket_say_in_words_what_cannot_be_done(bot
     assert len(bot.slack.calls_to("views.open")) == modals  # no form to fill in vain
     assert await sla(bot, "update INC-1 rolled back", RESPONDER) == ":x: INC-1 is resolved: cannot post an update on it now"
     assert await sla(bot, "resume INC-1", RESPONDER) == ":x: INC-1 is resolved: cannot resume it now"
+
+
+async def test_reclassify_by_command_may_change_the_priority_alone(bot) -> None:
+    """`/sla reclassify INC-1 priority=p2 …`: severity stays, its deadlines too; the timeline says what changed."""
+    msg = await opened_ticket(bot)
+    before = await bot.services.status_of(await bot.services.get_ticket("INC-1"))
+    assert "Done: INC-1 reclassified" in await sla(bot, "reclassify INC-1 priority=p2 the customer has a workaround", RESPONDER)
+    ticket = await bot.services.get_ticket("INC-1")
+    assert (ticket.severity, ticket.priority) == ("business-critical", "p2")
+    assert ticket.events[-1].kind == "reclassified" and ticket.events[-1].severity is None
+    after = await bot.services.status_of(ticket)
+    assert after.clocks["first_response"].due == before.clocks["first_response"].due
+    assert after.clocks["resolution"].due == before.clocks["resolution"].due
+    thread = await eventually(
+        lambda: [m.text for m in bot.slack.messages_in(CHANNEL, thread_ts=msg.ts) if "reclassified" in (m.text or "")]
+    )
+    assert f"<@{RESPONDER}> reclassified INC-1: now Business-critical system shutdown, P2 - High" in thread[0]
+    assert await sla(bot, "ticket INC-1", RESPONDER) == "INC-1: 3 events, 0 deadlines missed"
+    assert "reclassified to *P2 - High* by" in str(bot.slack.response_posts[-1].body["blocks"])  # the timeline
