@@ -32,6 +32,15 @@ def _state_value(state: dict[str, Any], block_id: str) -> Any:
     return action.get("value")
 
 
+def _button_value(action: dict[str, Any]) -> str:
+    """What a responder button carries: its ticket (and clock). Every button of ours has one; the edge lets a
+    button without a value through, as other actions (selects) have none."""
+    value = action.get("value")
+    if not isinstance(value, str) or not value:
+        raise InvalidInput("This button does not say which ticket it is for: use `/sla` with the ticket id (`/sla ack INC-42`).")
+    return value
+
+
 def _ticket_of(view: dict[str, Any]) -> str:
     """The ticket an action's modal is for: the key its `private_metadata` holds (checked like a typed one)."""
     try:
@@ -104,7 +113,7 @@ def register(app: AsyncApp, services: Services, roles: Roles, delivery: Delivery
         @responder_button(action_id, kind, changes=True)
         async def run(body, action, client: AsyncWebClient) -> None:
             user = body["user"]["id"]
-            result = await record_action(services, action["value"], kind, user, posts=owed_posts(user))
+            result = await record_action(services, _button_value(action), kind, user, posts=owed_posts(user))
             note = await publish(client, services, delivery, result)
             if note:
                 await tell(client, (body.get("channel") or {}).get("id"), user, note)
@@ -135,7 +144,7 @@ def register(app: AsyncApp, services: Services, roles: Roles, delivery: Delivery
     async def escalation_ack(body, action, client: AsyncWebClient) -> None:
         """Stops the repeating pings for one clock's breach; the breach itself stays on record."""
         user = body["user"]["id"]
-        key, _, clock = action["value"].partition("|")
+        key, _, clock = _button_value(action).partition("|")
         if clock not in CLOCK_NAMES:
             raise InvalidInput(f"unknown clock {clock!r}; valid: {', '.join(CLOCK_NAMES)}")
         result = await record_action(
@@ -161,7 +170,7 @@ def register(app: AsyncApp, services: Services, roles: Roles, delivery: Delivery
 
         @responder_button(action_id, kind)
         async def run(body, action, client: AsyncWebClient) -> None:
-            ticket = await services.get_ticket(action["value"])
+            ticket = await services.get_ticket(_button_value(action))
             check_allowed(ACTIONS[kind], ticket.key, ticket.state)
             await client.views_open(trigger_id=body["trigger_id"], view=render(ticket))
 

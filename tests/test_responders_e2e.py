@@ -267,3 +267,13 @@ async def test_reclassify_by_command_may_change_the_priority_alone(bot) -> None:
     assert f"<@{RESPONDER}> reclassified INC-1: now Business-critical system shutdown, P2 - High" in thread[0]
     assert await sla(bot, "ticket INC-1", RESPONDER) == "INC-1: 3 events, 0 deadlines missed"
     assert "reclassified to *P2 - High* by" in str(bot.slack.response_posts[-1].body["blocks"])  # the timeline
+
+
+async def test_a_button_without_its_ticket_is_told_so(bot) -> None:
+    """Every button of ours carries its ticket; a click that does not (no such button exists) gets a clear line."""
+    msg = await opened_ticket(bot)
+    r = await bot.sender.block_action("ticket_acknowledge", RESPONDER, channel_id=CHANNEL, message_ts=msg.ts)
+    assert r.status == 200
+    told = await eventually(lambda: [c for c in bot.slack.calls_to("chat.postEphemeral") if c.params.get("user") == RESPONDER])
+    assert told[0].params["text"] == "This button does not say which ticket it is for: use `/sla` with the ticket id (`/sla ack INC-42`)."
+    assert [e.kind for e in (await bot.services.get_ticket("INC-1")).events] == ["reported", "classified"]
