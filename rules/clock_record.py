@@ -244,6 +244,6 @@ def status_from_records(
         now=now,
         clocks=clocks,
         resolved_at=records["resolution"].stopped_at,
-        placeholder_targets=targets.placeholder,
+        targets=targets,
         zone=zone,
     )

@@ -131,8 +131,12 @@ class SlaStatus:
     now: datetime
     clocks: dict[ClockName, ClockState]
     resolved_at: datetime | None
-    placeholder_targets: bool
+    targets: TargetSet  # in force at `now` (the ticket's frozen terms): what is shown beside its deadlines
     zone: tzinfo = UTC
+
+    @property
+    def placeholder_targets(self) -> bool:
+        return self.targets.placeholder
 
     @property
     def breached(self) -> list[ClockState]:
@@ -319,7 +323,7 @@ def evaluate(
         now=now,
         clocks=clocks,
         resolved_at=resolved_at,
-        placeholder_targets=targets_now.placeholder,
+        targets=targets_now,
         zone=plan.timezone,
     )
 

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from bot.services import ReportDraft, build_services, record_action
 from bot.services.reporting import build_period_report
 from bot.settings import Settings
+from bot.views.ticket import deadline_lines
 from rules.board import Urgency, classify, watch
 from rules.clock import ManualClock
 from rules.clock_record import FrozenVerdict, at_risk_from, clock_records, frozen_verdicts
@@ -47,14 +48,14 @@ plans:
     name: Gold
     calendar: always
     targets:
-      high: {first_response: %(high_fr)s, update_interval: 2h, resolution: 8h}
+      high: {first_response: %(high_fr)s, update_interval: %(update)s, resolution: 8h}
       low: {first_response: 4h, resolution: 1d, calendar: office}
 """
 
 
-def write_policy(folder: Path, high_fr: str = "1h", holiday: str = "2026-01-01") -> Path:
+def write_policy(folder: Path, high_fr: str = "1h", holiday: str = "2026-01-01", update: str = "2h") -> Path:
     folder.mkdir(exist_ok=True)
-    (folder / "acme.yaml").write_text(POLICY_V1 % {"high_fr": high_fr, "holiday": holiday})
+    (folder / "acme.yaml").write_text(POLICY_V1 % {"high_fr": high_fr, "holiday": holiday, "update": update})
     return folder
 
 
@@ -105,6 +106,27 @@ async def test_policy_edit_changes_neither_stopped_verdicts_nor_open_deadlines(d
                 await s.execute(select(SlaClockRow).where(SlaClockRow.ticket_id == met.id, SlaClockRow.clock == "first_response"))
             ).scalar_one()
             assert (row.status, row.verdict, row.stopped_at) == ("met", "met", datetime(2026, 6, 10, 9, 45, tzinfo=UTC))
+    finally:
+        await services.close()
+
+
+async def test_a_tickets_message_shows_its_own_terms_after_a_policy_edit(database_url: str, tmp_path: Path) -> None:
+    """The announcement's deadline lines come from the ticket's frozen terms, as its clocks do: after the update
+    interval goes from 2h to 4h, an old ticket still says 2h (and is measured so); a new one says 4h."""
+    clock = ManualClock(datetime(2026, 6, 10, 9, 0, tzinfo=UTC))
+    services = await started_services(database_url, write_policy(tmp_path / "v1"), clock)
+    old = (await services.open_ticket(ReportDraft(CHANNEL, REPORTER, "Checkout down", severity="high"))).ticket
+    await services.close()
+
+    services = make_services(database_url, write_policy(tmp_path / "v2", update="4h"), clock)
+    try:
+        status = await services.status_of(await services.get_ticket(old.id))
+        assert "Updates every 120 min after the first response" in deadline_lines(status)
+        clock.advance(10 * M)
+        acked = await record_action(services, old.id, "acknowledged", RESPONDER)
+        assert acked.status.clocks["update"].due == clock.now() + 2 * H  # measured by the same terms
+        fresh = await services.open_ticket(ReportDraft(CHANNEL, REPORTER, "New", severity="high"))
+        assert "Updates every 240 min after the first response" in deadline_lines(fresh.status)
     finally:
         await services.close()
 
@@ -267,7 +289,7 @@ def test_stored_verdicts_override_a_fresh_evaluation() -> None:
     status = evaluate(plan, "s1", opened, events, opened + 5 * H)
     stored = [FrozenVerdict(r.clock, r.status, r.due_at, r.stopped_at, r.periods) for r in clock_records(status)]
     # the same ticket re-scored under a changed engine or policy: a 5m first-response target
-    tighter = parse_policy(POLICY_V1 % {"high_fr": "5m", "holiday": "2026-01-01"}, "acme.yaml").plans["acme-gold"]
+    tighter = parse_policy(POLICY_V1 % {"high_fr": "5m", "holiday": "2026-01-01", "update": "2h"}, "acme.yaml").plans["acme-gold"]
     rescored = evaluate(tighter, "high", opened, events, opened + 5 * H)
     assert rescored.clocks["first_response"].status is ClockStatus.MISSED
     kept = frozen_verdicts(rescored, stored)

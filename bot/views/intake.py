@@ -173,7 +173,7 @@ def reporter_confirmation(
             "invite me with `/invite @triage-bot`, or report it in a channel I am in. The ticket is saved and its clocks run."
         )
     lines = [f"Your report is saved as *{ticket.key}*: {escape(ticket.summary)}", announced]
-    lines += deadline_lines(status, plan)
+    lines += deadline_lines(status)
     if ticket.plan_note:
         lines.append(
             ":warning: " + escape(ticket.plan_note) + ". The support team has it and will handle it, "

@@ -19,11 +19,12 @@ if TYPE_CHECKING:
     from storage.models import SlaTimer, Ticket
 
 
-def deadline_lines(status: SlaStatus, plan: Plan) -> list[str]:
+def deadline_lines(status: SlaStatus) -> list[str]:
+    """By the ticket's own terms, not the plan as it is now: a policy edit applies to new tickets only."""
     lines = []
     fr = status.clocks["first_response"]
     res = status.clocks["resolution"]
-    targets = plan.targets_for(status.severity)
+    targets = status.targets
     if targets.placeholder:
         return ["Deadlines: _not set: this plan's targets are placeholders the operator must set_"]
     if fr.stopped_at is not None:
@@ -95,7 +96,7 @@ def announcement_blocks(ticket: Any, plan: Plan, status: SlaStatus, customer_nam
     ]
     if ticket.description:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": escape(ticket.description)[:2900]}})
-    blocks.append({"type": "section", "block_id": "deadlines", "text": {"type": "mrkdwn", "text": "\n".join(deadline_lines(status, plan))}})
+    blocks.append({"type": "section", "block_id": "deadlines", "text": {"type": "mrkdwn", "text": "\n".join(deadline_lines(status))}})
     if ticket.plan_note:
         blocks.append(
             {"type": "context", "elements": [{"type": "mrkdwn", "text": ":warning: Outside the plan: " + escape(ticket.plan_note)}]}
