@@ -258,6 +258,8 @@ def register(app: AsyncApp, sla: SlaCommand, services: Services, roles: Roles) -
         await ack()
         name, _, offset = (action.get("value") or "").partition(":")
         out_of_date = "That button is out of date: run `/sla status` again."
+        if not body.get("response_url"):  # it is only ever on a `/sla status` answer, and that click brings one
+            raise InvalidInput(out_of_date)
         try:
             urgency = Urgency(name)
         except ValueError:

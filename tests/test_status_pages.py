@@ -72,6 +72,16 @@ async def test_next_page_is_for_the_team_only(bot) -> None:
     assert not any("INC-1" in t for t in replies)
 
 
+async def test_a_next_page_click_with_nowhere_to_answer_is_told_to_run_status_again(bot) -> None:
+    """The button is only ever on a `/sla status` answer, whose clicks bring a response_url; one without (a forged
+    payload, no message, no view) gets a line by direct message instead of failing."""
+    team(bot)
+    await many_breached(bot, 1)
+    await bot.sender.block_action("status_more", RESPONDER, value="breached:0")
+    told = await eventually(lambda: [c for c in bot.slack.calls_to("chat.postMessage") if c.params.get("channel") == RESPONDER])
+    assert told[0].params["text"] == "That button is out of date: run `/sla status` again."
+
+
 async def test_home_reads_only_the_rows_it_shows(bot, monkeypatch) -> None:
     team(bot)
     await many_breached(bot, 25)
