@@ -9,6 +9,7 @@ with the status board at every instant.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from rules.sla import ClockStatus, TicketEvent, evaluate
 from rules.terms import Terms, restore, snapshot, terms_from_plan
 from storage.db import upgrade
 from storage.models import SlaClockRow, Ticket
+from tests.helpers import eventually
 
 UTC = timezone.utc
 H, M = timedelta(hours=1), timedelta(minutes=1)
@@ -332,3 +334,19 @@ def test_at_risk_instant_agrees_with_the_board(plan_id: str, opened_minutes: int
             board = classify(w.left, w.target)
             assert (board in (Urgency.AT_RISK, Urgency.BREACHED)) == (now >= at_risk), (c.name, now, at_risk)
             assert (board is Urgency.BREACHED) == (now > c.due)
+
+
+async def test_the_update_form_suggests_the_tickets_own_interval_after_a_policy_edit(bot, tmp_path: Path) -> None:
+    """The Post update form's "next update" default is the interval the ticket is measured by, not the edited plan's."""
+    bot.services.policies = load_policies(write_policy(tmp_path / "v1"))
+    bot.services.settings.responder_user_ids, bot.services.settings.default_plan = RESPONDER, "acme-gold"
+    bot.slack.add_channel(CHANNEL, "acme")
+    await bot.services.open_ticket(ReportDraft(CHANNEL, REPORTER, "Checkout down", severity="high"))
+    bot.services.policies = load_policies(write_policy(tmp_path / "v2", update="4h"))  # the operator edits, the bot reloads
+    n = len(bot.slack.calls_to("views.open"))
+    r = await bot.sender.block_action("ticket_update", RESPONDER, value="INC-1", channel_id=CHANNEL, message_ts="1.000001")
+    assert r.status == 200
+    view = (await eventually(lambda: bot.slack.calls_to("views.open")[n:]))[0].params["view"]
+    view = view if isinstance(view, dict) else json.loads(view)
+    element = next(b for b in view["blocks"] if b.get("block_id") == "next")["element"]
+    assert element["initial_option"]["value"] == "120"
