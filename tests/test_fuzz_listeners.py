@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import re
 from typing import Any, Awaitable, Callable
 
@@ -60,7 +61,10 @@ INPUTS = [
     }
     for b in BLOCKS
 ]  # every input a modal has (errors name one)
-FUZZ = settings(deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+# FUZZ_HUNT=N: random seeds and N times the examples, to look for new failures (README, Development). Without it
+# the examples are the same on every run: CI's verdict never depends on the luck of a draw.
+HUNT = int(os.environ.get("FUZZ_HUNT") or 0)
+FUZZ = settings(deadline=None, derandomize=not HUNT, database=None, suppress_health_check=list(HealthCheck))
 
 
 # -- the world every example meets ---------------------------------------------------------------
@@ -136,7 +140,7 @@ async def fuzz(bot, run_example: Callable[..., Awaitable[None]], examples: int =
     log = Recorder()
     logging.getLogger().addHandler(log)
 
-    @settings(FUZZ, max_examples=examples)
+    @settings(FUZZ, max_examples=examples * max(HUNT, 1))
     @given(**strategies)
     def example(**drawn: Any) -> None:
         asyncio.run_coroutine_threadsafe(run_example(log, **drawn), loop).result(timeout=120)
