@@ -20,8 +20,8 @@ from handlers.middleware import errors_in, require, tell
 from rules.actions import ACTIONS, check_allowed
 from rules.errors import InvalidInput
 from rules.sla import CLOCK_NAMES
-from rules.terms import in_force, restore_all
 from storage.models import Ticket
+from storage.tickets import targets_in_force
 
 log = logging.getLogger(__name__)
 
@@ -176,9 +176,8 @@ def register(app: AsyncApp, services: Services, roles: Roles, delivery: Delivery
             await client.views_open(trigger_id=body["trigger_id"], view=render(ticket))
 
     def render_update(ticket: Ticket) -> dict[str, Any]:
-        terms = restore_all(ticket.sla_terms)  # the ticket's own, as its update clock counts by them
-        targets = in_force(terms, services.clock.now()) if terms else services.policies.plan(ticket.plan_id).targets_for(ticket.severity)
-        interval = targets.update_interval
+        # the interval its update clock counts by (its frozen terms), not the plan as edited since
+        interval = targets_in_force(services.policies.plan(ticket.plan_id), ticket, services.clock.now()).update_interval
         return views.update_modal(ticket.key, int(interval.total_seconds() // 60) if interval else None)
 
     def render_reclassify(ticket: Ticket) -> dict[str, Any]:

@@ -21,9 +21,9 @@ from rules.clock import Clock
 from rules.clock_record import FrozenVerdict, clock_records, frozen_verdicts
 from rules.errors import NotFound
 from rules.inputs import parse_ticket_key
-from rules.policy import Plan, PolicySet
+from rules.policy import Plan, PolicySet, TargetSet
 from rules.sla import SlaStatus, TicketEvent, evaluate
-from rules.terms import Terms, restore_all, snapshot, terms_from_plan
+from rules.terms import Terms, in_force, restore_all, snapshot, terms_from_plan
 from storage.board import place_on_board
 from storage.db import is_postgres, rowcount
 from storage.models import OutboxPost, ProcessedSlackEvent, SlaClockRow, Ticket, TicketEventRow
@@ -225,6 +225,13 @@ def evaluate_ticket(
     if stored:
         status = frozen_verdicts(status, [frozen_of(r) for r in stored])
     return status
+
+
+def targets_in_force(plan: Plan, ticket: Ticket, now: datetime) -> TargetSet:
+    """The targets a stored ticket is measured by at `now` (its frozen terms), without evaluating its clocks;
+    a ticket stored before terms were kept has its plan's, as `evaluate` gives it."""
+    terms = restore_all(ticket.sla_terms)
+    return in_force(terms, now) if terms else plan.targets_for(ticket.severity)
 
 
 def engine_events(rows: Sequence[TicketEventRow]) -> list[TicketEvent]:
